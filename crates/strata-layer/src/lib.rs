@@ -1,0 +1,1 @@
+//! Layer tarballs: deterministic creation, safe extraction, whiteouts, compression, diffIDs and chainIDs.

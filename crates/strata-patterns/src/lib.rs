@@ -1,0 +1,1 @@
+//! .dockerignore and --exclude pattern matching with moby patternmatcher semantics.

@@ -1,0 +1,1 @@
+//! An OCI Distribution 1.1 registry server over a storage trait (filesystem, S3).

@@ -1,0 +1,1 @@
+//! The local content store: verified ingest, an OCI image layout with tags, metadata, locking, leases, garbage collection and checks.

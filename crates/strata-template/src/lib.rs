@@ -1,0 +1,1 @@
+//! Go text/template evaluation over JSON values, for Docker-style --format options.
