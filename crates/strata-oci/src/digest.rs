@@ -100,7 +100,10 @@ impl Digest {
         if enc.len() != algorithm.hex_len() {
             return Err(DigestError::InvalidLength);
         }
-        if !enc.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !enc
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(DigestError::InvalidFormat);
         }
         Ok(Digest {

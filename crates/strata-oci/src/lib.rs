@@ -15,14 +15,19 @@
 //! We use our own serde types rather than `oci-spec`'s: its image types use `HashMap`s
 //! (unstable serialisation) and drop Docker's HEALTHCHECK/ONBUILD/SHELL fields.
 
+pub mod config;
 pub mod descriptor;
 pub mod digest;
 pub mod manifest;
 pub mod media_type;
+pub mod reference;
+pub mod semver;
 
+pub use config::{ConfigError, ContainerConfig, HealthConfig, History, ImageConfig, RootFs};
 pub use descriptor::{Annotations, Descriptor, Platform};
 pub use digest::{Algorithm, Digest, DigestError, Digester};
 pub use manifest::{Document, DocumentError, Index, Manifest, Parsed};
+pub use reference::{AnyReference, Reference, ReferenceError, ReferenceErrorKind};
 
 /// Annotation key OCI image layouts use to name a tagged manifest in `index.json`.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";

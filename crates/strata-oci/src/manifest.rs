@@ -107,6 +107,9 @@ pub enum DocumentError {
 }
 
 /// A manifest or index, typed.
+// Documents are few and short-lived; boxing the larger variant would only add noise at
+// every match site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Document {
     Manifest(Manifest),
@@ -160,10 +163,7 @@ impl Parsed<Document> {
         if let Some(v) = probe.schema_version
             && v != 2
         {
-            return Err(DocumentError::SchemaVersion {
-                version: v,
-                digest,
-            });
+            return Err(DocumentError::SchemaVersion { version: v, digest });
         }
         if let (Some(h), Some(d)) = (hint, probe.media_type.as_deref())
             && h != d

@@ -55,8 +55,9 @@ pub fn kind(media_type: &str) -> Kind {
         OCI_INDEX | DOCKER_MANIFEST_LIST => Kind::Index,
         OCI_CONFIG | DOCKER_CONFIG => Kind::Config,
         OCI_LAYER_TAR | OCI_LAYER_NONDIST_TAR | DOCKER_LAYER_TAR => Kind::Layer(Compression::None),
-        OCI_LAYER_GZIP | OCI_LAYER_NONDIST_GZIP | DOCKER_LAYER_GZIP
-        | DOCKER_LAYER_FOREIGN_GZIP => Kind::Layer(Compression::Gzip),
+        OCI_LAYER_GZIP | OCI_LAYER_NONDIST_GZIP | DOCKER_LAYER_GZIP | DOCKER_LAYER_FOREIGN_GZIP => {
+            Kind::Layer(Compression::Gzip)
+        }
         OCI_LAYER_ZSTD | OCI_LAYER_NONDIST_ZSTD => Kind::Layer(Compression::Zstd),
         _ => Kind::Other,
     }
