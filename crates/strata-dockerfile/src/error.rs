@@ -13,9 +13,14 @@ pub enum Error {
     /// The text could not be turned into instructions (unterminated heredoc, bad directive…).
     #[error("{message}")]
     Syntax { message: String, span: Span },
-    /// One instruction is malformed: BuildKit prefixes these with the line number.
-    #[error("dockerfile parse error on line {}: {message}", span.start.line)]
-    Instruction { message: String, span: Span },
+    /// One instruction is malformed: BuildKit prefixes these with the instruction's first line.
+    /// `span` points at the offending part (a flag, an argument) or the whole instruction.
+    #[error("dockerfile parse error on line {line}: {message}")]
+    Instruction {
+        message: String,
+        line: usize,
+        span: Span,
+    },
     /// The sequence of instructions is invalid (e.g. a command before the first FROM).
     #[error("{message}")]
     Stage { message: String, span: Span },

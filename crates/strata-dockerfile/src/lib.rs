@@ -19,8 +19,10 @@
 //! against its own test vectors.
 
 pub mod ast;
+pub mod diagnostic;
 pub mod directives;
 pub mod error;
+pub mod instructions;
 pub mod parser;
 pub mod quote;
 pub mod shell;
@@ -29,7 +31,11 @@ pub mod span;
 mod line_parsers;
 
 pub use ast::{Arg, Directive, Dockerfile, Flag, Heredoc, Instruction, ParseWarning, WarningKind};
+pub use diagnostic::{Diagnostic, Severity};
 pub use error::Error;
+pub use instructions::{
+    Command, CommandKind, Instructions, Stage, parse_command, parse_instructions,
+};
 pub use parser::parse;
 pub use shell::{Env, EnvList, Expansion, Lex, ShellError};
 pub use span::{LineIndex, Position, Span};
