@@ -1,0 +1,440 @@
+//! Deterministic layer tars from a directory (`strata import DIR`, build diffs).
+//!
+//! The same tree gives the same bytes, every time and on every machine:
+//! - entries in walk order with each directory's children sorted by name (bytewise), the
+//!   root itself not included (like Docker's and BuildKit's layers);
+//! - ustar headers with only what the tree determines: name (directories end in `/`),
+//!   mode (permission and set-id/sticky bits), uid, gid, size, mtime in whole seconds
+//!   (clamped to [`CreateOptions::clamp_mtime`], i.e. `SOURCE_DATE_EPOCH`, when set), link
+//!   target, device numbers; no user/group names, no atime/ctime;
+//! - a PAX header, only when needed, for names or link targets that do not fit ustar, ids or
+//!   sizes too large for it, and extended attributes (`SCHILY.xattr.*`, sorted by name;
+//!   `security.capability` included, `security.selinux` and overlayfs' own
+//!   `trusted.overlay.*`/`user.overlay.*` left out as properties of the host);
+//! - a second path to an inode already written (nlink > 1) becomes a hardlink entry to the
+//!   first path; sockets are skipped (tar cannot hold them; counted in the summary).
+//!
+//! With [`CreateOptions::overlay_upper`] the directory is read as an overlayfs upperdir
+//! and its whiteouts become OCI ones: a character device 0/0 `NAME` becomes an empty file
+//! `.wh.NAME`, and a directory with `trusted.overlay.opaque=y` (or `user.overlay.opaque=y`)
+//! is followed by a `.wh..wh..opq` entry. (Upper dirs written with `redirect_dir` or
+//! `metacopy` are not supported: Strata mounts overlay without them.)
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use tar::{EntryType, Header};
+
+use crate::error::LayerError;
+use crate::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+
+/// Options of [`create`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CreateOptions {
+    /// Clamp modification times to at most this many seconds since the epoch
+    /// (`SOURCE_DATE_EPOCH`).
+    pub clamp_mtime: Option<i64>,
+    /// Read the directory as an overlayfs upperdir and convert its whiteouts.
+    pub overlay_upper: bool,
+}
+
+/// What [`create`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CreateSummary {
+    /// Entries written (including whiteouts, excluding PAX headers).
+    pub entries: u64,
+    /// Sockets found and left out.
+    pub skipped_sockets: u64,
+}
+
+/// Largest value of a 7-digit octal ustar field (uid, gid).
+const USTAR_ID_MAX: u64 = 0o7_777_777;
+/// Largest value of the 11-digit octal ustar size field.
+const USTAR_SIZE_MAX: u64 = 0o77_777_777_777;
+
+/// Write a deterministic tar of the tree at `dir` to `out` (end-of-archive included).
+pub fn create<W: Write>(
+    dir: &Path,
+    out: W,
+    options: &CreateOptions,
+) -> Result<CreateSummary, LayerError> {
+    let mut w = TarWriter {
+        builder: tar::Builder::new(out),
+        summary: CreateSummary::default(),
+    };
+    // First path written for each multiply linked inode.
+    let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1);
+    for item in walk {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_path_buf();
+            LayerError::io("read directory", path, e.into())
+        })?;
+        let path = item.path();
+        let rel = path
+            .strip_prefix(dir)
+            .map_err(|_| LayerError::io("read", path, io::Error::other("path outside the tree")))?
+            .as_os_str()
+            .as_bytes();
+        let md = item
+            .metadata()
+            .map_err(|e| LayerError::io("stat", path, e.into()))?;
+        let ft = md.file_type();
+        let mtime = match options.clamp_mtime {
+            Some(epoch) => md.mtime().min(epoch),
+            None => md.mtime(),
+        };
+        let mut h = Header::new_ustar();
+        h.set_mode(md.mode() & 0o7777);
+        h.set_mtime(mtime.max(0) as u64);
+        h.set_size(0);
+        let (uid, gid) = (u64::from(md.uid()), u64::from(md.gid()));
+
+        if ft.is_socket() {
+            w.summary.skipped_sockets += 1;
+            continue;
+        }
+        if options.overlay_upper && ft.is_char_device() && md.rdev() == 0 {
+            // An overlayfs whiteout: `.wh.NAME` in the same directory.
+            let (parent, name) = match rel.iter().rposition(|&c| c == b'/') {
+                Some(i) => (&rel[..=i], &rel[i + 1..]),
+                None => (&b""[..], rel),
+            };
+            let wh = [parent, WHITEOUT_PREFIX.as_bytes(), name].concat();
+            let mut h = Header::new_ustar();
+            h.set_entry_type(EntryType::Regular);
+            h.set_mode(0);
+            h.set_mtime(mtime.max(0) as u64);
+            h.set_size(0);
+            w.append(&wh, h, 0, 0, None, &[], None)?;
+            continue;
+        }
+        let xattrs = read_xattrs(path)?;
+        if ft.is_dir() {
+            h.set_entry_type(EntryType::Directory);
+            let name = [rel, b"/"].concat();
+            w.append(&name, h, uid, gid, None, &xattrs, None)?;
+            if options.overlay_upper && is_opaque(path)? {
+                let opq = [rel, b"/", WHITEOUT_OPAQUE.as_bytes()].concat();
+                let mut h = Header::new_ustar();
+                h.set_entry_type(EntryType::Regular);
+                h.set_mode(0);
+                h.set_mtime(mtime.max(0) as u64);
+                h.set_size(0);
+                w.append(&opq, h, 0, 0, None, &[], None)?;
+            }
+            continue;
+        }
+        if md.nlink() > 1 {
+            let key = (md.dev(), md.ino());
+            if let Some(first) = links.get(&key) {
+                h.set_entry_type(EntryType::Link);
+                let first = first.clone();
+                w.append(rel, h, uid, gid, Some(&first), &xattrs, None)?;
+                continue;
+            }
+            links.insert(key, rel.to_vec());
+        }
+        if ft.is_symlink() {
+            let target =
+                std::fs::read_link(path).map_err(|e| LayerError::io("read link", path, e))?;
+            h.set_entry_type(EntryType::Symlink);
+            w.append(
+                rel,
+                h,
+                uid,
+                gid,
+                Some(target.as_os_str().as_bytes()),
+                &xattrs,
+                None,
+            )?;
+        } else if ft.is_file() {
+            h.set_entry_type(EntryType::Regular);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(path)
+                .map_err(|e| LayerError::io("open", path, e))?;
+            w.append(
+                rel,
+                h,
+                uid,
+                gid,
+                None,
+                &xattrs,
+                Some((file, md.len(), path)),
+            )?;
+        } else if ft.is_char_device() || ft.is_block_device() {
+            h.set_entry_type(if ft.is_char_device() {
+                EntryType::Char
+            } else {
+                EntryType::Block
+            });
+            let rdev = md.rdev();
+            set_device(
+                &mut h,
+                rustix::fs::major(rdev),
+                rustix::fs::minor(rdev),
+                path,
+            )?;
+            w.append(rel, h, uid, gid, None, &xattrs, None)?;
+        } else if ft.is_fifo() {
+            h.set_entry_type(EntryType::Fifo);
+            w.append(rel, h, uid, gid, None, &xattrs, None)?;
+        }
+    }
+    w.builder
+        .into_inner()
+        .map_err(|e| LayerError::io("write layer tar of", dir, e))?;
+    Ok(w.summary)
+}
+
+fn set_device(h: &mut Header, major: u32, minor: u32, path: &Path) -> Result<(), LayerError> {
+    h.set_device_major(major)
+        .and_then(|()| h.set_device_minor(minor))
+        .map_err(|e| LayerError::io("archive device", path, e))
+}
+
+/// Extended attributes as (name, value) pairs.
+type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Extended attributes worth carrying into an image, sorted by name.
+fn read_xattrs(path: &Path) -> Result<Xattrs, LayerError> {
+    let names = match xattr::list(path) {
+        Ok(names) => names,
+        Err(e) if is_unsupported(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(LayerError::io("list extended attributes of", path, e)),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let bytes = name.as_bytes();
+        if bytes == b"security.selinux"
+            || bytes.starts_with(b"trusted.overlay.")
+            || bytes.starts_with(b"user.overlay.")
+        {
+            continue;
+        }
+        match xattr::get(path, &name) {
+            Ok(Some(value)) => out.push((bytes.to_vec(), value)),
+            Ok(None) => {}
+            Err(e) if is_unsupported(&e) => {}
+            Err(e) => return Err(LayerError::io("read extended attributes of", path, e)),
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::NOTSUP.raw_os_error()
+    )
+}
+
+fn is_opaque(path: &Path) -> Result<bool, LayerError> {
+    for key in ["trusted.overlay.opaque", "user.overlay.opaque"] {
+        match xattr::get(path, key) {
+            Ok(Some(v)) if v == b"y" => return Ok(true),
+            Ok(_) => {}
+            Err(e) if is_unsupported(&e) => {}
+            Err(e) => return Err(LayerError::io("read extended attributes of", path, e)),
+        }
+    }
+    Ok(false)
+}
+
+/// Reads exactly `remaining` bytes or fails: a file that shrank while being archived must
+/// not produce a tar whose framing is off.
+struct Exact<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = self.remaining.min(buf.len() as u64) as usize;
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while it was being archived",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+struct TarWriter<W: Write> {
+    builder: tar::Builder<W>,
+    summary: CreateSummary,
+}
+
+/// Put `value` into a fixed header field if it fits (NUL-padded).
+fn put(field: &mut [u8], value: &[u8]) -> bool {
+    if value.len() > field.len() {
+        return false;
+    }
+    field.fill(0);
+    field[..value.len()].copy_from_slice(value);
+    true
+}
+
+/// Store a name in ustar's name (100) + prefix (155) fields, split at a `/`.
+fn put_name(h: &mut Header, name: &[u8]) -> bool {
+    let Some(ustar) = h.as_ustar_mut() else {
+        return false;
+    };
+    if name.len() <= 100 {
+        ustar.prefix.fill(0);
+        return put(&mut ustar.name, name);
+    }
+    // The first split point that leaves at most 100 bytes for the name field.
+    let from = name.len().saturating_sub(101);
+    for i in from..name.len().min(156) {
+        if name[i] == b'/' && i + 1 < name.len() && name.len() - i - 1 <= 100 {
+            return put(&mut ustar.prefix, &name[..i]) && put(&mut ustar.name, &name[i + 1..]);
+        }
+    }
+    false
+}
+
+/// One PAX record: `"<len> <key>=<value>\n"`, where `<len>` counts the whole record.
+fn pax_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    let rest = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = rest + 1;
+    while len.to_string().len() + rest > len {
+        len += 1;
+    }
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(key);
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(b'\n');
+}
+
+impl<W: Write> TarWriter<W> {
+    #[allow(clippy::too_many_arguments)]
+    fn append(
+        &mut self,
+        name: &[u8],
+        mut h: Header,
+        uid: u64,
+        gid: u64,
+        link: Option<&[u8]>,
+        xattrs: &[(Vec<u8>, Vec<u8>)],
+        data: Option<(File, u64, &Path)>,
+    ) -> Result<(), LayerError> {
+        let mut pax: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        if !put_name(&mut h, name) {
+            pax.insert(b"path".to_vec(), name.to_vec());
+            // A readable stand-in for tools without PAX support: the tail of the name.
+            let tail = &name[name.len().saturating_sub(99)..];
+            put_name(&mut h, tail);
+        }
+        if let Some(link) = link
+            && let Some(ustar) = h.as_ustar_mut()
+            && !put(&mut ustar.linkname, link)
+        {
+            pax.insert(b"linkpath".to_vec(), link.to_vec());
+            put(&mut ustar.linkname, &link[..100]);
+        }
+        for (key, value, max) in [
+            (&b"uid"[..], uid, USTAR_ID_MAX),
+            (&b"gid"[..], gid, USTAR_ID_MAX),
+        ] {
+            if value > max {
+                pax.insert(key.to_vec(), value.to_string().into_bytes());
+            }
+        }
+        h.set_uid(if uid > USTAR_ID_MAX { 0 } else { uid });
+        h.set_gid(if gid > USTAR_ID_MAX { 0 } else { gid });
+        let size = data.as_ref().map_or(0, |d| d.1);
+        if size > USTAR_SIZE_MAX {
+            pax.insert(b"size".to_vec(), size.to_string().into_bytes());
+            h.set_size(0);
+        } else {
+            h.set_size(size);
+        }
+        for (key, value) in xattrs {
+            pax.insert([&b"SCHILY.xattr."[..], key].concat(), value.clone());
+        }
+        let err = |e| {
+            LayerError::io(
+                "write layer tar entry",
+                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name)),
+                e,
+            )
+        };
+        if !pax.is_empty() {
+            let mut records = Vec::new();
+            for (k, v) in &pax {
+                pax_record(&mut records, k, v);
+            }
+            let mut ph = Header::new_ustar();
+            let base = name
+                .split(|&c| c == b'/')
+                .rfind(|c| !c.is_empty())
+                .unwrap_or(b"entry");
+            let pax_name = [&b"PaxHeaders/"[..], &base[..base.len().min(80)]].concat();
+            put_name(&mut ph, &pax_name);
+            ph.set_entry_type(EntryType::XHeader);
+            ph.set_mode(0o644);
+            ph.set_size(records.len() as u64);
+            ph.set_cksum();
+            self.builder.append(&ph, &records[..]).map_err(err)?;
+        }
+        h.set_cksum();
+        match data {
+            Some((file, size, path)) => {
+                let reader = Exact {
+                    inner: file,
+                    remaining: size,
+                };
+                self.builder
+                    .append(&h, reader)
+                    .map_err(|e| LayerError::io("archive", path, e))?;
+            }
+            None => self.builder.append(&h, io::empty()).map_err(err)?,
+        }
+        self.summary.entries += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_lengths_count_themselves() {
+        let mut out = Vec::new();
+        pax_record(&mut out, b"path", b"a/b/c/d");
+        assert_eq!(out, b"16 path=a/b/c/d\n");
+        out.clear();
+        // 9 bytes plus one digit would be 10, which needs two digits: 11.
+        pax_record(&mut out, b"p", b"xxxxx");
+        assert_eq!(out, b"11 p=xxxxx\n");
+    }
+
+    #[test]
+    fn ustar_name_split() {
+        let mut h = Header::new_ustar();
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(90));
+        assert!(put_name(&mut h, long.as_bytes()));
+        assert_eq!(&*h.path_bytes(), long.as_bytes());
+        assert!(!put_name(&mut h, "x".repeat(300).as_bytes()));
+    }
+}
