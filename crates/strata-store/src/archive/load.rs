@@ -392,10 +392,8 @@ pub fn load(store: &Store, input: impl Read, opts: &LoadOptions<'_>) -> Result<L
                 })
                 .map_err(|source| ArchiveError::LayerRefused {
                     member: c.member.clone(),
-                    source: Error::Refused {
-                        digest: c.digest.clone(),
-                        source,
-                    },
+                    digest: c.digest.clone(),
+                    source,
                 })?;
         }
         ready.push((c, pending));

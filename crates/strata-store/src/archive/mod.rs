@@ -109,11 +109,12 @@ pub enum ArchiveError {
         diff_ids: usize,
         layers: usize,
     },
-    #[error("layer {member} is refused: {source}")]
+    #[error("layer {member} ({digest}) is refused: {source}")]
     LayerRefused {
         member: String,
+        digest: Digest,
         #[source]
-        source: crate::Error,
+        source: crate::VerifyError,
     },
     #[error("invalid image name {name:?} in {member}: {reason}")]
     InvalidName {
