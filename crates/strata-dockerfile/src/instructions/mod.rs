@@ -551,7 +551,7 @@ fn parse_kvps(req: &Req<'_>, cmd: &str) -> Result<Vec<KeyValuePair>, Error> {
     if args.is_empty() {
         return Err(req.err(at_least_one(cmd)));
     }
-    if args.len() % 3 != 0 {
+    if !args.len().is_multiple_of(3) {
         return Err(req.err(format!("Bad input to {cmd}, too many arguments")));
     }
     let mut out = Vec::new();

@@ -15,11 +15,9 @@ pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
     let invalid = || format!("time: invalid duration {}", go_quote(orig));
     let mut s = orig;
     let mut neg = false;
-    if let Some(c) = s.chars().next() {
-        if c == '-' || c == '+' {
-            neg = c == '-';
-            s = &s[1..];
-        }
+    if let Some(c @ ('-' | '+')) = s.chars().next() {
+        neg = c == '-';
+        s = &s[1..];
     }
     if s == "0" {
         return Ok(0);
@@ -180,11 +178,9 @@ fn is_symbolic_mode(s: &str) -> bool {
             if !matches!(op, '+' | '-' | '=') {
                 return false;
             }
-            if let Some(&c) = chars.peek() {
-                if matches!(c, 'u' | 'g' | 'o') {
-                    chars.next();
-                    continue;
-                }
+            if let Some('u' | 'g' | 'o') = chars.peek() {
+                chars.next();
+                continue;
             }
             while let Some(&c) = chars.peek() {
                 if matches!(c, 'r' | 'w' | 'x' | 'X' | 's' | 't') {
@@ -262,12 +258,11 @@ impl PortSpec {
         } else {
             Some(parse_port_range(host).ok_or_else(|| format!("invalid hostPort: {host}"))?)
         };
-        if let Some((hs, he)) = host_ports {
-            if end - start != he - hs && end != start {
-                return Err(format!(
-                    "invalid ranges specified for container and host Ports: {container} and {host}"
-                ));
-            }
+        // A host range is allowed only with a single container port or a range of equal size.
+        if matches!(host_ports, Some((hs, he)) if end - start != he - hs && end != start) {
+            return Err(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ));
         }
         let lower = proto.to_lowercase();
         if !matches!(lower.as_str(), "tcp" | "udp" | "sctp") {
