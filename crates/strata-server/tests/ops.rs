@@ -337,3 +337,45 @@ async fn concurrent_uploads_of_the_same_blob() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_disconnect_mid_upload_leaves_nothing_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(fs_config(dir.path())).await;
+    let c = client();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+    let d = Digest::sha256(&data);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+    let url = format!("{}/v2/cut/off/blobs/uploads/?digest={d}", srv.base);
+    let upload = tokio::spawn({
+        let c = c.clone();
+        async move { c.post(url).body(body).send().await }
+    });
+    tx.send(Ok(data[..50_000].to_vec())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The client dies mid-body.
+    tx.send(Err(std::io::Error::other("client crashed")))
+        .await
+        .unwrap();
+    drop(tx);
+    let _ = upload.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = c
+        .head(format!("{}/v2/cut/off/blobs/{d}", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The monolithic session was cleaned up with the failed request.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("uploads"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("blobs")).unwrap().count(),
+        0
+    );
+}
