@@ -125,7 +125,10 @@ fn members(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 fn member<'a>(m: &'a [(String, Vec<u8>)], path: &str) -> &'a [u8] {
-    &m.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("no {path}")).1
+    &m.iter()
+        .find(|(p, _)| p == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .1
 }
 
 #[test]
@@ -145,7 +148,10 @@ fn docker_archive_round_trip() {
     .unwrap();
     let m = members(&out);
     let mj: serde_json::Value = serde_json::from_slice(member(&m, "manifest.json")).unwrap();
-    assert_eq!(mj[0]["Config"], format!("blobs/sha256/{}", img.config.hex()));
+    assert_eq!(
+        mj[0]["Config"],
+        format!("blobs/sha256/{}", img.config.hex())
+    );
     assert_eq!(mj[0]["RepoTags"], serde_json::json!([BUSYBOX, PORTED]));
     // Layers are written uncompressed and named by their diffID.
     for l in mj[0]["Layers"].as_array().unwrap() {
@@ -157,12 +163,18 @@ fn docker_archive_round_trip() {
     let index: serde_json::Value = serde_json::from_slice(member(&m, "index.json")).unwrap();
     let entry = &index["manifests"][0];
     assert_eq!(entry["annotations"]["io.containerd.image.name"], BUSYBOX);
-    assert_eq!(entry["annotations"]["org.opencontainers.image.ref.name"], "latest");
+    assert_eq!(
+        entry["annotations"]["org.opencontainers.image.ref.name"],
+        "latest"
+    );
     let generated = member(
         &m,
         &format!(
             "blobs/sha256/{}",
-            entry["digest"].as_str().unwrap().trim_start_matches("sha256:")
+            entry["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:")
         ),
     );
     assert_eq!(Digest::sha256(generated).as_str(), entry["digest"]);
@@ -175,21 +187,26 @@ fn docker_archive_round_trip() {
     let r = archive::load(&s2, &out[..], &opts()).unwrap();
     assert_eq!(r.images.len(), 1);
     assert_eq!(r.images[0].image_id.as_ref(), Some(&img.config));
-    assert_eq!(r.images[0].names, vec![BUSYBOX.to_string(), PORTED.to_string()]);
+    assert_eq!(
+        r.images[0].names,
+        vec![BUSYBOX.to_string(), PORTED.to_string()]
+    );
     let again = archive::load(&s2, &out[..], &opts()).unwrap();
     assert_eq!(again.images[0].descriptor, r.images[0].descriptor);
     assert_eq!(s2.images().unwrap().entries().len(), 2);
-    assert_eq!(s2.read_blob(&img.config).unwrap(), s.read_blob(&img.config).unwrap());
+    assert_eq!(
+        s2.read_blob(&img.config).unwrap(),
+        s.read_blob(&img.config).unwrap()
+    );
     assert!(s2.check().unwrap().is_clean());
 
     if let Some(skopeo) = tool("skopeo") {
         let path = dir.path().join("saved.tar");
         std::fs::write(&path, &out).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&run(Command::new(&skopeo).args([
-            "inspect",
-            &format!("docker-archive:{}", path.display()),
-        ])))
-        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&run(Command::new(&skopeo)
+                .args(["inspect", &format!("docker-archive:{}", path.display())])))
+            .unwrap();
         assert_eq!(v["Labels"]["seed"], "interop");
         // `dir:` keeps the manifest type, so the config is copied byte for byte (an `oci:`
         // destination would make skopeo convert and re-serialise the Docker config).
@@ -259,7 +276,10 @@ fn loads_archives_written_by_skopeo() {
     let s2 = store(dir.path(), "docker");
     let r = archive::load(&s2, std::fs::File::open(&docker).unwrap(), &opts()).unwrap();
     assert_eq!(r.images[0].image_id.as_ref(), Some(&img.config));
-    assert_eq!(r.images[0].names, vec!["docker.io/example/app:2.0".to_string()]);
+    assert_eq!(
+        r.images[0].names,
+        vec!["docker.io/example/app:2.0".to_string()]
+    );
     assert!(s2.check().unwrap().is_clean());
 
     let oci = dir.path().join("skopeo-oci.tar");
@@ -271,7 +291,10 @@ fn loads_archives_written_by_skopeo() {
     let s3 = store(dir.path(), "oci");
     let r = archive::load(&s3, std::fs::File::open(&oci).unwrap(), &opts()).unwrap();
     assert_eq!(r.images[0].image_id.as_ref(), Some(&img.config));
-    assert_eq!(r.images[0].names, vec!["docker.io/example/app:3.0".to_string()]);
+    assert_eq!(
+        r.images[0].names,
+        vec!["docker.io/example/app:3.0".to_string()]
+    );
     assert!(s3.check().unwrap().is_clean());
 }
 
@@ -324,7 +347,10 @@ fn loads_old_docker_layout_gzipped() {
     let cfg_name = format!("{}.json", id.hex());
     let tar = tar_of(&[
         ("manifest.json", Ent::File(&manifest)),
-        (&format!("{l2}/layer.tar"), Ent::Symlink(&format!("../{l1}/layer.tar"))),
+        (
+            &format!("{l2}/layer.tar"),
+            Ent::Symlink(&format!("../{l1}/layer.tar")),
+        ),
         (&format!("{l1}/VERSION"), Ent::File(b"1.0")),
         (&format!("{l1}/layer.tar"), Ent::File(&layer)),
         (&cfg_name, Ent::File(&config)),
@@ -335,9 +361,19 @@ fn loads_old_docker_layout_gzipped() {
     let s = store(dir.path(), "root");
     let r = archive::load(&s, &gz[..], &opts()).unwrap();
     assert_eq!(r.images[0].image_id.as_ref(), Some(&id));
-    assert_eq!(r.images[0].names, vec!["docker.io/library/old:v1".to_string()]);
+    assert_eq!(
+        r.images[0].names,
+        vec!["docker.io/library/old:v1".to_string()]
+    );
     assert_eq!(s.read_blob(&id).unwrap(), config);
-    let summary = s.images().unwrap().meta(&r.images[0].descriptor.digest).unwrap().summary.clone().unwrap();
+    let summary = s
+        .images()
+        .unwrap()
+        .meta(&r.images[0].descriptor.digest)
+        .unwrap()
+        .summary
+        .clone()
+        .unwrap();
     assert_eq!(summary.layers, 2);
     assert!(s.check().unwrap().is_clean());
 }
@@ -348,8 +384,14 @@ fn refused(s: &Store, bytes: &[u8], opts: &LoadOptions<'_>, needle: &str) -> Arc
     let before = std::fs::read(s.oci_dir().join("index.json")).unwrap();
     let err = archive::load(s, bytes, opts).unwrap_err();
     eprintln!("refused as expected: {err}");
-    assert!(err.to_string().contains(needle), "{err} (wanted {needle:?})");
-    assert_eq!(std::fs::read(s.oci_dir().join("index.json")).unwrap(), before);
+    assert!(
+        err.to_string().contains(needle),
+        "{err} (wanted {needle:?})"
+    );
+    assert_eq!(
+        std::fs::read(s.oci_dir().join("index.json")).unwrap(),
+        before
+    );
     assert!(s.check().unwrap().is_clean());
     assert_eq!(
         std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
@@ -366,7 +408,10 @@ fn bad_archives_are_refused_with_nothing_written() {
     let mut docker = Vec::new();
     archive::save_docker(
         &src,
-        &[SaveImage { descriptor: img.manifest.clone(), names: vec![BUSYBOX.into()] }],
+        &[SaveImage {
+            descriptor: img.manifest.clone(),
+            names: vec![BUSYBOX.into()],
+        }],
         None,
         &mut docker,
     )
@@ -374,7 +419,10 @@ fn bad_archives_are_refused_with_nothing_written() {
     let mut oci = Vec::new();
     archive::save_oci(
         &src,
-        &[SaveImage { descriptor: img.manifest.clone(), names: vec![BUSYBOX.into()] }],
+        &[SaveImage {
+            descriptor: img.manifest.clone(),
+            names: vec![BUSYBOX.into()],
+        }],
         &mut oci,
     )
     .unwrap();
@@ -383,15 +431,33 @@ fn bad_archives_are_refused_with_nothing_written() {
     // Truncated in the middle of a member, and in the middle of a header.
     let cut = docker.len() / 2;
     let e = refused(&s, &docker[..cut], &opts(), "");
-    assert!(matches!(e, ArchiveError::Truncated { .. } | ArchiveError::Corrupt { .. } | ArchiveError::MissingMember { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ArchiveError::Truncated { .. }
+                | ArchiveError::Corrupt { .. }
+                | ArchiveError::MissingMember { .. }
+        ),
+        "{e}"
+    );
     refused(&s, &docker[..1024 + 100], &opts(), "");
-    refused(&s, b"definitely not a tar archive, just some bytes that go on", &opts(), "");
+    refused(
+        &s,
+        b"definitely not a tar archive, just some bytes that go on",
+        &opts(),
+        "",
+    );
     let gz = common::gzip(&docker);
     refused(&s, &gz[..gz.len() / 2], &opts(), "corrupt archive");
 
     // A layer whose content was altered: its name no longer matches its digest.
     let m = members(&docker);
-    let layer_path = m.iter().find(|(p, d)| p.starts_with("blobs/") && d.len() > 1024).unwrap().0.clone();
+    let layer_path = m
+        .iter()
+        .find(|(p, d)| p.starts_with("blobs/") && d.len() > 1024)
+        .unwrap()
+        .0
+        .clone();
     let rebuilt: Vec<(String, Vec<u8>)> = m
         .iter()
         .map(|(p, d)| {
@@ -402,7 +468,10 @@ fn bad_archives_are_refused_with_nothing_written() {
             (p.clone(), d)
         })
         .collect();
-    let entries: Vec<(&str, Ent<'_>)> = rebuilt.iter().map(|(p, d)| (p.as_str(), Ent::File(d))).collect();
+    let entries: Vec<(&str, Ent<'_>)> = rebuilt
+        .iter()
+        .map(|(p, d)| (p.as_str(), Ent::File(d)))
+        .collect();
     refused(&s, &tar_of(&entries), &opts(), &layer_path);
 
     // A missing member.
@@ -419,23 +488,43 @@ fn bad_archives_are_refused_with_nothing_written() {
     let with_index = |index: &[u8]| {
         let entries: Vec<(&str, Ent<'_>)> = om
             .iter()
-            .map(|(p, d)| (p.as_str(), Ent::File(if p == "index.json" { index } else { d })))
+            .map(|(p, d)| {
+                (
+                    p.as_str(),
+                    Ent::File(if p == "index.json" { index } else { d }),
+                )
+            })
             .collect();
         tar_of(&entries)
     };
     let index: serde_json::Value = serde_json::from_slice(member(&om, "index.json")).unwrap();
     let mut bad = index.clone();
     bad["manifests"][0]["size"] = serde_json::json!(img.manifest.size + 1);
-    let e = refused(&s, &with_index(&serde_json::to_vec(&bad).unwrap()), &opts(), "has size");
+    let e = refused(
+        &s,
+        &with_index(&serde_json::to_vec(&bad).unwrap()),
+        &opts(),
+        "has size",
+    );
     assert!(matches!(e, ArchiveError::SizeMismatch { .. }));
     let mut bad = index.clone();
     bad["manifests"][0]["mediaType"] = serde_json::json!("application/x-unknown");
-    let e = refused(&s, &with_index(&serde_json::to_vec(&bad).unwrap()), &opts(), "unknown media type");
+    let e = refused(
+        &s,
+        &with_index(&serde_json::to_vec(&bad).unwrap()),
+        &opts(),
+        "unknown media type",
+    );
     assert!(e.to_string().contains("application/x-unknown"));
     let mut bad = index.clone();
     bad["manifests"][0]["digest"] = serde_json::json!(img.config.as_str());
     bad["manifests"][0]["size"] = serde_json::json!(src.blob_size(&img.config).unwrap());
-    refused(&s, &with_index(&serde_json::to_vec(&bad).unwrap()), &opts(), "malformed");
+    refused(
+        &s,
+        &with_index(&serde_json::to_vec(&bad).unwrap()),
+        &opts(),
+        "malformed",
+    );
 
     // A member path escaping the archive.
     let evil = tar_of(&[("abcd", Ent::File(b"x"))]);
@@ -456,7 +545,10 @@ fn bad_archives_are_refused_with_nothing_written() {
             Ok(())
         }
     };
-    let strict = LoadOptions { verifier: &picky, normalize: &common::normalize };
+    let strict = LoadOptions {
+        verifier: &picky,
+        normalize: &common::normalize,
+    };
     let e = refused(&s, &docker, &strict, "device node dev/sda");
     assert!(matches!(e, ArchiveError::LayerRefused { .. }));
     refused(&s, &oci, &strict, "is refused");

@@ -27,10 +27,18 @@ fn open_creates_an_oci_layout() {
     // Opening again keeps what is there.
     let lease = s.lease().unwrap();
     let img = simple(&s, &lease, "a", Comp::Gzip);
-    s.update(|t| t.tag("docker.io/library/a:latest", &img.manifest).map(|_| ()))
-        .unwrap();
+    s.update(|t| {
+        t.tag("docker.io/library/a:latest", &img.manifest)
+            .map(|_| ())
+    })
+    .unwrap();
     let again = Store::open(s.root()).unwrap();
-    assert!(again.resolve("docker.io/library/a:latest").unwrap().is_some());
+    assert!(
+        again
+            .resolve("docker.io/library/a:latest")
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[test]
@@ -77,17 +85,28 @@ fn commit_verifies_digest_and_size_and_nothing_partial_is_visible() {
 fn dedup_and_verifier() {
     let (_d, s) = store();
     let lease = s.lease().unwrap();
-    let a = s.write_blob(&lease, b"layer", media_type::OCI_LAYER_TAR).unwrap();
-    let mtime = std::fs::metadata(s.blob_path(&a.digest)).unwrap().modified().unwrap();
+    let a = s
+        .write_blob(&lease, b"layer", media_type::OCI_LAYER_TAR)
+        .unwrap();
+    let mtime = std::fs::metadata(s.blob_path(&a.digest))
+        .unwrap()
+        .modified()
+        .unwrap();
     // Committing the same content again is a no-op and leaves no ingest file behind.
     let mut w = s.writer(&lease).unwrap();
     w.write_all(b"layer").unwrap();
     w.commit(Some(&a.digest), None).unwrap();
     assert_eq!(
-        std::fs::metadata(s.blob_path(&a.digest)).unwrap().modified().unwrap(),
+        std::fs::metadata(s.blob_path(&a.digest))
+            .unwrap()
+            .modified()
+            .unwrap(),
         mtime
     );
-    assert_eq!(std::fs::read_dir(s.root().join("ingest")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
+        0
+    );
 
     // A verifier sees the complete ingest file and can refuse it.
     let refuse = |b: &Ingested<'_>| -> Result<(), VerifyError> {
@@ -105,7 +124,11 @@ fn dedup_and_verifier() {
     let err = w
         .commit_verified(None, None, Some(media_type::OCI_LAYER_TAR), &refuse)
         .unwrap_err();
-    assert!(err.to_string().contains("refused: layer contains ../escape"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("refused: layer contains ../escape"),
+        "{err}"
+    );
     assert!(!s.has_blob(&Digest::sha256(b"evil content")));
     let mut w = s.writer(&lease).unwrap();
     w.write_all(b"fine").unwrap();
@@ -122,17 +145,24 @@ fn shared_layers_are_stored_once() {
     for i in 0..10 {
         let img = simple(&s, &lease, &format!("img{i}"), Comp::Gzip);
         let name = format!("docker.io/library/img{i}:latest");
-        s.update(|t| t.tag(&name, &img.manifest).map(|_| ())).unwrap();
+        s.update(|t| t.tag(&name, &img.manifest).map(|_| ()))
+            .unwrap();
         names.push(name);
     }
     // 10 × (manifest, config, own layer) + 1 shared layer.
-    let blobs = std::fs::read_dir(s.oci_dir().join("blobs/sha256")).unwrap().count();
+    let blobs = std::fs::read_dir(s.oci_dir().join("blobs/sha256"))
+        .unwrap()
+        .count();
     assert_eq!(blobs, 31);
     let df = s.disk_usage().unwrap();
     assert_eq!(df.images.len(), 10);
     assert!(df.shared_bytes > 0);
     let shared = df.images[0].shared_size;
-    assert!(df.images.iter().all(|i| i.shared_size == shared && i.unique_size > 0));
+    assert!(
+        df.images
+            .iter()
+            .all(|i| i.shared_size == shared && i.unique_size > 0)
+    );
     assert_eq!(df.unreferenced_bytes, 0);
     assert_eq!(df.referenced_bytes, df.total_bytes);
 }
@@ -152,7 +182,10 @@ fn tags_move_untag_and_dangle() {
     .unwrap();
     let images = s.images().unwrap();
     assert_eq!(images.entries().len(), 2);
-    assert_eq!(images.names_of(&a.manifest.digest), vec![name, "docker.io/library/other:latest"]);
+    assert_eq!(
+        images.names_of(&a.manifest.digest),
+        vec![name, "docker.io/library/other:latest"]
+    );
     let meta = images.meta(&a.manifest.digest).unwrap();
     assert!(meta.last_tag_time.is_some());
     let summary = meta.summary.as_ref().unwrap();
@@ -170,8 +203,11 @@ fn tags_move_untag_and_dangle() {
     assert_eq!(s.images().unwrap().entries().len(), 2);
 
     // Move the last name of a away: a becomes dangling, as in Docker.
-    s.update(|t| t.tag("docker.io/library/other:latest", &b.manifest).map(|_| ()))
-        .unwrap();
+    s.update(|t| {
+        t.tag("docker.io/library/other:latest", &b.manifest)
+            .map(|_| ())
+    })
+    .unwrap();
     let images = s.images().unwrap();
     assert_eq!(images.entries().len(), 3);
     let dangling: Vec<_> = images
@@ -183,8 +219,11 @@ fn tags_move_untag_and_dangle() {
     assert_eq!(dangling[0].digest, a.manifest.digest);
 
     // Tagging a dangling image replaces its dangling entry.
-    s.update(|t| t.tag("docker.io/library/back:latest", &a.manifest).map(|_| ()))
-        .unwrap();
+    s.update(|t| {
+        t.tag("docker.io/library/back:latest", &a.manifest)
+            .map(|_| ())
+    })
+    .unwrap();
     assert_eq!(s.images().unwrap().entries().len(), 3);
 
     // Untag and remove.
@@ -211,7 +250,10 @@ fn tags_move_untag_and_dangle() {
     missing.digest = Digest::sha256(b"missing");
     let r = s.update(|t| t.tag("docker.io/library/x:latest", &missing));
     assert!(matches!(r, Err(Error::BlobNotFound { .. })));
-    assert_eq!(std::fs::read(s.oci_dir().join("index.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(s.oci_dir().join("index.json")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -225,9 +267,13 @@ fn gc_keeps_tagged_leased_and_rooted_blobs() {
         tagged = simple(&s, &lease, "tagged", Comp::Gzip);
         rooted = simple(&s, &lease, "rooted", Comp::Zstd);
         orphan = simple(&s, &lease, "orphan", Comp::None);
-        s.update(|t| t.tag("docker.io/library/tagged:latest", &tagged.manifest).map(|_| ()))
+        s.update(|t| {
+            t.tag("docker.io/library/tagged:latest", &tagged.manifest)
+                .map(|_| ())
+        })
+        .unwrap();
+        s.set_root("build-cache", std::slice::from_ref(&rooted.manifest.digest))
             .unwrap();
-        s.set_root("build-cache", &[rooted.manifest.digest.clone()]).unwrap();
         // While the lease lives, nothing is collected.
         let r = s.gc(&GcOptions::default()).unwrap();
         assert!(r.blobs.is_empty(), "{:?}", r.blobs);
@@ -236,13 +282,21 @@ fn gc_keeps_tagged_leased_and_rooted_blobs() {
     assert!(dry.dry_run);
     // orphan: manifest, config, own layer (uncompressed, so distinct from the others).
     assert_eq!(dry.blobs.len(), 4, "{:?}", dry.blobs);
-    assert!(s.has_blob(&orphan.manifest.digest), "dry run removes nothing");
+    assert!(
+        s.has_blob(&orphan.manifest.digest),
+        "dry run removes nothing"
+    );
     let r = s.gc(&GcOptions::default()).unwrap();
     assert_eq!(r.blobs, dry.blobs);
     assert!(r.bytes_reclaimed > 0);
     assert!(!s.has_blob(&orphan.manifest.digest));
     assert!(!s.has_blob(&orphan.config));
-    for d in [&tagged.manifest.digest, &tagged.config, &rooted.manifest.digest, &rooted.config] {
+    for d in [
+        &tagged.manifest.digest,
+        &tagged.config,
+        &rooted.manifest.digest,
+        &rooted.config,
+    ] {
         assert!(s.has_blob(d), "{d}");
     }
     for l in tagged.layers.iter().chain(&rooted.layers) {
@@ -318,13 +372,33 @@ fn check_reports_problems() {
     std::fs::write(s.oci_dir().join("blobs/sha256/not-a-digest"), b"").unwrap();
     let r = s.check().unwrap();
     let kinds: Vec<_> = r.problems.iter().map(|p| p.kind).collect();
-    assert!(kinds.contains(&ProblemKind::CorruptBlob), "{:?}", r.problems);
-    assert!(kinds.contains(&ProblemKind::SizeMismatch), "{:?}", r.problems);
-    assert!(kinds.contains(&ProblemKind::MissingBlob), "{:?}", r.problems);
+    assert!(
+        kinds.contains(&ProblemKind::CorruptBlob),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        kinds.contains(&ProblemKind::SizeMismatch),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        kinds.contains(&ProblemKind::MissingBlob),
+        "{:?}",
+        r.problems
+    );
     assert!(kinds.contains(&ProblemKind::StrayFile), "{:?}", r.problems);
-    let missing = r.problems.iter().find(|p| p.kind == ProblemKind::MissingBlob).unwrap();
+    let missing = r
+        .problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::MissingBlob)
+        .unwrap();
     assert_eq!(missing.digest.as_ref(), Some(&b.config));
-    assert!(missing.message.contains("image config"), "{}", missing.message);
+    assert!(
+        missing.message.contains("image config"),
+        "{}",
+        missing.message
+    );
 }
 
 #[test]

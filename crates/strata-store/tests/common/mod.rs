@@ -47,7 +47,13 @@ pub enum Comp {
 }
 
 /// Store an image made of `layers` (each a list of files) and return its descriptors.
-pub fn import(store: &Store, lease: &Lease, layers: &[Vec<(&str, Vec<u8>)>], comp: Comp, seed: &str) -> Imported {
+pub fn import(
+    store: &Store,
+    lease: &Lease,
+    layers: &[Vec<(&str, Vec<u8>)>],
+    comp: Comp,
+    seed: &str,
+) -> Imported {
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
     for files in layers {
@@ -109,7 +115,8 @@ pub fn normalize(name: &str) -> Result<String, String> {
         _ => (name.to_string(), "latest".to_string()),
     };
     let first = repo.split('/').next().unwrap_or_default();
-    let has_host = repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_host =
+        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = if has_host {
         repo
     } else if repo.contains('/') {
