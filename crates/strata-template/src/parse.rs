@@ -190,6 +190,9 @@ pub(crate) struct Tree {
 
 type PResult<T> = Result<T, ParseFailure>;
 
+/// Limit on nested `if`/`with`/`range` and parentheses.
+const MAX_NESTING: usize = 200;
+
 /// Parses `src`; `is_func` says which function names exist.
 pub(crate) fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> PResult<Tree> {
     let tokens = lex(src)?;
@@ -198,6 +201,7 @@ pub(crate) fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> PResult<Tree> 
         idx: 0,
         vars: vec!["$".to_string()],
         range_depth: 0,
+        nesting: 0,
         is_func,
         tree: Tree::default(),
     };
@@ -220,6 +224,9 @@ struct Parser<'f> {
     idx: usize,
     vars: Vec<String>,
     range_depth: usize,
+    /// Depth of nested control structures and parentheses, bounded so that a pathological
+    /// format string fails with an error instead of exhausting the stack.
+    nesting: usize,
     is_func: &'f dyn Fn(&str) -> bool,
     tree: Tree,
 }
@@ -406,7 +413,26 @@ impl Parser<'_> {
         Ok(Item::Node(Node::Action(pipe)))
     }
 
+    fn enter(&mut self, pos: usize) -> PResult<()> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return self.fail(
+                pos,
+                format!("exceeded maximum nesting depth ({MAX_NESTING})"),
+            );
+        }
+        Ok(())
+    }
+
     fn control(&mut self, kind: Keyword) -> PResult<Node> {
+        let pos = self.peek().pos;
+        self.enter(pos)?;
+        let node = self.control_inner(kind);
+        self.nesting -= 1;
+        node
+    }
+
+    fn control_inner(&mut self, kind: Keyword) -> PResult<Node> {
         let mark = self.vars.len();
         let pipe = self.pipeline(kind.name(), Tok::RightDelim)?;
         if kind == Keyword::Range {
@@ -429,8 +455,10 @@ impl Parser<'_> {
                 pos,
                 chained: Some(chained),
             } => {
-                if kind == Keyword::Range {
-                    return self.fail(pos, format!("unexpected <{}> in range", chained.name()));
+                // Go chains `else if` only inside `if` and `else with` only inside `with`;
+                // otherwise the keyword is left over as stray input.
+                if chained != kind {
+                    return self.fail(pos, format!("unexpected <{}> in input", chained.name()));
                 }
                 // `{{else if x}}…{{end}}` is `{{else}}{{if x}}…{{end}}{{end}}` sharing one end.
                 Some(vec![self.control(chained)?])
@@ -702,8 +730,10 @@ impl Parser<'_> {
                 }
             }
             Tok::LeftParen => {
-                let pipe = self.pipeline("parenthesized pipeline", Tok::RightParen)?;
-                Arg::Pipe(t.pos, Box::new(pipe))
+                self.enter(t.pos)?;
+                let pipe = self.pipeline("parenthesized pipeline", Tok::RightParen);
+                self.nesting -= 1;
+                Arg::Pipe(t.pos, Box::new(pipe?))
             }
             Tok::Str(value, raw) => Arg::Str(t.pos, value, raw),
             _ => {
@@ -834,6 +864,14 @@ mod tests {
             err("{{template .A}}"),
             "unexpected \".A\" in template clause"
         );
+        assert_eq!(
+            err("{{if .A}}{{else with .B}}{{end}}"),
+            "unexpected <with> in input"
+        );
+        assert_eq!(
+            err("{{range .A}}{{else if .B}}{{end}}"),
+            "unexpected <if> in input"
+        );
     }
 
     #[test]
@@ -849,6 +887,14 @@ mod tests {
             err("{{with $a, $b := .}}{{end}}"),
             "too many declarations in with"
         );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("{{{{{}.{}}}}}", "(".repeat(300), ")".repeat(300));
+        assert_eq!(err(&deep), "exceeded maximum nesting depth (200)");
+        let ok = format!("{{{{{}.{}}}}}", "(".repeat(50), ")".repeat(50));
+        assert!(parse(&ok, &funcs).is_ok());
     }
 
     #[test]
