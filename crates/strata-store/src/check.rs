@@ -197,20 +197,25 @@ impl Store {
         }
         let mut seen: HashSet<Digest> = HashSet::new();
         // (descriptor, position, referrer)
-        let mut work: Vec<(Descriptor, Position, String)> = index
+        let mut work: Vec<(Descriptor, Position, String, bool)> = index
             .manifests
             .iter()
             .map(|d| {
                 let who = entry_name(d).unwrap_or("dangling image").to_string();
-                (d.clone(), Position::IndexJson, who)
+                (d.clone(), Position::IndexJson, who, false)
             })
             .collect();
-        while let Some((desc, pos, referrer)) = work.pop() {
-            self.check_descriptor(&desc, pos, &referrer, &mut seen, &mut work, &mut report);
+        while let Some((desc, pos, referrer, artifact)) = work.pop() {
+            let at = At {
+                pos,
+                referrer: &referrer,
+                artifact,
+            };
+            self.check_descriptor(&desc, at, &mut seen, &mut work, &mut report);
         }
 
         // 3. Metadata.
-        if let Err(e) = self.images() {
+        if let Err(e) = self.read_meta_strict() {
             report.problems.push(Problem {
                 path: Some(self.meta_images_path()),
                 ..problem(ProblemKind::InvalidMetadata, None, e.to_string())
@@ -222,20 +227,25 @@ impl Store {
     fn check_descriptor(
         &self,
         desc: &Descriptor,
-        pos: Position,
-        referrer: &str,
+        at: At<'_>,
         seen: &mut HashSet<Digest>,
-        work: &mut Vec<(Descriptor, Position, String)>,
+        work: &mut Vec<(Descriptor, Position, String, bool)>,
         report: &mut CheckReport,
     ) {
+        let At {
+            pos,
+            referrer,
+            artifact,
+        } = at;
         let d = &desc.digest;
         let kind = media_type::kind(&desc.media_type);
         let allowed = match pos {
             Position::IndexJson | Position::IndexChild | Position::Subject => {
                 matches!(kind, Kind::Manifest | Kind::Index)
             }
-            Position::Config => kind == Kind::Config,
-            Position::Layer => matches!(kind, Kind::Layer(_)),
+            // Attestation manifests carry in-toto statements, not filesystem layers.
+            Position::Config => kind == Kind::Config || artifact,
+            Position::Layer => matches!(kind, Kind::Layer(_)) || artifact,
         };
         if !allowed {
             report.problems.push(problem(
@@ -300,24 +310,34 @@ impl Store {
         let me = d.to_string();
         match doc.value {
             Document::Manifest(m) => {
-                work.push((m.config.clone(), Position::Config, me.clone()));
+                work.push((m.config.clone(), Position::Config, me.clone(), artifact));
                 for l in &m.layers {
-                    work.push((l.clone(), Position::Layer, me.clone()));
+                    work.push((l.clone(), Position::Layer, me.clone(), artifact));
                 }
                 if let Some(s) = &m.subject {
-                    work.push((s.clone(), Position::Subject, me));
+                    work.push((s.clone(), Position::Subject, me, false));
                 }
             }
             Document::Index(ix) => {
                 for c in &ix.manifests {
-                    work.push((c.clone(), Position::IndexChild, me.clone()));
+                    let attestation = c.annotation(crate::ANNOTATION_REFERENCE_TYPE).is_some();
+                    work.push((c.clone(), Position::IndexChild, me.clone(), attestation));
                 }
                 if let Some(s) = &ix.subject {
-                    work.push((s.clone(), Position::Subject, me));
+                    work.push((s.clone(), Position::Subject, me, false));
                 }
             }
         }
     }
+}
+
+/// Where a descriptor was found.
+#[derive(Debug, Clone, Copy)]
+struct At<'a> {
+    pos: Position,
+    referrer: &'a str,
+    /// Inside an attestation manifest (any config/layer media type is fine).
+    artifact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

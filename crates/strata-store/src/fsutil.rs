@@ -50,6 +50,9 @@ pub(crate) fn create_locked(dir: &Path, prefix: &str) -> Result<(File, PathBuf)>
 /// Replace `target` with `bytes` atomically: readers see the old or the new content,
 /// never a mix, and after a crash the file is one or the other. The temporary file lives
 /// in `tmp_dir` (same file system as `target`).
+///
+/// Callers hold the store lock: the temporary file is not flock-ed, and GC (which also
+/// holds the store lock) treats every unlocked file in `ingest/` as abandoned.
 pub(crate) fn atomic_write(tmp_dir: &Path, target: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_dir.join(unique_name(".atomic-"));
     let result = (|| {

@@ -363,7 +363,10 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 impl Store {
     /// The index and metadata, read without locking (both files are only ever replaced
-    /// by rename): two file reads.
+    /// by rename): two file reads. The index is read first and the metadata is written
+    /// first, so the metadata is never older than the index it is paired with. A
+    /// malformed metadata file reads as empty (it is a cache plus tag times; `check`
+    /// reports it, and the next transaction rewrites it).
     pub fn images(&self) -> Result<Images> {
         Ok(Images {
             index: self.read_index()?,
@@ -384,8 +387,9 @@ impl Store {
     /// metadata, runs `f`, and — if `f` succeeded and changed something — writes the
     /// metadata and then the index atomically. If `f` fails nothing is written.
     ///
-    /// Do not call `update` or [`Store::gc`] from inside `f` (the lock is not reentrant);
-    /// committing blobs inside `f` is fine.
+    /// Do not call `update`, [`Store::gc`], [`Store::check`], [`Store::set_root`] or
+    /// [`Store::remove_root`] from inside `f` (the lock is not reentrant); committing
+    /// blobs and leasing inside `f` is fine.
     pub fn update<T, E: From<Error>>(
         &self,
         f: impl FnOnce(&mut Txn<'_>) -> Result<T, E>,
@@ -479,6 +483,13 @@ impl Store {
     }
 
     fn read_meta(&self) -> Result<BTreeMap<Digest, ImageMeta>> {
+        match self.read_meta_strict() {
+            Err(Error::Json { .. }) => Ok(BTreeMap::new()),
+            other => other,
+        }
+    }
+
+    pub(crate) fn read_meta_strict(&self) -> Result<BTreeMap<Digest, ImageMeta>> {
         let path = self.meta_images_path();
         match fsutil::read_optional(&path)? {
             Some(bytes) => {

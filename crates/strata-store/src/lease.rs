@@ -90,8 +90,9 @@ impl Drop for Lease {
     }
 }
 
-/// Parse a lease file's content: one digest per line. A torn last line (the owner died
-/// mid-append) is ignored; it protected nothing yet because the append precedes the rename.
+/// Parse a lease file's content: one digest per line. Unparseable lines are skipped: GC
+/// reads leases under the exclusive GC lock while appends happen under the shared one, so
+/// a live lease never shows a torn line, and a dead owner's lease is not read at all.
 pub(crate) fn parse_lease(bytes: &[u8]) -> Vec<Digest> {
     String::from_utf8_lossy(bytes)
         .lines()

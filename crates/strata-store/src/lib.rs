@@ -62,6 +62,10 @@ pub use lease::Lease;
 
 use error::io_err;
 
+/// Annotation BuildKit puts on index entries of attestation manifests (artifacts whose
+/// config and layers are not image configs and filesystem layers).
+pub(crate) const ANNOTATION_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+
 /// An open store. Cheap to open (a couple of `stat`s once the layout exists); holds no
 /// locks or descriptors between calls, so any number of processes can use one root.
 #[derive(Debug, Clone)]

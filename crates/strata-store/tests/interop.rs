@@ -559,3 +559,155 @@ fn bad_archives_are_refused_with_nothing_written() {
     assert!(s.check().unwrap().is_clean());
     let _: Option<Descriptor> = s.resolve(BUSYBOX).unwrap();
 }
+
+/// Hands out one byte per `read`, like a slow pipe.
+struct Trickle<'a>(&'a [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() || buf.is_empty() {
+            return Ok(0);
+        }
+        buf[0] = self.0[0];
+        self.0 = &self.0[1..];
+        Ok(1)
+    }
+}
+
+#[test]
+fn compressed_archive_from_a_slow_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, img) = tagged_store(dir.path());
+    let mut out = Vec::new();
+    archive::save_oci(
+        &src,
+        &[SaveImage {
+            descriptor: img.manifest.clone(),
+            names: vec![BUSYBOX.into()],
+        }],
+        &mut out,
+    )
+    .unwrap();
+    for (i, compressed) in [common::gzip(&out), common::zstd(&out)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = store(dir.path(), &format!("t{i}"));
+        let r = archive::load(&s, Trickle(&compressed), &opts()).unwrap();
+        assert_eq!(r.images[0].descriptor.digest, img.manifest.digest);
+    }
+}
+
+/// An OCI archive holding a multi-platform index where one platform's manifest is absent
+/// (as after a single-platform pull) and an attestation manifest with in-toto layers.
+#[test]
+fn loads_partial_index_with_attestation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, img) = tagged_store(dir.path());
+    let blob = |d: &Digest| {
+        (
+            format!("blobs/sha256/{}", d.hex()),
+            src.read_blob(d).unwrap(),
+        )
+    };
+    let statement = br#"{"_type":"https://in-toto.io/Statement/v0.1"}"#.to_vec();
+    let statement_d = Digest::sha256(&statement);
+    let att_config =
+        br#"{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let att_config_d = Digest::sha256(&att_config);
+    let att = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": att_config_d, "size": att_config.len()},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": statement_d, "size": statement.len()}],
+    }))
+    .unwrap();
+    let att_d = Digest::sha256(&att);
+    let host = strata_oci::Platform::host();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": [
+            {"mediaType": media_type::OCI_MANIFEST, "digest": img.manifest.digest, "size": img.manifest.size,
+             "platform": {"architecture": host.architecture, "os": "linux"}},
+            {"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(b"absent"), "size": 10,
+             "platform": {"architecture": "s390x", "os": "linux"}},
+            {"mediaType": media_type::OCI_MANIFEST, "digest": att_d, "size": att.len(),
+             "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                             "vnd.docker.reference.digest": img.manifest.digest},
+             "platform": {"architecture": "unknown", "os": "unknown"}},
+        ],
+    }))
+    .unwrap();
+    let index_d = Digest::sha256(&index);
+    let top = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": media_type::OCI_INDEX, "digest": index_d, "size": index.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "multi:1"}}],
+    }))
+    .unwrap();
+    let mut files = vec![
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        ("index.json".to_string(), top),
+        (format!("blobs/sha256/{}", index_d.hex()), index),
+        (format!("blobs/sha256/{}", att_d.hex()), att),
+        (format!("blobs/sha256/{}", att_config_d.hex()), att_config),
+        (format!("blobs/sha256/{}", statement_d.hex()), statement),
+        blob(&img.manifest.digest),
+        blob(&img.config),
+    ];
+    files.extend(img.layers.iter().map(|l| blob(&l.digest)));
+    let entries: Vec<(&str, Ent<'_>)> = files
+        .iter()
+        .map(|(p, d)| (p.as_str(), Ent::File(d)))
+        .collect();
+    let s = store(dir.path(), "multi");
+    let r = archive::load(&s, &tar_of(&entries)[..], &opts()).unwrap();
+    assert_eq!(r.images[0].descriptor.digest, index_d);
+    assert_eq!(
+        r.images[0].names,
+        vec!["docker.io/library/multi:1".to_string()]
+    );
+    // The image ID is the host platform's config.
+    assert_eq!(r.images[0].image_id.as_ref(), Some(&img.config));
+    assert!(s.has_blob(&att_d) && s.has_blob(&statement_d));
+    let report = s.check().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    // Saving it as a docker-archive picks the host platform.
+    let mut out = Vec::new();
+    archive::save_docker(
+        &s,
+        &[SaveImage {
+            descriptor: r.images[0].descriptor.clone(),
+            names: r.images[0].names.clone(),
+        }],
+        None,
+        &mut out,
+    )
+    .unwrap();
+    let m = members(&out);
+    let mj: serde_json::Value = serde_json::from_slice(member(&m, "manifest.json")).unwrap();
+    assert_eq!(
+        mj[0]["Config"],
+        format!("blobs/sha256/{}", img.config.hex())
+    );
+    // An OCI archive of the partial index leaves the absent platform out and reloads.
+    let mut oci = Vec::new();
+    archive::save_oci(
+        &s,
+        &[SaveImage {
+            descriptor: r.images[0].descriptor.clone(),
+            names: r.images[0].names.clone(),
+        }],
+        &mut oci,
+    )
+    .unwrap();
+    let again = store(dir.path(), "multi-again");
+    let r2 = archive::load(&again, &oci[..], &opts()).unwrap();
+    assert_eq!(r2.images[0].descriptor.digest, index_d);
+    assert!(again.check().unwrap().is_clean());
+}

@@ -413,3 +413,32 @@ fn default_root_prefers_strata_root() {
     );
     unsafe { std::env::remove_var("STRATA_ROOT") };
 }
+
+#[test]
+fn malformed_metadata_is_reported_and_healed() {
+    let (_d, s) = store();
+    let lease = s.lease().unwrap();
+    let a = simple(&s, &lease, "a", Comp::Gzip);
+    s.update(|t| t.tag("docker.io/library/a:latest", &a.manifest).map(|_| ()))
+        .unwrap();
+    std::fs::write(s.root().join("meta/images.json"), b"{not json").unwrap();
+    // Listing still works (the metadata is a cache plus tag times) ...
+    let images = s.images().unwrap();
+    assert_eq!(images.entries().len(), 1);
+    assert!(images.meta(&a.manifest.digest).is_none());
+    // ... check reports it, and the next transaction rewrites it.
+    let r = s.check().unwrap();
+    assert_eq!(r.problems.len(), 1);
+    assert_eq!(r.problems[0].kind, ProblemKind::InvalidMetadata);
+    s.update(|t| t.tag("docker.io/library/b:latest", &a.manifest).map(|_| ()))
+        .unwrap();
+    assert!(s.check().unwrap().is_clean());
+    assert!(
+        s.images()
+            .unwrap()
+            .meta(&a.manifest.digest)
+            .unwrap()
+            .summary
+            .is_some()
+    );
+}

@@ -13,7 +13,7 @@ use strata_oci::{
 
 use super::{ArchiveError, Result, decompressor, sniff_compression};
 use crate::ingest::{BlobVerifier, Ingested, Pending};
-use crate::{Error, Lease, Store};
+use crate::{ANNOTATION_REFERENCE_TYPE, Error, Lease, Store};
 
 /// Members up to this size are kept in memory (manifests, configs, small layers) ...
 const SMALL_MEMBER: u64 = 1 << 20;
@@ -21,9 +21,8 @@ const SMALL_MEMBER: u64 = 1 << 20;
 const MEMORY_CAP: u64 = 64 << 20;
 /// Link chains longer than this are refused.
 const MAX_LINK_DEPTH: usize = 16;
-/// Annotation BuildKit puts on index entries of attestation manifests (artifacts whose
-/// layers are not filesystem layers).
-const ANNOTATION_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+/// Indexes nested deeper than this are refused (real images nest one or two levels).
+const MAX_NESTING: usize = 8;
 
 /// How to load.
 pub struct LoadOptions<'a> {
@@ -173,12 +172,27 @@ fn blob_name(path: &str) -> Option<Digest> {
 
 /// Read every member of the tar stream into memory or the ingest area.
 fn read_members<'s>(store: &'s Store, lease: &'s Lease, input: impl Read) -> Result<Members<'s>> {
-    let mut reader = BufReader::with_capacity(1 << 20, input);
-    let head = reader.fill_buf().map_err(|source| ArchiveError::Corrupt {
-        after: None,
-        source,
-    })?;
-    let compression = sniff_compression(head);
+    // Sniff the first bytes for gzip/zstd. Read them explicitly (a pipe may deliver
+    // fewer bytes per read than a magic number needs), then put them back in front.
+    let mut input = input;
+    let mut head = Vec::with_capacity(4);
+    while head.len() < 4 {
+        let mut b = [0u8; 4];
+        let want = 4 - head.len();
+        match input.read(&mut b[..want]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&b[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(ArchiveError::Corrupt {
+                    after: None,
+                    source,
+                });
+            }
+        }
+    }
+    let compression = sniff_compression(&head);
+    let reader = BufReader::with_capacity(1 << 20, io::Cursor::new(head).chain(input));
     let stream = decompressor(compression, reader).map_err(|source| ArchiveError::Corrupt {
         after: None,
         source,
@@ -623,16 +637,14 @@ fn plan_oci(members: &Members<'_>, opts: &LoadOptions<'_>) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut visited = HashSet::new();
     for desc in &index.manifests {
-        walk_oci(
-            members,
-            &mut plan,
-            &mut visited,
-            desc,
-            Slot::Image,
-            "index.json",
-            false,
-            false,
-        )?;
+        let root = Walk {
+            slot: Slot::Image,
+            needed_by: "index.json",
+            optional: false,
+            artifact: false,
+            depth: 0,
+        };
+        walk_oci(members, &mut plan, &mut visited, desc, root)?;
         let name = desc.annotation(ANNOTATION_IMAGE_NAME).or_else(|| {
             // A bare tag in ref.name (`latest`, as Docker and BuildKit write it) names
             // nothing by itself; a full reference does.
@@ -653,18 +665,38 @@ fn plan_oci(members: &Members<'_>, opts: &LoadOptions<'_>) -> Result<Plan> {
     Ok(plan)
 }
 
+/// Where a descriptor was found, which decides what it may be.
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    slot: Slot,
+    needed_by: &'a str,
+    /// Index children and subjects may be absent (partial multi-platform images).
+    optional: bool,
+    /// Inside an attestation manifest: config and layers may have any media type.
+    artifact: bool,
+    depth: usize,
+}
+
 /// Check `desc` and everything below it, adding commits children first.
-#[allow(clippy::too_many_arguments)]
 fn walk_oci(
     members: &Members<'_>,
     plan: &mut Plan,
     visited: &mut HashSet<Digest>,
     desc: &Descriptor,
-    slot: Slot,
-    needed_by: &str,
-    optional: bool,
-    artifact: bool,
+    at: Walk<'_>,
 ) -> Result<()> {
+    let Walk {
+        slot,
+        needed_by,
+        optional,
+        artifact,
+        depth,
+    } = at;
+    if depth > MAX_NESTING {
+        return Err(ArchiveError::TooDeep {
+            digest: desc.digest.clone(),
+        });
+    }
     let kind = media_type::kind(&desc.media_type);
     let (ok, expected) = match slot {
         Slot::Image => (
@@ -715,23 +747,25 @@ fn walk_oci(
         )
         .map_err(Error::from)?;
         let me = desc.digest.to_string();
+        let child = |slot, optional, artifact| Walk {
+            slot,
+            needed_by: &me,
+            optional,
+            artifact,
+            depth: depth + 1,
+        };
         match doc.value {
             Document::Manifest(m) => {
-                walk_oci(
-                    members,
-                    plan,
-                    visited,
-                    &m.config,
-                    Slot::Config,
-                    &me,
-                    false,
-                    artifact,
-                )?;
+                let (config, layer) = (
+                    child(Slot::Config, false, artifact),
+                    child(Slot::Layer, false, artifact),
+                );
+                walk_oci(members, plan, visited, &m.config, config)?;
                 for l in &m.layers {
-                    walk_oci(members, plan, visited, l, Slot::Layer, &me, false, artifact)?;
+                    walk_oci(members, plan, visited, l, layer)?;
                 }
                 if let Some(s) = &m.subject {
-                    walk_oci(members, plan, visited, s, Slot::Image, &me, true, false)?;
+                    walk_oci(members, plan, visited, s, child(Slot::Image, true, false))?;
                 }
             }
             Document::Index(ix) => {
@@ -742,14 +776,11 @@ fn walk_oci(
                         plan,
                         visited,
                         c,
-                        Slot::Image,
-                        &me,
-                        true,
-                        is_artifact,
+                        child(Slot::Image, true, is_artifact),
                     )?;
                 }
                 if let Some(s) = &ix.subject {
-                    walk_oci(members, plan, visited, s, Slot::Image, &me, true, false)?;
+                    walk_oci(members, plan, visited, s, child(Slot::Image, true, false))?;
                 }
             }
         }

@@ -122,6 +122,8 @@ pub enum ArchiveError {
         member: String,
         reason: String,
     },
+    #[error("image {digest} nests indexes too deeply")]
+    TooDeep { digest: Digest },
     #[error("not an image archive: it has neither manifest.json nor index.json")]
     NotAnArchive,
     #[error("nothing to save: no images given")]
