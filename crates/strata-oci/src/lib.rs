@@ -18,6 +18,7 @@
 pub mod config;
 pub mod descriptor;
 pub mod digest;
+pub mod layout;
 pub mod manifest;
 pub mod media_type;
 pub mod reference;
@@ -26,6 +27,7 @@ pub mod semver;
 pub use config::{ConfigError, ContainerConfig, HealthConfig, History, ImageConfig, RootFs};
 pub use descriptor::{Annotations, Descriptor, Platform};
 pub use digest::{Algorithm, Digest, DigestError, Digester};
+pub use layout::OciLayout;
 pub use manifest::{Document, DocumentError, Index, Manifest, Parsed};
 pub use reference::{AnyReference, Reference, ReferenceError, ReferenceErrorKind};
 
