@@ -459,20 +459,31 @@ impl Extractor<'_> {
     fn opaque(&mut self, e: &Entry) -> Result<(), LayerError> {
         match self.options.whiteouts {
             WhiteoutMode::Delete => {
-                let Some(dir) = self
-                    .root
-                    .dir(&e.path, false)
-                    .map_err(|err| self.err("resolve", &e.path, err))?
-                else {
-                    return Ok(());
+                // The directory itself is not followed if it is a (lower) symlink: there
+                // is no directory of this path to clear then.
+                let opened = if e.path.is_empty() {
+                    rustix::fs::openat(
+                        self.root.fd(),
+                        ".",
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                } else {
+                    let Some(parent) = self.parent(&e.path, false)? else {
+                        return Ok(());
+                    };
+                    rustix::fs::openat(
+                        &*parent,
+                        split_last(&e.path).1,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
                 };
-                let dir = rustix::fs::openat(
-                    &*dir,
-                    ".",
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|err| self.err("open", &e.path, err))?;
+                let dir = match opened {
+                    Ok(fd) => fd,
+                    Err(Errno::NOENT) | Err(Errno::NOTDIR) | Err(Errno::LOOP) => return Ok(()),
+                    Err(err) => return Err(self.err("open", &e.path, err)),
+                };
                 self.clear_lower(dir, &e.path)?;
                 self.root.invalidate();
             }

@@ -65,6 +65,8 @@ pub(crate) struct TarReader<R> {
     /// Name of the current (or last) entry, for error messages.
     current: Option<String>,
     done: bool,
+    /// Scratch space for skipping data.
+    scratch: Vec<u8>,
 }
 
 impl<R: Read> TarReader<R> {
@@ -76,6 +78,7 @@ impl<R: Read> TarReader<R> {
             padding: 0,
             current: None,
             done: false,
+            scratch: vec![0u8; 64 * 1024],
         }
     }
 
@@ -139,8 +142,19 @@ impl<R: Read> TarReader<R> {
     }
 
     /// Skip `amount` bytes that belong to the current entry (data or padding).
-    fn skip(&mut self, mut amount: u64, entry: &Option<String>) -> Result<(), LayerError> {
-        let mut buf = [0u8; 8192];
+    fn skip(&mut self, amount: u64, entry: &Option<String>) -> Result<(), LayerError> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        let result = self.skip_with(&mut buf, amount, entry);
+        self.scratch = buf;
+        result
+    }
+
+    fn skip_with(
+        &mut self,
+        buf: &mut [u8],
+        mut amount: u64,
+        entry: &Option<String>,
+    ) -> Result<(), LayerError> {
         while amount > 0 {
             let want = amount.min(buf.len() as u64) as usize;
             let n = self.raw_read(&mut buf[..want])?;

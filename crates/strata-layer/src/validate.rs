@@ -195,6 +195,11 @@ impl Checker {
             typeflag => return Err(fail(EntryProblem::UnsupportedType { typeflag })),
         };
         let mut path = normalise(&h.name).map_err(fail)?;
+        // Checked on the name as written: for `d/.wh..wh..opq` the directory `d` itself
+        // must not be one of this layer's symlinks either.
+        if let Some(symlink) = self.through_symlink(&path) {
+            return Err(fail(EntryProblem::ThroughSymlink { symlink }));
+        }
 
         let (dir, base) = split_last(&path);
         if base.starts_with(WHITEOUT_PREFIX.as_bytes()) {
@@ -213,9 +218,6 @@ impl Checker {
             }
         }
 
-        if let Some(symlink) = self.through_symlink(&path) {
-            return Err(fail(EntryProblem::ThroughSymlink { symlink }));
-        }
         if path.is_empty() && !matches!(kind, Kind::Dir | Kind::Opaque | Kind::Skip) {
             return Err(fail(EntryProblem::RootNotDirectory));
         }

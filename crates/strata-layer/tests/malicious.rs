@@ -139,6 +139,16 @@ fn write_through_symlink_of_the_same_layer() {
             symlink: "s".into()
         }
     );
+    // An opaque marker in a directory that is this layer's symlink.
+    let layer = tar(&[symlink("b", "/etc"), file("b/.wh..wh..opq", b"")]);
+    let (entry, problem) = refused(&layer);
+    assert_eq!(entry, "b/.wh..wh..opq");
+    assert_eq!(
+        problem,
+        EntryProblem::ThroughSymlink {
+            symlink: "b".into()
+        }
+    );
     // A symlink replaced by a directory in the same layer is fine afterwards.
     let layer = tar(&[symlink("x", "/y"), dir("x/"), file("x/f", b"1")]);
     validate(&layer[..], &unprivileged()).unwrap();
