@@ -22,7 +22,7 @@ const PARSERS: [(&str, Parser); 5] = [
 /// (shown bare, which reads as an image ID).
 fn familiar_is_unambiguous(r: &Reference) -> bool {
     let familiar = r.familiar_name();
-    if grammar::anchored_identifier().is_match(&familiar) {
+    if grammar::anchored_identifier().unwrap().is_match(&familiar) {
         return false;
     }
     match familiar.split_once('/') {

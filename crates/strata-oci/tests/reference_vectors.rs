@@ -271,19 +271,21 @@ fn section(run: &mut Run, name: &str, cases: &[Value]) {
             },
             "regexp_domain" => run.eq(
                 &ctx,
-                grammar::anchored_domain().is_match(s(&c["input"])),
+                grammar::anchored_domain().unwrap().is_match(s(&c["input"])),
                 c["match"] == true,
             ),
             "regexp_identifier" => run.eq(
                 &ctx,
-                grammar::anchored_identifier().is_match(s(&c["input"])),
+                grammar::anchored_identifier()
+                    .unwrap()
+                    .is_match(s(&c["input"])),
                 c["match"] == true,
             ),
             "regexp_full_name" | "regexp_reference" => {
                 let re = if name == "regexp_full_name" {
-                    grammar::anchored_name()
+                    grammar::anchored_name().unwrap()
                 } else {
-                    grammar::reference()
+                    grammar::reference().unwrap()
                 };
                 let caps = re.captures(s(&c["input"]));
                 run.eq(&ctx, caps.is_some(), c["match"] == true);

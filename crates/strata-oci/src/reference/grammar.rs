@@ -78,60 +78,83 @@ pub fn name_pattern() -> String {
     )
 }
 
-fn compile(pattern: &str) -> Regex {
-    // The patterns are constants of this module; a failure is a bug caught by the tests
-    // that exercise every regex below.
-    match Regex::new(pattern) {
-        Ok(re) => re,
-        Err(e) => unreachable!("reference grammar pattern does not compile: {e}"),
-    }
-}
-
-static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    compile(&format!(
+// The patterns are constants of this module, so they always compile (the tests exercise
+// every one); a failure would surface as `None`, which every caller treats as "no match",
+// rather than as a panic in product code.
+static REFERENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(&format!(
         "^({})(?::({TAG}))?(?:@({DIGEST}))?$",
         name_pattern()
     ))
+    .ok()
 });
-static ANCHORED_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    compile(&format!(
+static ANCHORED_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(&format!(
         "^(?:({})/)?({})$",
         domain_and_port_pattern(),
         remote_name_pattern()
     ))
+    .ok()
 });
-static ANCHORED_DOMAIN: LazyLock<Regex> =
-    LazyLock::new(|| compile(&format!("^{}$", domain_and_port_pattern())));
-static ANCHORED_TAG: LazyLock<Regex> = LazyLock::new(|| compile(&format!("^{TAG}$")));
-static ANCHORED_DIGEST: LazyLock<Regex> = LazyLock::new(|| compile(&format!("^{DIGEST}$")));
-static ANCHORED_IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| compile(&format!("^{IDENTIFIER}$")));
+static ANCHORED_DOMAIN: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(&format!("^{}$", domain_and_port_pattern())).ok());
+static ANCHORED_TAG: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(&format!("^{TAG}$")).ok());
+static ANCHORED_DIGEST: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(&format!("^{DIGEST}$")).ok());
+static ANCHORED_IDENTIFIER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(&format!("^{IDENTIFIER}$")).ok());
 
 /// `^(name)(?::(tag))?(?:@(digest))?$` — groups 1, 2, 3 are name, tag and digest.
-pub fn reference() -> &'static Regex {
-    &REFERENCE
+pub fn reference() -> Option<&'static Regex> {
+    REFERENCE.as_ref()
 }
 
 /// `^(?:(domain)/)?(remote-name)$` — groups 1 and 2 are domain and path.
-pub fn anchored_name() -> &'static Regex {
-    &ANCHORED_NAME
+pub fn anchored_name() -> Option<&'static Regex> {
+    ANCHORED_NAME.as_ref()
 }
 
 /// `^host[:port]$`.
-pub fn anchored_domain() -> &'static Regex {
-    &ANCHORED_DOMAIN
+pub fn anchored_domain() -> Option<&'static Regex> {
+    ANCHORED_DOMAIN.as_ref()
 }
 
 /// `^tag$`.
-pub fn anchored_tag() -> &'static Regex {
-    &ANCHORED_TAG
+pub fn anchored_tag() -> Option<&'static Regex> {
+    ANCHORED_TAG.as_ref()
 }
 
 /// `^digest$` (the reference grammar's notion of a digest).
-pub fn anchored_digest() -> &'static Regex {
-    &ANCHORED_DIGEST
+pub fn anchored_digest() -> Option<&'static Regex> {
+    ANCHORED_DIGEST.as_ref()
 }
 
 /// `^[a-f0-9]{64}$`: a bare image ID.
-pub fn anchored_identifier() -> &'static Regex {
-    &ANCHORED_IDENTIFIER
+pub fn anchored_identifier() -> Option<&'static Regex> {
+    ANCHORED_IDENTIFIER.as_ref()
+}
+
+/// Whether `re` exists and matches `s` in full (the patterns are anchored).
+pub(crate) fn matches(re: Option<&Regex>, s: &str) -> bool {
+    re.is_some_and(|re| re.is_match(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles() {
+        for re in [
+            reference(),
+            anchored_name(),
+            anchored_domain(),
+            anchored_tag(),
+            anchored_digest(),
+            anchored_identifier(),
+        ] {
+            assert!(re.is_some());
+        }
+    }
 }

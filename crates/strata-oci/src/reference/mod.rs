@@ -129,9 +129,9 @@ impl Reference {
         if s.is_empty() {
             return Err(err(ReferenceErrorKind::NameEmpty));
         }
-        let Some(caps) = grammar::reference().captures(s) else {
+        let Some(caps) = grammar::reference().and_then(|re| re.captures(s)) else {
             let lower = s.to_lowercase();
-            if lower != s && grammar::reference().is_match(&lower) {
+            if lower != s && grammar::matches(grammar::reference(), &lower) {
                 return Err(err(ReferenceErrorKind::NameContainsUppercase));
             }
             return Err(err(ReferenceErrorKind::InvalidFormat));
@@ -163,7 +163,7 @@ impl Reference {
     /// `nginx:1` → `docker.io/library/nginx:1`. No default tag is added; see
     /// [`Reference::tag_name_only`].
     pub fn parse_normalized(s: &str) -> Result<Reference, ReferenceError> {
-        if grammar::anchored_identifier().is_match(s) {
+        if grammar::matches(grammar::anchored_identifier(), s) {
             return Err(ReferenceError::new(
                 s,
                 ReferenceErrorKind::HexIdentifier {
@@ -214,7 +214,7 @@ impl Reference {
 
     /// A name without tag or digest (Go's `WithName`); no defaults are applied.
     pub fn with_name(name: &str) -> Result<Reference, ReferenceError> {
-        let Some(caps) = grammar::anchored_name().captures(name) else {
+        let Some(caps) = grammar::anchored_name().and_then(|re| re.captures(name)) else {
             return Err(ReferenceError::new(name, ReferenceErrorKind::InvalidFormat));
         };
         let domain = caps.get(1).map_or("", |m| m.as_str());
@@ -232,7 +232,7 @@ impl Reference {
 
     /// This reference with `tag` (replacing any tag; a digest is kept).
     pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
-        if !grammar::anchored_tag().is_match(tag) {
+        if !grammar::matches(grammar::anchored_tag(), tag) {
             return Err(ReferenceError::new(tag, ReferenceErrorKind::InvalidTag));
         }
         Ok(Reference {
@@ -252,7 +252,7 @@ impl Reference {
     /// As [`Reference::with_digest`] from a string, checking only the reference grammar
     /// (`algorithm:` and at least 32 hex digits), as Go's `WithDigest` does.
     pub fn with_digest_str(&self, digest: &str) -> Result<Reference, ReferenceError> {
-        if !grammar::anchored_digest().is_match(digest) {
+        if !grammar::matches(grammar::anchored_digest(), digest) {
             return Err(ReferenceError::new(
                 digest,
                 ReferenceErrorKind::InvalidDigestFormat,
@@ -397,7 +397,7 @@ impl AnyReference {
     /// Go's `ParseAnyReference`: 64 hex digits are an image ID, a valid digest is a
     /// digest, anything else goes through [`Reference::parse_normalized`].
     pub fn parse(s: &str) -> Result<AnyReference, ReferenceError> {
-        if grammar::anchored_identifier().is_match(s)
+        if grammar::matches(grammar::anchored_identifier(), s)
             && let Ok(d) = Digest::parse(&format!("sha256:{s}"))
         {
             return Ok(AnyReference::Digest(d));
@@ -453,7 +453,7 @@ pub fn familiar_match(pattern: &str, reference: &AnyReference) -> Result<bool, P
 /// `localhost:5000/a/b` → (`localhost:5000`, `a/b`), `a/b` → (`a`, `b`),
 /// `a` → (``, `a`). A string that is not a valid name is returned whole as the path.
 pub fn split_domain(name: &str) -> (&str, &str) {
-    match grammar::anchored_name().captures(name) {
+    match grammar::anchored_name().and_then(|re| re.captures(name)) {
         Some(caps) => (
             caps.get(1).map_or("", |m| m.as_str()),
             caps.get(2).map_or(name, |m| m.as_str()),
