@@ -97,6 +97,14 @@ fn extract_builder_flags(line: &str) -> (usize, Vec<(String, usize, usize)>) {
         Word,
         Quote,
     }
+    // Fast path: most instructions have no flags.
+    let lead = line.len() - line.trim_start_matches(is_space).len();
+    if !line[lead..].starts_with("--") {
+        return (
+            if lead == line.len() { line.len() } else { lead },
+            Vec::new(),
+        );
+    }
     let chars: Vec<(usize, char)> = line.char_indices().collect();
     let n = chars.len();
     let mut words = Vec::new();
