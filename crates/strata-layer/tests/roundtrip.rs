@@ -410,3 +410,83 @@ fn missing_parents_are_created() {
         .unwrap();
     assert_eq!(s, "deep");
 }
+
+/// GNU tar reads what we write, and what GNU tar writes (GNU long names, its own
+/// hardlink and xattr encoding, a `./` root entry) applies to the same tree.
+#[test]
+fn gnu_tar_interop() {
+    let has_tar = std::process::Command::new("tar")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_tar {
+        eprintln!("skipped: GNU tar not installed");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    sample_tree(src.path());
+    let ours = tar_of(src.path(), &CreateOptions::default());
+    let scratch = tempfile::tempdir().unwrap();
+    let ours_path = scratch.path().join("ours.tar");
+    fs::write(&ours_path, &ours).unwrap();
+    let listed = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&ours_path)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let names: Vec<String> = tar::Archive::new(&ours[..])
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        names
+    );
+
+    for format in ["pax", "gnu"] {
+        let mut ours = ours.clone();
+        let mut cmd = std::process::Command::new("tar");
+        if format == "pax" {
+            cmd.args(["--xattrs", "--xattrs-include=*"]);
+        } else {
+            // The GNU format has no xattrs: compare with a tree without them.
+            let _ = xattr::remove(src.path().join("etc/hostname"), "user.strata");
+            let _ = xattr::remove(src.path().join("usr/bin/tool"), "security.capability");
+            ours = tar_of(src.path(), &CreateOptions::default());
+        }
+        let theirs = cmd
+            .arg("--numeric-owner")
+            .arg(format!("--format={format}"))
+            .arg("-C")
+            .arg(src.path())
+            .args(["-cf", "-", "."])
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        validate(
+            &theirs.stdout[..],
+            &ValidateOptions {
+                allow_devices: true,
+            },
+        )
+        .unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        apply(&theirs.stdout[..], dest.path(), &privileged()).unwrap();
+        assert!(
+            tar_of(dest.path(), &CreateOptions::default()) == ours,
+            "{format} tar applied to a different tree"
+        );
+    }
+}
