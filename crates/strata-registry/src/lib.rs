@@ -1,0 +1,1 @@
+//! Distribution client: auth, pull, push, credentials.

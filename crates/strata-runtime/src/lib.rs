@@ -1,0 +1,1 @@
+//! Isolation: namespaces, mounts, pivot_root, process lifecycle; syscalls behind a trait.
