@@ -1,0 +1,1 @@
+//! Image insight: SBOM, offline vulnerability matching against OSV data, and layer efficiency analysis.

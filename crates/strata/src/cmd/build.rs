@@ -1,0 +1,14 @@
+//! `strata build` — being written; the command refuses to run until it is.
+
+use crate::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn run(_ctx: &Ctx, _args: BuildArgs) -> anyhow::Result<()> {
+    anyhow::bail!("'strata build' is not available in this build yet")
+}

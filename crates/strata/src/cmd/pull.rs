@@ -1,0 +1,14 @@
+//! `strata pull` — being written; the command refuses to run until it is.
+
+use crate::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn run(_ctx: &Ctx, _args: PullArgs) -> anyhow::Result<()> {
+    anyhow::bail!("'strata pull' is not available in this build yet")
+}
