@@ -1,1 +1,150 @@
-pub mod placeholder {}
+//! Rendering of listings and documents the way the Docker CLI does: `--format table …`
+//! (a header row, columns aligned by a tabwriter with Docker's settings), `--format json`
+//! (one JSON object per line), a Go template (one rendering per item, no header), and
+//! Docker's `inspect` JSON (4-space indent, HTML-escaped like Go's encoder).
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use serde_json::Value;
+use strata_template::Template;
+
+/// Write `rows` as Docker's formatter would. `default_table` is the command's default
+/// format (used for `--format table` and when no format is given).
+pub fn write_rows(
+    out: &mut dyn Write,
+    format: Option<&str>,
+    default_table: &str,
+    headers: &Value,
+    rows: &[Value],
+) -> anyhow::Result<()> {
+    let format = match format.map(str::trim) {
+        None | Some("") | Some("table") => default_table.to_string(),
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    let parsed = Template::parse_docker(&format).context("template parsing error")?;
+    let mut body = String::new();
+    for row in rows {
+        body.push_str(&parsed.render(row).context("template execution error")?);
+        body.push('\n');
+    }
+    if parsed.table {
+        // Go's tabwriter(minwidth 10, padding 3) counts padding inside the minimum width;
+        // this crate adds padding after it, hence 7.
+        let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
+        let header = parsed
+            .render_header(headers)
+            .context("template parsing error")?;
+        tw.write_all(header.as_bytes())?;
+        tw.write_all(b"\n")?;
+        tw.write_all(body.as_bytes())?;
+        tw.flush()?;
+        let aligned = tw.into_inner().context("aligning columns")?;
+        out.write_all(&aligned)?;
+    } else {
+        out.write_all(body.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Execute a (non-table) template once per item, as `inspect --format` does.
+pub fn write_template(out: &mut dyn Write, format: &str, items: &[Value]) -> anyhow::Result<()> {
+    let format = if format.trim() == "json" {
+        "{{json .}}"
+    } else {
+        format
+    };
+    let parsed = Template::parse_docker(format).context("template parsing error")?;
+    for item in items {
+        let s = parsed.render(item).context("template execution error")?;
+        out.write_all(s.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Go's `json.MarshalIndent(v, "", "    ")`: four spaces, and `<`, `>`, `&`, U+2028 and
+/// U+2029 escaped as Go's encoder does (those characters only occur inside strings).
+pub fn go_json_indent(v: &Value) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    // Serialising a Value into memory cannot fail.
+    let _ = serde::Serialize::serialize(v, &mut ser);
+    let s = String::from_utf8(buf).unwrap_or_default();
+    go_escape(&s)
+}
+
+fn go_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_is_aligned_with_header() {
+        let mut out = Vec::new();
+        let headers = json!({"Repository": "REPOSITORY", "Tag": "TAG"});
+        let rows = vec![
+            json!({"Repository": "busybox", "Tag": "latest"}),
+            json!({"Repository": "a", "Tag": "1"}),
+        ];
+        write_rows(
+            &mut out,
+            None,
+            "table {{.Repository}}\t{{.Tag}}",
+            &headers,
+            &rows,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "REPOSITORY   TAG\nbusybox      latest\na            1\n"
+        );
+    }
+
+    #[test]
+    fn json_and_template_forms() {
+        let rows = vec![json!({"ID": "abc", "Digest": "<none>"})];
+        let mut out = Vec::new();
+        write_rows(&mut out, Some("json"), "table {{.ID}}", &json!({}), &rows).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"ID\":\"abc\",\"Digest\":\"<none>\"}\n"
+        );
+        let mut out = Vec::new();
+        write_rows(
+            &mut out,
+            Some("{{.ID}}"),
+            "table {{.ID}}",
+            &json!({}),
+            &rows,
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "abc\n");
+    }
+
+    #[test]
+    fn inspect_json_is_go_shaped() {
+        let v = json!([{"A": "<x&y>", "B": []}]);
+        assert_eq!(
+            go_json_indent(&v),
+            "[\n    {\n        \"A\": \"\\u003cx\\u0026y\\u003e\",\n        \"B\": []\n    }\n]"
+        );
+    }
+}

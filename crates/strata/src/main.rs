@@ -8,6 +8,7 @@ mod cli;
 mod cmd;
 mod ctx;
 mod format;
+mod image;
 mod units;
 
 use std::process::ExitCode;

@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn durations_like_go_units() {
         let s = Duration::from_secs;
-        assert_eq!(human_duration(Duration::from_millis(10)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(10)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(s(1)), "1 second");
         assert_eq!(human_duration(s(59)), "59 seconds");
         assert_eq!(human_duration(s(60)), "About a minute");

@@ -1,2 +1,98 @@
+//! `strata image prune` — Docker's `docker image prune`: removes dangling images (with `-a`,
+//! every image: Strata has no containers holding images yet), then collects their blobs.
+
+use std::io::{BufRead, Write};
+
+use strata_store::GcOptions;
+
 use crate::Ctx;
-pub fn run(_ctx: &Ctx, _a: crate::cli::PruneArgs) -> anyhow::Result<()> { anyhow::bail!("todo") }
+use crate::cli::PruneArgs;
+use crate::image;
+use crate::units::human_size;
+
+pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
+    let until = parse_until(&args.filter)?;
+    if !args.force {
+        let warning = if args.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            return Ok(());
+        }
+    }
+    let store = ctx.store()?;
+    let images = store.images()?;
+    let now = jiff::Timestamp::now();
+    let mut victims = Vec::new();
+    for digest in images.digests() {
+        let names = images.names_of(digest);
+        if !args.all && !names.is_empty() {
+            continue;
+        }
+        if let Some(limit) = until {
+            let created = images
+                .meta(digest)
+                .and_then(|m| m.summary.as_ref())
+                .and_then(|s| image::parse_time(s.created.as_deref()));
+            if created.is_some_and(|c| now.as_second() - c.as_second() < limit) {
+                continue;
+            }
+        }
+        let id = image::image_id(&store, &images, digest)?;
+        victims.push((
+            digest.clone(),
+            id,
+            names.into_iter().map(str::to_string).collect::<Vec<_>>(),
+        ));
+    }
+    let mut lines = Vec::new();
+    store.update(|txn| -> anyhow::Result<()> {
+        for (digest, id, names) in &victims {
+            for n in names {
+                txn.untag(n);
+                lines.push(format!("untagged: {}", image::familiar(n)));
+            }
+            txn.remove(digest);
+            lines.push(format!("deleted: {id}"));
+        }
+        Ok(())
+    })?;
+    let report = store.gc(&GcOptions { dry_run: false })?;
+    if !lines.is_empty() {
+        println!("Deleted Images:");
+        for l in lines {
+            println!("{l}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        human_size(report.bytes_reclaimed)
+    );
+    Ok(())
+}
+
+/// `until=<duration>` (Go durations like `24h`, `90m`) as seconds.
+fn parse_until(filters: &[String]) -> anyhow::Result<Option<i64>> {
+    let mut until = None;
+    for f in filters {
+        match f.split_once('=') {
+            Some(("until", v)) => {
+                let ns = strata_dockerfile::instructions::parse_go_duration(v)
+                    .map_err(|e| anyhow::anyhow!("invalid filter 'until={v}': {e}"))?;
+                until = Some((ns / 1_000_000_000) as i64);
+            }
+            Some(("label", _)) | Some(("label!", _)) => {
+                anyhow::bail!("the label filter of image prune is not supported by Strata yet")
+            }
+            _ => anyhow::bail!("invalid filter '{f}'"),
+        }
+    }
+    Ok(until)
+}

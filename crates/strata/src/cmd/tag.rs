@@ -1,2 +1,58 @@
+//! `strata tag SOURCE TARGET` — Docker's `docker tag`, plus `--bump major|minor|patch`, which
+//! tags the image with the next semantic version after the highest one its repository has.
+
+use anyhow::{anyhow, bail};
+use strata_oci::reference::Reference;
+use strata_oci::semver::{Bump, TagVersion, bump, sort_tags};
+
 use crate::Ctx;
-pub fn run(_ctx: &Ctx, _a: crate::cli::TagArgs) -> anyhow::Result<()> { anyhow::bail!("todo") }
+use crate::cli::TagArgs;
+use crate::image;
+
+pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let target = match (&args.bump, &args.target) {
+        (None, Some(t)) => image::normalize_tag(t)?,
+        (None, None) => {
+            bail!("\"tag\" requires exactly 2 arguments (SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG])")
+        }
+        (Some(part), target) => {
+            let part = match part.as_str() {
+                "major" => Bump::Major,
+                "minor" => Bump::Minor,
+                "patch" => Bump::Patch,
+                other => bail!("invalid --bump value {other:?} (expected major, minor or patch)"),
+            };
+            let repo_input = target.as_deref().unwrap_or(&args.source);
+            let repo = Reference::parse_normalized(repo_input)
+                .map_err(|e| anyhow!("{e}"))?
+                .name();
+            let images = store.images()?;
+            let mut tags: Vec<String> = images
+                .entries()
+                .iter()
+                .filter_map(strata_store::entry_name)
+                .filter_map(|n| Reference::parse(n).ok())
+                .filter(|r| r.name() == repo)
+                .filter_map(|r| r.tag().map(str::to_string))
+                .filter(|t| TagVersion::parse(t).is_some())
+                .collect();
+            sort_tags(&mut tags);
+            let next = match tags.last() {
+                Some(highest) => bump(highest, part).map_err(|e| anyhow!("{e}"))?,
+                None => bail!(
+                    "repository {} has no semantic-version tag to bump",
+                    image::familiar(&repo)
+                ),
+            };
+            format!("{repo}:{next}")
+        }
+    };
+    let images = store.images()?;
+    let source = image::resolve(&store, &images, &args.source)?;
+    store.update(|txn| txn.tag(&target, &source).map(|_| ()))?;
+    if args.bump.is_some() {
+        println!("{}", image::familiar(&target));
+    }
+    Ok(())
+}
