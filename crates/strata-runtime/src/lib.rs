@@ -1,1 +1,1224 @@
-//! Isolation: namespaces, mounts, pivot_root, process lifecycle; syscalls behind a trait.
+//! # strata-runtime — run a process in an isolated root filesystem
+//!
+//! One entry point, [`spawn`]: "run this [`ProcessSpec`] in this [`Rootfs`] with these
+//! [`Mount`]s and namespaces". `strata build` uses it for `RUN` (overlayfs over the parent
+//! snapshots, a fresh upper directory); `strata run` will use it for containers.
+//!
+//! ## Model
+//! The container is set up between `fork` and `exec` of a child process:
+//!
+//! 1. The parent prepares everything that allocates: the list of [`Step`]s with every path
+//!    and option already encoded as a C string, `O_PATH` descriptors for host files that are
+//!    bind-mounted in (device nodes, `/etc/resolv.conf`, the generated `/etc/hosts`).
+//! 2. The first child `unshare`s new mount, pid, ipc and uts namespaces (and a network
+//!    namespace for [`Network::None`]) and forks again, so that the second child is pid 1 of
+//!    the new pid namespace. The first child closes its descriptors and waits, then exits
+//!    with the second child's status, so the caller sees one ordinary child process.
+//! 3. The second child executes the steps: mount propagation private, overlay mount,
+//!    `pivot_root` into it and detach the host root, `/proc`, a minimal `/dev` (tmpfs with
+//!    bind mounts of the host's null, zero, full, random, urandom and tty), `/dev/pts`,
+//!    `/dev/shm`, masked and read-only `/proc` paths as Docker sets them, the extra mounts,
+//!    hostname, Docker's default capability bounding set, no-new-privileges, then
+//!    groups/gid/uid and the working directory; `std::process::Command` then `exec`s.
+//!
+//! Every mount is made *before* `pivot_root`, while host paths (device nodes, the host's
+//! `/etc/resolv.conf`, bind sources) are still reachable; each mount point inside the
+//! rootfs is checked component by component with `lstat` and created when missing, and a
+//! symlink on the way fails the setup. So a symlink planted in the image (say
+//! `/etc -> /host`) can never redirect a mount onto a host path. (Docker resolves such
+//! symlinks inside the root; refusing them is the simpler safe choice.)
+//!
+//! Both children only make raw system calls on buffers prepared before the fork, which is
+//! what is async-signal-safe after forking a multithreaded process. That gives the
+//! guarantees a re-exec'd helper process would, without a hidden entry point in the binary
+//! and without the cost of loading it again. DESIGN.md names libcontainer (youki) for
+//! isolation; this hand-written minimum (no cgroups, no seccomp, no user namespaces) is what
+//! `RUN` needs today, and every system call goes through the [`Syscall`] trait so the step
+//! sequence can be checked with a recording fake.
+//!
+//! `PR_SET_PDEATHSIG` ties both children to their parent: if the builder is killed, the
+//! container's pid 1 dies and the kernel kills the rest of its pid namespace.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Errors preparing or starting a container.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("invalid container spec: {reason}")]
+    InvalidSpec { reason: String },
+    #[error("failed to start {program:?} in the container")]
+    Spawn {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The root filesystem of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rootfs {
+    /// An overlay mounted at `target`: `lower` directories (topmost first, at least one),
+    /// a writable `upper` directory and overlayfs' `work` directory (same filesystem as
+    /// `upper`). After the process exits, `upper` holds exactly its changes.
+    Overlay {
+        lower: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+        target: PathBuf,
+    },
+    /// An existing directory used as it is (bind-mounted onto itself).
+    Dir(PathBuf),
+}
+
+/// An extra mount inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// Bind a host file or directory at `destination`.
+    Bind {
+        source: PathBuf,
+        destination: String,
+        readonly: bool,
+    },
+    /// A fresh tmpfs at `destination`.
+    Tmpfs { destination: String },
+}
+
+/// Network isolation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Network {
+    /// Share the host's network namespace (Docker's build default, so package managers work);
+    /// the host's `/etc/resolv.conf` is mounted in.
+    #[default]
+    Host,
+    /// A new network namespace with only the loopback interface, up.
+    None,
+}
+
+/// The process to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// `argv`; `args[0]` is looked up in `PATH` from `env` inside the container when it
+    /// has no slash.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries, the whole environment.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+}
+
+/// Everything [`spawn`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub rootfs: Rootfs,
+    pub process: ProcessSpec,
+    pub hostname: String,
+    pub network: Network,
+    pub mounts: Vec<Mount>,
+    /// Directory for files the runtime generates (`/etc/hosts`); must exist.
+    pub state_dir: PathBuf,
+}
+
+/// Container paths the runtime mounts over. When the image lacks one, an empty stub is
+/// created in the rootfs to mount on; a caller that turns the upper directory into a layer
+/// removes those stubs (see [`remove_mount_stubs`]).
+pub const MOUNT_POINTS: [&str; 5] = ["/proc", "/dev", "/sys", "/etc/resolv.conf", "/etc/hosts"];
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`): capability numbers kept in
+/// the bounding set.
+const DEFAULT_CAPS: [u32; 14] = [
+    0,  // CAP_CHOWN
+    1,  // CAP_DAC_OVERRIDE
+    3,  // CAP_FOWNER
+    4,  // CAP_FSETID
+    5,  // CAP_KILL
+    6,  // CAP_SETGID
+    7,  // CAP_SETUID
+    8,  // CAP_SETPCAP
+    10, // CAP_NET_BIND_SERVICE
+    13, // CAP_NET_RAW
+    18, // CAP_SYS_CHROOT
+    27, // CAP_MKNOD
+    29, // CAP_AUDIT_WRITE
+    31, // CAP_SETFCAP
+];
+
+/// `/proc` files Docker hides behind `/dev/null` (moby `oci/defaults.go`).
+const MASKED_FILES: [&str; 7] = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/interrupts",
+];
+/// `/proc` directories Docker hides behind an empty read-only tmpfs.
+const MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/sys/firmware"];
+/// `/proc` paths Docker makes read-only.
+const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Host device nodes bind-mounted into the container's `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// What `lstat` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// The system calls container setup makes. [`LinuxSyscall`] makes them; tests record them.
+/// Implementations called from [`spawn`]'s child must not allocate.
+pub trait Syscall {
+    fn mount(
+        &self,
+        source: Option<&CStr>,
+        target: &CStr,
+        fstype: Option<&CStr>,
+        flags: libc::c_ulong,
+        data: Option<&CStr>,
+    ) -> io::Result<()>;
+    fn umount_detach(&self, target: &CStr) -> io::Result<()>;
+    /// The type of `path` without following a final symlink; `None` when it is missing.
+    fn lstat_kind(&self, path: &CStr) -> io::Result<Option<Kind>>;
+    fn pivot_root(&self, new_root: &CStr, put_old: &CStr) -> io::Result<()>;
+    fn chdir(&self, path: &CStr) -> io::Result<()>;
+    /// Create a directory; an existing one is fine.
+    fn mkdir(&self, path: &CStr, mode: u32) -> io::Result<()>;
+    /// Create an empty file (a mount point); an existing one is fine.
+    fn create_file(&self, path: &CStr) -> io::Result<()>;
+    /// Create a symlink; an existing one is fine.
+    fn symlink(&self, target: &CStr, link: &CStr) -> io::Result<()>;
+    fn sethostname(&self, name: &[u8]) -> io::Result<()>;
+    fn loopback_up(&self) -> io::Result<()>;
+    fn drop_bounding_cap(&self, cap: u32) -> io::Result<()>;
+    fn no_new_privs(&self) -> io::Result<()>;
+    fn setgroups(&self, gids: &[u32]) -> io::Result<()>;
+    fn setgid(&self, gid: u32) -> io::Result<()>;
+    fn setuid(&self, uid: u32) -> io::Result<()>;
+}
+
+/// What a mount point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Dir,
+    File,
+}
+
+/// One step of container setup, with everything pre-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Mount {
+        source: Option<CString>,
+        target: CString,
+        fstype: Option<CString>,
+        flags: libc::c_ulong,
+        data: Option<CString>,
+        /// Skip this mount when the target does not exist (masked paths).
+        optional: bool,
+    },
+    /// `pivot_root` into the current directory and detach the old root.
+    PivotRootHere,
+    /// Ensure a mount point exists without following symlinks: each prefix path (host
+    /// paths, root excluded) is created if missing (directories, the last one as `kind`);
+    /// a symlink anywhere fails with `ELOOP`.
+    SafeMountpoint {
+        prefixes: Vec<CString>,
+        kind: FileKind,
+    },
+    Chdir(CString),
+    Mkdir(CString, u32),
+    CreateFile(CString),
+    Symlink {
+        target: CString,
+        link: CString,
+    },
+    SetHostname(CString),
+    LoopbackUp,
+    /// Drop these capabilities from the bounding set.
+    DropCaps(Vec<u32>),
+    NoNewPrivs,
+    SetGroups(Vec<u32>),
+    SetGid(u32),
+    SetUid(u32),
+}
+
+impl Step {
+    /// A short description for error messages (static, so the child can print it).
+    fn what(&self) -> &'static [u8] {
+        match self {
+            Step::Mount { .. } => b"mount",
+            Step::PivotRootHere => b"pivot_root",
+            Step::SafeMountpoint { .. } => b"create mount point",
+            Step::Chdir(_) => b"chdir",
+            Step::Mkdir(..) => b"mkdir",
+            Step::CreateFile(_) => b"create mount point",
+            Step::Symlink { .. } => b"symlink",
+            Step::SetHostname(_) => b"sethostname",
+            Step::LoopbackUp => b"bring up loopback",
+            Step::DropCaps(_) => b"drop capabilities",
+            Step::NoNewPrivs => b"no_new_privs",
+            Step::SetGroups(_) => b"setgroups",
+            Step::SetGid(_) => b"setgid",
+            Step::SetUid(_) => b"setuid",
+        }
+    }
+
+    /// The path the step is about, for error messages.
+    fn path(&self) -> Option<&CStr> {
+        match self {
+            Step::Mount { target, .. } => Some(target),
+            Step::Chdir(p) | Step::Mkdir(p, _) | Step::CreateFile(p) => Some(p),
+            Step::Symlink { link, .. } => Some(link),
+            Step::SafeMountpoint { prefixes, .. } => prefixes.last().map(CString::as_c_str),
+            _ => None,
+        }
+    }
+}
+
+/// Run `steps` in order. On failure, a line naming the step is written to stderr (fd 2,
+/// which is the container's output) and the error returned.
+pub fn execute(steps: &[Step], sys: &dyn Syscall) -> io::Result<()> {
+    for step in steps {
+        let r = match step {
+            Step::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+                optional,
+            } => match sys.mount(
+                source.as_deref(),
+                target,
+                fstype.as_deref(),
+                *flags,
+                data.as_deref(),
+            ) {
+                Err(e) if *optional && e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+                r => r,
+            },
+            Step::PivotRootHere => {
+                let dot = c".";
+                sys.pivot_root(dot, dot)
+                    .and_then(|()| sys.umount_detach(dot))
+                    .and_then(|()| sys.chdir(c"/"))
+            }
+            Step::SafeMountpoint { prefixes, kind } => safe_mountpoint(sys, prefixes, *kind),
+            Step::Chdir(p) => sys.chdir(p),
+            Step::Mkdir(p, mode) => sys.mkdir(p, *mode),
+            Step::CreateFile(p) => sys.create_file(p),
+            Step::Symlink { target, link } => sys.symlink(target, link),
+            Step::SetHostname(name) => sys.sethostname(name.as_bytes()),
+            Step::LoopbackUp => sys.loopback_up(),
+            Step::DropCaps(caps) => caps.iter().try_for_each(|c| sys.drop_bounding_cap(*c)),
+            Step::NoNewPrivs => sys.no_new_privs(),
+            Step::SetGroups(g) => sys.setgroups(g),
+            Step::SetGid(g) => sys.setgid(*g),
+            Step::SetUid(u) => sys.setuid(*u),
+        };
+        if let Err(e) = r {
+            report_step_failure(step);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn safe_mountpoint(sys: &dyn Syscall, prefixes: &[CString], kind: FileKind) -> io::Result<()> {
+    let last = prefixes.len().saturating_sub(1);
+    for (i, p) in prefixes.iter().enumerate() {
+        let want = if i == last { kind } else { FileKind::Dir };
+        match sys.lstat_kind(p)? {
+            Some(Kind::Symlink) => return Err(io::Error::from_raw_os_error(libc::ELOOP)),
+            Some(_) => {}
+            None => match want {
+                FileKind::Dir => sys.mkdir(p, 0o755)?,
+                FileKind::File => sys.create_file(p)?,
+            },
+        }
+    }
+    Ok(())
+}
+
+fn report_step_failure(step: &Step) {
+    let write = |b: &[u8]| {
+        // SAFETY: writing a valid buffer to fd 2; the result is irrelevant (best effort).
+        unsafe { libc::write(2, b.as_ptr().cast(), b.len()) };
+    };
+    write(b"strata-runtime: container setup failed: ");
+    write(step.what());
+    if let Some(p) = step.path() {
+        write(b" ");
+        write(p.to_bytes());
+    }
+    write(b"\n");
+}
+
+/// Makes the real system calls, without allocating.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinuxSyscall;
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn ok_if_exists(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        r => r,
+    }
+}
+
+fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(std::ptr::null(), CStr::as_ptr)
+}
+
+impl Syscall for LinuxSyscall {
+    fn mount(
+        &self,
+        source: Option<&CStr>,
+        target: &CStr,
+        fstype: Option<&CStr>,
+        flags: libc::c_ulong,
+        data: Option<&CStr>,
+    ) -> io::Result<()> {
+        // SAFETY: all pointers are NUL-terminated strings or null, as mount(2) expects.
+        check(unsafe {
+            libc::mount(
+                opt_ptr(source),
+                target.as_ptr(),
+                opt_ptr(fstype),
+                flags,
+                opt_ptr(data).cast(),
+            )
+        })
+    }
+    fn umount_detach(&self, target: &CStr) -> io::Result<()> {
+        // SAFETY: valid C string.
+        check(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) })
+    }
+    fn lstat_kind(&self, path: &CStr) -> io::Result<Option<Kind>> {
+        // SAFETY: valid C string and a zeroed stat buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::lstat(path.as_ptr(), &mut st) } < 0 {
+            let e = io::Error::last_os_error();
+            return if e.raw_os_error() == Some(libc::ENOENT) {
+                Ok(None)
+            } else {
+                Err(e)
+            };
+        }
+        Ok(Some(match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFLNK => Kind::Symlink,
+            _ => Kind::Other,
+        }))
+    }
+    fn pivot_root(&self, new_root: &CStr, put_old: &CStr) -> io::Result<()> {
+        // SAFETY: valid C strings; pivot_root has no libc wrapper.
+        let r = unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) };
+        check(r as libc::c_int)
+    }
+    fn chdir(&self, path: &CStr) -> io::Result<()> {
+        // SAFETY: valid C string.
+        check(unsafe { libc::chdir(path.as_ptr()) })
+    }
+    fn mkdir(&self, path: &CStr, mode: u32) -> io::Result<()> {
+        // SAFETY: valid C string.
+        ok_if_exists(check(unsafe { libc::mkdir(path.as_ptr(), mode) }))
+    }
+    fn create_file(&self, path: &CStr) -> io::Result<()> {
+        // SAFETY: valid C string; the descriptor is closed right away.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                0o644,
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            // An existing non-regular file (a directory, a symlink) is a mount point too.
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EISDIR | libc::ELOOP | libc::EEXIST)
+            ) {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        // SAFETY: fd was just opened by us.
+        unsafe { libc::close(fd) };
+        Ok(())
+    }
+    fn symlink(&self, target: &CStr, link: &CStr) -> io::Result<()> {
+        // SAFETY: valid C strings.
+        ok_if_exists(check(unsafe {
+            libc::symlink(target.as_ptr(), link.as_ptr())
+        }))
+    }
+    fn sethostname(&self, name: &[u8]) -> io::Result<()> {
+        // SAFETY: pointer and length of a valid buffer.
+        check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })
+    }
+    fn loopback_up(&self) -> io::Result<()> {
+        // SAFETY: a datagram socket and two ioctls on a zeroed ifreq naming "lo".
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut req: libc::ifreq = std::mem::zeroed();
+            req.ifr_name[0] = b'l' as libc::c_char;
+            req.ifr_name[1] = b'o' as libc::c_char;
+            let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+            if r == 0 {
+                req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+                r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+            }
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            if r < 0 { Err(e) } else { Ok(()) }
+        }
+    }
+    fn drop_bounding_cap(&self, cap: u32) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        match check(r) {
+            // Capabilities the running kernel does not know are not in any set.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            r => r,
+        }
+    }
+    fn no_new_privs(&self) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
+    }
+    fn setgroups(&self, gids: &[u32]) -> io::Result<()> {
+        // SAFETY: pointer and length of a valid gid buffer.
+        check(unsafe { libc::setgroups(gids.len(), gids.as_ptr()) })
+    }
+    fn setgid(&self, gid: u32) -> io::Result<()> {
+        // SAFETY: integer arguments.
+        check(unsafe { libc::setresgid(gid, gid, gid) })
+    }
+    fn setuid(&self, uid: u32) -> io::Result<()> {
+        // SAFETY: integer arguments.
+        check(unsafe { libc::setresuid(uid, uid, uid) })
+    }
+}
+
+fn cstr(s: impl AsRef<OsStr>) -> Result<CString, RuntimeError> {
+    CString::new(s.as_ref().as_bytes()).map_err(|_| RuntimeError::InvalidSpec {
+        reason: format!("{:?} contains a NUL byte", s.as_ref()),
+    })
+}
+
+fn mount_step(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<Step, RuntimeError> {
+    Ok(Step::Mount {
+        source: source.map(cstr).transpose()?,
+        target: cstr(target)?,
+        fstype: fstype.map(cstr).transpose()?,
+        flags,
+        data: data.map(cstr).transpose()?,
+        optional: false,
+    })
+}
+
+const MS_BIND_REC: libc::c_ulong = libc::MS_BIND | libc::MS_REC;
+const MS_RO_REMOUNT: libc::c_ulong =
+    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+
+/// Builds the step list for one rootfs mounted at `root` (a host path).
+struct Planner {
+    root: PathBuf,
+    steps: Vec<Step>,
+}
+
+impl Planner {
+    /// The host path of container path `dest`.
+    fn host(&self, dest: &str) -> PathBuf {
+        self.root.join(dest.trim_start_matches('/'))
+    }
+
+    /// Make `dest` a mount point without following symlinks: every prefix inside the root
+    /// is checked (created when missing) first.
+    fn mountpoint(&mut self, dest: &str, kind: FileKind) -> Result<CString, RuntimeError> {
+        let mut prefixes = Vec::new();
+        let mut p = self.root.clone();
+        for comp in Path::new(dest).components() {
+            if let std::path::Component::Normal(c) = comp {
+                p.push(c);
+                prefixes.push(cstr(&p)?);
+            }
+        }
+        let target = cstr(self.host(dest))?;
+        if !prefixes.is_empty() {
+            self.steps.push(Step::SafeMountpoint { prefixes, kind });
+        }
+        Ok(target)
+    }
+
+    // One flat call per mount reads like the mount table it builds.
+    #[allow(clippy::too_many_arguments)]
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        dest: &str,
+        kind: FileKind,
+        fstype: Option<&str>,
+        flags: libc::c_ulong,
+        data: Option<&str>,
+        optional: bool,
+    ) -> Result<(), RuntimeError> {
+        let target = if optional {
+            cstr(self.host(dest))?
+        } else {
+            self.mountpoint(dest, kind)?
+        };
+        self.steps.push(Step::Mount {
+            source: source.map(cstr).transpose()?,
+            target,
+            fstype: fstype.map(cstr).transpose()?,
+            flags,
+            data: data.map(cstr).transpose()?,
+            optional,
+        });
+        Ok(())
+    }
+}
+
+/// The steps that set up `spec`.
+pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
+    let invalid = |reason: &str| RuntimeError::InvalidSpec {
+        reason: reason.to_string(),
+    };
+    if spec.process.args.is_empty() {
+        return Err(invalid("the process has no arguments"));
+    }
+    if !spec.process.cwd.starts_with('/') {
+        return Err(invalid("the working directory must be absolute"));
+    }
+    let mut steps = vec![mount_step(
+        None,
+        "/",
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?];
+    let root = match &spec.rootfs {
+        Rootfs::Overlay {
+            lower,
+            upper,
+            work,
+            target,
+        } => {
+            if lower.is_empty() {
+                return Err(invalid("an overlay needs at least one lower directory"));
+            }
+            for p in lower.iter().chain([upper, work, target]) {
+                if p.as_os_str()
+                    .as_bytes()
+                    .iter()
+                    .any(|b| matches!(b, b',' | b':'))
+                {
+                    return Err(RuntimeError::InvalidSpec {
+                        reason: format!("overlay path {} contains ',' or ':'", p.display()),
+                    });
+                }
+            }
+            // Lower directories are usually siblings (snapshots/<chainID>): naming them
+            // relative to their common parent keeps the option string under the one-page
+            // limit of mount(2) for deep layer stacks.
+            let parent = lower[0]
+                .parent()
+                .filter(|p| lower.iter().all(|l| l.parent() == Some(*p)));
+            let lowers: Vec<String> = match parent {
+                Some(_) => lower
+                    .iter()
+                    .map(|l| {
+                        l.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+                None => lower.iter().map(|l| l.display().to_string()).collect(),
+            };
+            if let Some(parent) = parent {
+                steps.push(Step::Chdir(cstr(parent)?));
+            }
+            let data = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                lowers.join(":"),
+                upper.display(),
+                work.display()
+            );
+            if data.len() >= 4000 {
+                return Err(invalid("too many lower layers for one overlay mount"));
+            }
+            steps.push(Step::Mount {
+                source: Some(cstr("overlay")?),
+                target: cstr(target)?,
+                fstype: Some(cstr("overlay")?),
+                flags: 0,
+                data: Some(cstr(data)?),
+                optional: false,
+            });
+            target.clone()
+        }
+        Rootfs::Dir(dir) => {
+            steps.push(Step::Mount {
+                source: Some(cstr(dir)?),
+                target: cstr(dir)?,
+                fstype: None,
+                flags: MS_BIND_REC,
+                data: None,
+                optional: false,
+            });
+            dir.clone()
+        }
+    };
+    let hosts_path = spec.state_dir.join("hosts");
+    std::fs::write(
+        &hosts_path,
+        format!(
+            "127.0.0.1\tlocalhost {h}\n::1\tlocalhost ip6-localhost ip6-loopback {h}\n",
+            h = spec.hostname
+        ),
+    )
+    .map_err(|source| RuntimeError::Write {
+        path: hosts_path.clone(),
+        source,
+    })?;
+
+    // Every mount is made before pivot_root, while host paths are reachable; targets are
+    // checked for symlinks so the image cannot redirect a mount onto the host.
+    let mut p = Planner { root, steps };
+    let nosuid_nodev_noexec = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    use FileKind::{Dir, File};
+    p.mount(
+        Some("proc"),
+        "/proc",
+        Dir,
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+        false,
+    )?;
+    p.mount(
+        Some("tmpfs"),
+        "/dev",
+        Dir,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+        false,
+    )?;
+    for d in DEVICES {
+        let dest = format!("/dev/{d}");
+        p.mount(Some(&dest), &dest, File, None, libc::MS_BIND, None, false)?;
+    }
+    for (link, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+        ("/dev/core", "/proc/kcore"),
+        ("/dev/ptmx", "pts/ptmx"),
+    ] {
+        let link = cstr(p.host(link))?;
+        p.steps.push(Step::Symlink {
+            target: cstr(target)?,
+            link,
+        });
+    }
+    p.mount(
+        Some("devpts"),
+        "/dev/pts",
+        Dir,
+        Some("devpts"),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+        false,
+    )?;
+    p.mount(
+        Some("shm"),
+        "/dev/shm",
+        Dir,
+        Some("tmpfs"),
+        nosuid_nodev_noexec,
+        Some("mode=1777,size=65536k"),
+        false,
+    )?;
+    p.mount(
+        Some("sysfs"),
+        "/sys",
+        Dir,
+        Some("sysfs"),
+        nosuid_nodev_noexec | libc::MS_RDONLY,
+        None,
+        false,
+    )?;
+    for f in MASKED_FILES {
+        p.mount(Some("/dev/null"), f, File, None, libc::MS_BIND, None, true)?;
+    }
+    for d in MASKED_DIRS {
+        p.mount(
+            Some("tmpfs"),
+            d,
+            Dir,
+            Some("tmpfs"),
+            libc::MS_RDONLY,
+            None,
+            true,
+        )?;
+    }
+    for d in READONLY_PATHS {
+        let src = p.host(d).display().to_string();
+        p.mount(Some(&src), d, Dir, None, MS_BIND_REC, None, true)?;
+        p.mount(None, d, Dir, None, MS_RO_REMOUNT, None, true)?;
+    }
+    let resolv = Path::new("/etc/resolv.conf");
+    if spec.network == Network::Host && resolv.exists() {
+        let src = resolv.display().to_string();
+        p.mount(
+            Some(&src),
+            "/etc/resolv.conf",
+            File,
+            None,
+            libc::MS_BIND,
+            None,
+            false,
+        )?;
+    }
+    let hosts = hosts_path.display().to_string();
+    p.mount(
+        Some(&hosts),
+        "/etc/hosts",
+        File,
+        None,
+        libc::MS_BIND,
+        None,
+        false,
+    )?;
+    for m in &spec.mounts {
+        match m {
+            Mount::Bind {
+                source,
+                destination,
+                readonly,
+            } => {
+                let kind = if source.is_dir() { Dir } else { File };
+                let src = source.display().to_string();
+                p.mount(
+                    Some(&src),
+                    destination,
+                    kind,
+                    None,
+                    MS_BIND_REC,
+                    None,
+                    false,
+                )?;
+                if *readonly {
+                    p.mount(None, destination, kind, None, MS_RO_REMOUNT, None, false)?;
+                }
+            }
+            Mount::Tmpfs { destination } => {
+                p.mount(
+                    Some("tmpfs"),
+                    destination,
+                    Dir,
+                    Some("tmpfs"),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    None,
+                    false,
+                )?;
+            }
+        }
+    }
+    let root = cstr(&p.root)?;
+    let mut steps = p.steps;
+    steps.push(Step::Chdir(root));
+    steps.push(Step::PivotRootHere);
+    steps.push(Step::SetHostname(cstr(&spec.hostname)?));
+    if spec.network == Network::None {
+        steps.push(Step::LoopbackUp);
+    }
+    steps.push(Step::DropCaps(
+        (0..=63).filter(|c| !DEFAULT_CAPS.contains(c)).collect(),
+    ));
+    steps.push(Step::NoNewPrivs);
+    steps.push(Step::SetGroups(spec.process.additional_gids.clone()));
+    steps.push(Step::SetGid(spec.process.gid));
+    steps.push(Step::SetUid(spec.process.uid));
+    steps.push(Step::Chdir(cstr(&spec.process.cwd)?));
+    Ok(steps)
+}
+
+/// Start the container process. `stdout`/`stderr` are the container's; stdin is empty.
+/// The returned child is the waiting first child: its exit status is the process's
+/// (a process killed by a signal shows as killed by that signal).
+pub fn spawn(spec: &ContainerSpec, stdout: Stdio, stderr: Stdio) -> Result<Child, RuntimeError> {
+    let steps = plan(spec)?;
+    let mut flags =
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    if spec.network == Network::None {
+        flags |= libc::CLONE_NEWNET;
+    }
+    let mut cmd = Command::new(&spec.process.args[0]);
+    cmd.args(&spec.process.args[1..])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    for kv in &spec.process.env {
+        match kv.split_once('=') {
+            Some((k, v)) => cmd.env(k, v),
+            None => cmd.env(kv, ""),
+        };
+    }
+    // SAFETY: the closure runs in the forked child and only makes raw system calls on
+    // buffers allocated before the fork (see the module docs).
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            check(libc::unshare(flags))?;
+            let pid = libc::fork();
+            if pid < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if pid == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                return execute(&steps, &LinuxSyscall);
+            }
+            // The first child: hold no descriptor (the parent waits for EOF on its
+            // exec-status pipe and on the output pipes), wait, and mirror the status.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            let mut status = 0;
+            loop {
+                let r = libc::waitpid(pid, &mut status, 0);
+                if r == pid {
+                    break;
+                }
+                if r < 0 && *libc::__errno_location() != libc::EINTR {
+                    libc::_exit(125);
+                }
+            }
+            if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
+                libc::signal(sig, libc::SIG_DFL);
+                libc::kill(libc::getpid(), sig);
+                libc::_exit(128 + sig);
+            }
+            libc::_exit(libc::WEXITSTATUS(status));
+        });
+    }
+    cmd.spawn().map_err(|source| RuntimeError::Spawn {
+        program: spec.process.args[0].clone(),
+        source,
+    })
+}
+
+/// After a run over an overlay: remove from `upper` the empty stubs created for
+/// [`MOUNT_POINTS`] that `exists_below` says the lower layers do not have, and parent
+/// directories copied up only to hold such a stub. Returns the removed container paths.
+pub fn remove_mount_stubs(upper: &Path, exists_below: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let mut removed = Vec::new();
+    for mp in MOUNT_POINTS {
+        if exists_below(mp) {
+            continue;
+        }
+        let host = upper.join(mp.trim_start_matches('/'));
+        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+            continue;
+        };
+        let gone = if meta.is_dir() {
+            std::fs::remove_dir(&host).is_ok()
+        } else if meta.is_file() && meta.len() == 0 {
+            std::fs::remove_file(&host).is_ok()
+        } else {
+            false
+        };
+        if gone {
+            removed.push(mp.to_string());
+            // `/etc` copied up only to hold the stub: drop it if now empty and present below
+            // (its only change was the stub's entry).
+            if let Some(parent) = Path::new(mp).parent().filter(|p| *p != Path::new("/")) {
+                let p = parent.to_string_lossy();
+                let host_parent = upper.join(p.trim_start_matches('/'));
+                let opaque = xattr_opaque(&host_parent);
+                if exists_below(&p)
+                    && !opaque
+                    && std::fs::read_dir(&host_parent).is_ok_and(|mut d| d.next().is_none())
+                    && std::fs::remove_dir(&host_parent).is_ok()
+                {
+                    removed.push(p.into_owned());
+                }
+            }
+        }
+    }
+    removed
+}
+
+fn xattr_opaque(path: &Path) -> bool {
+    let Ok(p) = cstr(path) else { return false };
+    let mut buf = [0u8; 4];
+    // SAFETY: valid C strings and buffer.
+    let n = unsafe {
+        libc::lgetxattr(
+            p.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    n > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Records every call by name and first path.
+    #[derive(Default)]
+    struct Recorder {
+        calls: RefCell<Vec<String>>,
+        fail_on: Option<&'static str>,
+        links: Vec<String>,
+    }
+
+    impl Recorder {
+        fn rec(&self, what: &str, path: &CStr) -> io::Result<()> {
+            let entry = format!("{what} {}", path.to_string_lossy());
+            self.calls.borrow_mut().push(entry.clone());
+            match self.fail_on {
+                Some(f) if entry.starts_with(f) => Err(io::Error::from_raw_os_error(libc::EPERM)),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    impl Syscall for Recorder {
+        fn mount(
+            &self,
+            _: Option<&CStr>,
+            target: &CStr,
+            fstype: Option<&CStr>,
+            _: libc::c_ulong,
+            _: Option<&CStr>,
+        ) -> io::Result<()> {
+            let what = format!(
+                "mount:{}",
+                fstype.map_or("bind".into(), |f| f.to_string_lossy())
+            );
+            self.rec(&what, target)
+        }
+        fn umount_detach(&self, t: &CStr) -> io::Result<()> {
+            self.rec("umount", t)
+        }
+        fn lstat_kind(&self, p: &CStr) -> io::Result<Option<Kind>> {
+            Ok(self
+                .links
+                .contains(&p.to_string_lossy().into_owned())
+                .then_some(Kind::Symlink))
+        }
+        fn pivot_root(&self, n: &CStr, _: &CStr) -> io::Result<()> {
+            self.rec("pivot_root", n)
+        }
+        fn chdir(&self, p: &CStr) -> io::Result<()> {
+            self.rec("chdir", p)
+        }
+        fn mkdir(&self, p: &CStr, _: u32) -> io::Result<()> {
+            self.rec("mkdir", p)
+        }
+        fn create_file(&self, p: &CStr) -> io::Result<()> {
+            self.rec("create", p)
+        }
+        fn symlink(&self, _: &CStr, l: &CStr) -> io::Result<()> {
+            self.rec("symlink", l)
+        }
+        fn sethostname(&self, _: &[u8]) -> io::Result<()> {
+            self.rec("sethostname", c"")
+        }
+        fn loopback_up(&self) -> io::Result<()> {
+            self.rec("loopback", c"")
+        }
+        fn drop_bounding_cap(&self, _: u32) -> io::Result<()> {
+            Ok(())
+        }
+        fn no_new_privs(&self) -> io::Result<()> {
+            self.rec("nnp", c"")
+        }
+        fn setgroups(&self, _: &[u32]) -> io::Result<()> {
+            self.rec("setgroups", c"")
+        }
+        fn setgid(&self, _: u32) -> io::Result<()> {
+            self.rec("setgid", c"")
+        }
+        fn setuid(&self, _: u32) -> io::Result<()> {
+            self.rec("setuid", c"")
+        }
+    }
+
+    fn spec(state: &Path, network: Network) -> ContainerSpec {
+        ContainerSpec {
+            rootfs: Rootfs::Overlay {
+                lower: vec!["/s/snapshots/b".into(), "/s/snapshots/a".into()],
+                upper: "/s/up/u".into(),
+                work: "/s/up/w".into(),
+                target: "/s/up/m".into(),
+            },
+            process: ProcessSpec {
+                args: vec!["/bin/sh".into(), "-c".into(), "true".into()],
+                env: vec!["PATH=/bin".into()],
+                cwd: "/work".into(),
+                uid: 1000,
+                gid: 1000,
+                additional_gids: vec![],
+            },
+            hostname: "strata".into(),
+            network,
+            mounts: vec![Mount::Tmpfs {
+                destination: "/cache".into(),
+            }],
+            state_dir: state.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn plan_orders_mounts_pivot_and_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = plan(&spec(dir.path(), Network::Host)).unwrap();
+        let rec = Recorder::default();
+        execute(&steps, &rec).unwrap();
+        let calls = rec.calls.into_inner();
+        let pos = |p: &str| calls.iter().position(|c| c.starts_with(p)).unwrap();
+        assert_eq!(calls[0], "mount:bind /");
+        // Lower dirs named relative to their common parent.
+        assert!(calls.contains(&"chdir /s/snapshots".to_string()));
+        assert!(pos("mount:overlay /s/up/m") < pos("mount:proc /s/up/m/proc"));
+        assert!(pos("mount:tmpfs /s/up/m/dev") < pos("mount:bind /s/up/m/dev/null"));
+        assert!(pos("mount:tmpfs /s/up/m/cache") < pos("pivot_root"));
+        assert!(pos("pivot_root") < pos("setuid"));
+        assert!(pos("setgid") < pos("setuid"));
+        assert_eq!(calls.last().unwrap(), "chdir /work");
+        assert!(!calls.iter().any(|c| c.starts_with("loopback")));
+        match &steps[2] {
+            Step::Mount { data: Some(d), .. } => {
+                assert_eq!(
+                    d.to_str().unwrap(),
+                    "lowerdir=b:a,upperdir=/s/up/u,workdir=/s/up/w"
+                )
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn network_none_brings_loopback_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = plan(&spec(dir.path(), Network::None)).unwrap();
+        assert!(steps.contains(&Step::LoopbackUp));
+        assert!(!steps.iter().any(
+            |s| matches!(s, Step::Mount { target, .. } if target.as_bytes() == b"/etc/resolv.conf")
+        ));
+    }
+
+    #[test]
+    fn symlinked_mount_points_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = plan(&spec(dir.path(), Network::Host)).unwrap();
+        let rec = Recorder {
+            links: vec!["/s/up/m/etc".into()],
+            ..Recorder::default()
+        };
+        let err = execute(&steps, &rec).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        assert!(
+            !rec.calls
+                .into_inner()
+                .iter()
+                .any(|c| c.contains("/etc/hosts"))
+        );
+    }
+
+    #[test]
+    fn execution_stops_at_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let steps = plan(&spec(dir.path(), Network::Host)).unwrap();
+        let rec = Recorder {
+            fail_on: Some("pivot_root"),
+            ..Recorder::default()
+        };
+        assert!(execute(&steps, &rec).is_err());
+        assert_eq!(rec.calls.into_inner().last().unwrap(), "pivot_root .");
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(dir.path(), Network::Host);
+        s.process.cwd = "relative".into();
+        assert!(matches!(plan(&s), Err(RuntimeError::InvalidSpec { .. })));
+        let mut s = spec(dir.path(), Network::Host);
+        s.rootfs = Rootfs::Overlay {
+            lower: vec!["/a:b".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+            target: "/t".into(),
+        };
+        assert!(matches!(plan(&s), Err(RuntimeError::InvalidSpec { .. })));
+    }
+
+    #[test]
+    fn stubs_are_removed_only_when_absent_below() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = dir.path();
+        std::fs::create_dir_all(up.join("etc")).unwrap();
+        std::fs::write(up.join("etc/resolv.conf"), "").unwrap();
+        std::fs::write(up.join("etc/hosts"), "").unwrap();
+        std::fs::create_dir(up.join("proc")).unwrap();
+        let below = |p: &str| p == "/etc" || p == "/etc/hosts";
+        let removed = remove_mount_stubs(up, &below);
+        assert_eq!(
+            removed,
+            vec!["/proc".to_string(), "/etc/resolv.conf".to_string()]
+        );
+        assert!(up.join("etc/hosts").exists());
+    }
+}
