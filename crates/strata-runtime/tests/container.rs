@@ -142,7 +142,7 @@ fn host_paths_are_not_visible() {
         &[
             "/bin/sh",
             "-c",
-            "ls /work /root/.cargo 2>&1; cat /proc/1/cmdline",
+            "ls /work /root/.cargo 2>&1; cat /proc/1/cmdline; true",
         ],
         Network::Host,
     ) else {
