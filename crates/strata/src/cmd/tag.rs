@@ -23,10 +23,20 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<()> {
                 "patch" => Bump::Patch,
                 other => bail!("invalid --bump value {other:?} (expected major, minor or patch)"),
             };
-            let repo_input = target.as_deref().unwrap_or(&args.source);
-            let repo = Reference::parse_normalized(repo_input)
-                .map_err(|e| anyhow!("{e}"))?
-                .name();
+            let repo = match target.as_deref() {
+                Some(t) => {
+                    let r = Reference::parse_normalized(t).map_err(|e| anyhow!("{e}"))?;
+                    if r.tag().is_some() || r.digest_str().is_some() {
+                        bail!(
+                            "with --bump, TARGET_IMAGE names a repository: drop the tag from {t:?}"
+                        );
+                    }
+                    r.name()
+                }
+                None => Reference::parse_normalized(&args.source)
+                    .map_err(|e| anyhow!("{e}"))?
+                    .name(),
+            };
             let images = store.images()?;
             let mut tags: Vec<String> = images
                 .entries()
@@ -37,6 +47,13 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<()> {
                 .filter_map(|r| r.tag().map(str::to_string))
                 .filter(|t| TagVersion::parse(t).is_some())
                 .collect();
+            // A repository with no versions yet starts from the source image's own tag.
+            if tags.is_empty()
+                && let Ok(src) = Reference::parse_normalized(&args.source)
+                && let Some(t) = src.tag().filter(|t| TagVersion::parse(t).is_some())
+            {
+                tags.push(t.to_string());
+            }
             sort_tags(&mut tags);
             let next = match tags.last() {
                 Some(highest) => bump(highest, part).map_err(|e| anyhow!("{e}"))?,
