@@ -23,6 +23,7 @@ pub mod diagnostic;
 pub mod directives;
 pub mod error;
 pub mod instructions;
+pub mod lint;
 pub mod parser;
 pub mod quote;
 pub mod shell;
@@ -36,6 +37,7 @@ pub use error::Error;
 pub use instructions::{
     Command, CommandKind, Instructions, Stage, parse_command, parse_instructions,
 };
+pub use lint::{ContextFacts, LintInput, Report, lint};
 pub use parser::parse;
 pub use shell::{Env, EnvList, Expansion, Lex, ShellError};
 pub use span::{LineIndex, Position, Span};

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use strata_oci::{Digest, media_type};
+use strata_oci::{Digest, Document, Parsed, media_type};
 
 use crate::auth::{Action, Identity, Scope};
 use crate::error::{ApiError, Code};
@@ -210,8 +210,12 @@ async fn run(
         (Route::Ping, Method::GET | Method::HEAD) => Ok(json_response(StatusCode::OK, "{}")),
         (Route::Catalog, Method::GET) => catalog(state, &identity, &q).await,
         (Route::Tags(name), Method::GET) => tags(state, &name, &q).await,
-        (Route::Manifest(name, r), Method::GET) => get_manifest(state, &name, &r, true).await,
-        (Route::Manifest(name, r), Method::HEAD) => get_manifest(state, &name, &r, false).await,
+        (Route::Manifest(name, r), Method::GET) => {
+            get_manifest(state, &name, &r, req.headers(), true).await
+        }
+        (Route::Manifest(name, r), Method::HEAD) => {
+            get_manifest(state, &name, &r, req.headers(), false).await
+        }
         (Route::Manifest(name, r), Method::PUT) => put_manifest(state, &name, &r, &q, req).await,
         (Route::Manifest(name, r), Method::DELETE) => delete_manifest(state, &name, &r).await,
         (Route::Blob(name, d), Method::GET) => {
@@ -422,36 +426,152 @@ async fn referrers(
 
 // ----- manifests -----
 
+/// Every manifest media type a client may list in `Accept` to negotiate manifests.
+const MANIFEST_TYPES: [&str; 6] = [
+    media_type::OCI_MANIFEST,
+    media_type::OCI_INDEX,
+    media_type::DOCKER_MANIFEST,
+    media_type::DOCKER_MANIFEST_LIST,
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+];
+
+/// What a request's `Accept` headers say about serving a manifest of type `stored`.
+///
+/// Manifests are stored and served byte for byte, so negotiation can only pick between
+/// serving as is and refusing. The rule follows the reference registry, where clients
+/// learned it, with one HTTP-correct relaxation:
+///
+/// - a client that lists no manifest type at all (no header, `*/*`, `application/json`:
+///   curl, browsers, generic HTTP libraries) is not negotiating and gets the manifest;
+/// - a wildcard covering `stored` (`*/*`, `application/*`) with a non-zero `q` accepts it
+///   (the reference registry ignores wildcards and answers curl's `*/*` with 404);
+/// - otherwise the client negotiates, and `stored` must be listed with `q` > 0.
+fn accepts(headers: &HeaderMap, stored: &str) -> bool {
+    let mut negotiating = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            let covers = range == stored
+                || range == "*/*"
+                || range
+                    .strip_suffix("/*")
+                    .is_some_and(|t| stored.split('/').next() == Some(t));
+            if covers && !q_zero {
+                return true;
+            }
+            negotiating |= MANIFEST_TYPES.contains(&range.as_str());
+        }
+    }
+    !negotiating
+}
+
 async fn get_manifest(
     state: &Arc<AppState>,
     name: &str,
     reference: &str,
+    headers: &HeaderMap,
     with_body: bool,
 ) -> Result<Response, ApiError> {
     let reference = parse_reference(reference)?;
     let not_found = || ApiError::manifest_unknown(&reference.to_string());
-    let (digest, media, size, body) = if with_body {
+    let (mut digest, mut media, mut size, mut bytes) = if with_body {
         let m = state
             .registry
             .manifest(name, &reference)
             .await?
             .ok_or_else(not_found)?;
         let size = m.bytes.len() as u64;
-        (m.digest, m.media_type, size, Body::from(m.bytes))
+        (m.digest, m.media_type, size, Some(m.bytes))
     } else {
         let (d, mt, size) = state
             .registry
             .manifest_head(name, &reference)
             .await?
             .ok_or_else(not_found)?;
-        (d, mt, size, Body::empty())
+        (d, mt, size, None)
     };
+    if !accepts(headers, &media) {
+        // The reference registry's answers, which clients recognise: OCI documents are
+        // "unknown" to a client that cannot read them; a Docker manifest list asked for
+        // by tag becomes its linux/amd64 image for clients from before manifest lists
+        // (by digest it cannot: the bytes must match the digest); a Docker image
+        // manifest is served anyway, as there is nothing else to offer.
+        let refuse = |what: &str, plural: &str| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                Code::ManifestUnknown,
+                format!("OCI {what} found, but accept header does not support OCI {plural}"),
+            )
+            .detail(serde_json::json!({ "reference": reference.to_string(), "mediaType": media }))
+        };
+        match media.as_str() {
+            media_type::OCI_MANIFEST => return Err(refuse("manifest", "manifests")),
+            media_type::OCI_INDEX => return Err(refuse("index", "indexes")),
+            media_type::DOCKER_MANIFEST_LIST if matches!(reference, Reference::Tag(_)) => {
+                let child = default_platform_child(state, name, &reference).await?;
+                let m = state
+                    .registry
+                    .manifest(name, &Reference::Digest(child))
+                    .await?
+                    .ok_or_else(not_found)?;
+                size = m.bytes.len() as u64;
+                (digest, media) = (m.digest, m.media_type);
+                bytes = with_body.then_some(m.bytes);
+            }
+            _ => {}
+        }
+    }
+    let body = bytes.map(Body::from).unwrap_or_else(Body::empty);
     let mut r = Response::new(body);
     set(&mut r, header::CONTENT_TYPE, &media);
     set(&mut r, header::CONTENT_LENGTH, &size.to_string());
     set(&mut r, "Docker-Content-Digest", digest.as_str());
     set(&mut r, header::ETAG, &format!("\"{digest}\""));
     Ok(r)
+}
+
+/// The linux/amd64 entry of the Docker manifest list `reference` names.
+async fn default_platform_child(
+    state: &Arc<AppState>,
+    name: &str,
+    reference: &Reference,
+) -> Result<Digest, ApiError> {
+    let missing = |why: &str| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            Code::ManifestUnknown,
+            format!("manifest list {reference} {why}"),
+        )
+    };
+    let list = state
+        .registry
+        .manifest(name, reference)
+        .await?
+        .ok_or_else(|| ApiError::manifest_unknown(&reference.to_string()))?;
+    let parsed =
+        Parsed::parse_with_digest(list.bytes.to_vec(), list.digest, Some(&list.media_type))
+            .map_err(|_| missing("cannot be read"))?;
+    let Document::Index(ix) = parsed.value else {
+        return Err(missing("is not a list"));
+    };
+    ix.manifests
+        .into_iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+        })
+        .map(|d| d.digest)
+        .ok_or_else(|| missing("does not contain a manifest for the platform linux/amd64"))
 }
 
 async fn put_manifest(
@@ -848,6 +968,46 @@ async fn put_upload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        let oci = media_type::OCI_MANIFEST;
+        let h = |values: &[&str]| {
+            let mut m = HeaderMap::new();
+            for v in values {
+                m.append(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            }
+            m
+        };
+        // Not negotiating: served.
+        assert!(accepts(&h(&[]), oci));
+        assert!(accepts(&h(&["*/*"]), oci));
+        assert!(accepts(&h(&["application/json"]), oci));
+        // Wildcards cover.
+        assert!(accepts(
+            &h(&[media_type::DOCKER_MANIFEST, "*/*;q=0.1"]),
+            oci
+        ));
+        assert!(accepts(
+            &h(&[media_type::DOCKER_MANIFEST, "application/*"]),
+            oci
+        ));
+        assert!(!accepts(&h(&[media_type::DOCKER_MANIFEST, "text/*"]), oci));
+        // Listed, in one header or several, any case, with parameters.
+        assert!(accepts(
+            &h(&[&format!("{}, {oci}; q=0.5", media_type::DOCKER_MANIFEST)]),
+            oci
+        ));
+        assert!(accepts(&h(&[media_type::DOCKER_MANIFEST, oci]), oci));
+        assert!(accepts(
+            &h(&["Application/VND.OCI.Image.Manifest.v1+JSON"]),
+            oci
+        ));
+        // Negotiating without it, or refusing it with q=0.
+        assert!(!accepts(&h(&[media_type::DOCKER_MANIFEST]), oci));
+        assert!(!accepts(&h(&[&format!("{oci};q=0")]), oci));
+        assert!(!accepts(&h(&[media_type::OCI_INDEX]), oci));
+    }
 
     #[test]
     fn routes_split_from_the_end() {

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ServerError;
 
@@ -54,7 +54,7 @@ fn default_addr() -> SocketAddr {
 }
 
 /// Where the registry keeps its data.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum StorageConfig {
     /// A local directory.
@@ -66,7 +66,7 @@ pub enum StorageConfig {
 }
 
 /// An S3-compatible bucket. Credentials fall back to the usual `AWS_*` environment.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct S3Config {
     pub bucket: String,
@@ -224,22 +224,70 @@ impl Config {
 
     /// Read a configuration file: YAML for `.yaml`/`.yml`, TOML otherwise.
     pub fn from_file(path: &Path) -> Result<Config, ServerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ServerError::Io {
+        let text = read(path)?;
+        parse(path, &text)
+    }
+
+    /// As [`Config::from_file`], but a file without a `storage` section gets
+    /// `default_storage` (`strata serve` puts the registry under the store root then,
+    /// and a `--storage` flag replaces the file's choice anyway).
+    pub fn from_file_or(
+        path: &Path,
+        default_storage: impl FnOnce() -> StorageConfig,
+    ) -> Result<Config, ServerError> {
+        let text = read(path)?;
+        let bad = |message: String| ServerError::Config {
             path: path.to_path_buf(),
-            source: e,
-        })?;
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if matches!(ext, "yaml" | "yml") {
-            serde_yaml::from_str(&text).map_err(|e| ServerError::Config {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
+            message,
+        };
+        // Look at the document as a generic tree first; only a file that lacks the
+        // section takes the detour (the direct parse keeps line numbers in errors).
+        let mut tree: serde_json::Value = if is_yaml(path) {
+            serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?
         } else {
-            toml::from_str(&text).map_err(|e| ServerError::Config {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
+            toml::from_str(&text).map_err(|e| bad(e.to_string()))?
+        };
+        if tree.is_null() {
+            // An empty YAML document: nothing but the default storage.
+            tree = serde_json::Value::Object(serde_json::Map::new());
         }
+        let Some(map) = tree.as_object_mut() else {
+            return parse(path, &text);
+        };
+        if map.contains_key("storage") {
+            return parse(path, &text);
+        }
+        let storage = serde_json::to_value(default_storage()).map_err(|e| bad(e.to_string()))?;
+        map.insert("storage".to_string(), storage);
+        serde_json::from_value(tree).map_err(|e| bad(e.to_string()))
+    }
+}
+
+fn read(path: &Path) -> Result<String, ServerError> {
+    std::fs::read_to_string(path).map_err(|e| ServerError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+fn parse(path: &Path, text: &str) -> Result<Config, ServerError> {
+    if is_yaml(path) {
+        serde_yaml::from_str(text).map_err(|e| ServerError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    } else {
+        toml::from_str(text).map_err(|e| ServerError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -274,6 +322,36 @@ mod tests {
 
         std::fs::write(&y, "storage:\n  type: fs\n  root: /x\nbogus: 1\n").unwrap();
         let err = Config::from_file(&y).unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn a_file_without_storage_takes_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let fallback = || StorageConfig::Fs {
+            root: PathBuf::from("/default/registry"),
+        };
+        let t = dir.path().join("c.toml");
+        std::fs::write(&t, "read_only = true\n[limits]\nmax_page = 7\n").unwrap();
+        let c = Config::from_file_or(&t, fallback).unwrap();
+        assert!(c.read_only);
+        assert_eq!(c.limits.max_page, 7);
+        assert!(
+            matches!(c.storage, StorageConfig::Fs { ref root } if root == Path::new("/default/registry"))
+        );
+        // A file that names its storage keeps it.
+        std::fs::write(&t, "[storage]\ntype = \"memory\"\n").unwrap();
+        let c = Config::from_file_or(&t, fallback).unwrap();
+        assert!(matches!(c.storage, StorageConfig::Memory));
+        // An empty YAML file is all defaults.
+        let y = dir.path().join("c.yml");
+        std::fs::write(&y, "").unwrap();
+        let c = Config::from_file_or(&y, fallback).unwrap();
+        assert!(matches!(c.storage, StorageConfig::Fs { .. }));
+        assert_eq!(c.addr.port(), 5000);
+        // Unknown fields are still refused on the detour.
+        std::fs::write(&y, "bogus: 1\n").unwrap();
+        let err = Config::from_file_or(&y, fallback).unwrap_err().to_string();
         assert!(err.contains("bogus"), "{err}");
     }
 }

@@ -27,8 +27,9 @@ pub struct ServeArgs {
     #[command(subcommand)]
     pub command: Option<ServeCommand>,
 
+    // Boxed: the flags are large next to the other commands' arguments.
     #[command(flatten)]
-    pub server: ServerFlags,
+    pub server: Box<ServerFlags>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -118,7 +119,7 @@ pub struct GcArgs {
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     match args.command {
         Some(ServeCommand::Gc(gc)) => run_gc(ctx, gc),
-        None => run_server(ctx, args.server),
+        None => run_server(ctx, *args.server),
     }
 }
 
