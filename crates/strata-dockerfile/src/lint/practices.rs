@@ -494,7 +494,7 @@ fn missing_dockerignore(input: &LintInput<'_>, df: &Dockerfile, sink: &mut Sink)
         &MISSING_DOCKERIGNORE,
         span,
         format!(
-            "The build context has no .dockerignore but contains {list}; add a .dockerignore to keep them out of every build"
+            "The build context has no .dockerignore but contains {list}; a .dockerignore keeps such content out of every build"
         ),
     );
 }
