@@ -288,21 +288,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// A future that resolves on the first SIGINT or SIGTERM. The handlers are installed
+/// here, before the listening line is printed, so a supervisor that signals as soon as
+/// it reads the line is never met by the default disposition.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the process dies on the default disposition, which
-        // is what it would do anyway: nothing to wait for.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 fn run_server(ctx: &Ctx, flags: ServerFlags) -> anyhow::Result<()> {
@@ -319,6 +317,7 @@ fn run_server(ctx: &Ctx, flags: ServerFlags) -> anyhow::Result<()> {
     }
     let rt = runtime()?;
     rt.block_on(async move {
+        let shutdown = shutdown_signal()?;
         let server = strata_server::Server::bind(config)
             .await
             .context("cannot start the registry")?;
@@ -329,7 +328,7 @@ fn run_server(ctx: &Ctx, flags: ServerFlags) -> anyhow::Result<()> {
             notes.join(", ")
         );
         server
-            .run(shutdown_signal())
+            .run(shutdown)
             .await
             .context("the registry stopped with an error")
     })?;
