@@ -1,0 +1,84 @@
+//! Exporter: the final stage's config and layers → an OCI image in the store, tagged.
+//!
+//! The config gets `rootfs.diff_ids` from the layers and a creation time (now, or
+//! `SOURCE_DATE_EPOCH`) on itself and on every history entry the build added, as BuildKit's
+//! exporter does. Config and manifest are serialised once and stored as written; the image
+//! ID is the config digest. Names are normalised Docker-style (`app` →
+//! `docker.io/library/app:latest`); without a name the image is kept as a dangling entry.
+
+use strata_oci::media_type;
+use strata_oci::{Descriptor, ImageConfig, Manifest, Parsed, Reference};
+use strata_store::{Lease, Store};
+
+use crate::cache::LayerRecord;
+use crate::solver::{BuildOptions, BuildOutput};
+use crate::{BuildError, Result};
+
+/// Normalise a `-t` value the way Docker does.
+pub fn normalize_tag(name: &str) -> Result<String> {
+    let r = Reference::parse_normalized(name).map_err(|e| BuildError::Tag {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })?;
+    if r.digest_str().is_some() {
+        return Err(BuildError::Tag {
+            name: name.to_string(),
+            reason: "a tag cannot contain a digest".into(),
+        });
+    }
+    Ok(r.tag_name_only().to_string())
+}
+
+pub(crate) fn export(
+    store: &Store,
+    lease: &Lease,
+    opts: &BuildOptions,
+    mut config: ImageConfig,
+    layers: &[LayerRecord],
+    base_history: usize,
+) -> Result<BuildOutput> {
+    let tags: Vec<String> = opts
+        .tags
+        .iter()
+        .map(|t| normalize_tag(t))
+        .collect::<Result<_>>()?;
+    let created = match opts.source_date_epoch {
+        Some(t) => jiff::Timestamp::from_second(t)
+            .map(|ts| ts.to_string())
+            .unwrap_or_else(|_| jiff::Timestamp::UNIX_EPOCH.to_string()),
+        None => jiff::Timestamp::now().to_string(),
+    };
+    for h in config.history.iter_mut().skip(base_history) {
+        if h.created.is_none() {
+            h.created = Some(created.clone());
+        }
+    }
+    config.created = Some(created);
+    config.rootfs.kind = "layers".into();
+    config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let config_doc = Parsed::from_value(config, media_type::OCI_CONFIG);
+    let config_desc = store.write_blob(lease, &config_doc.bytes, media_type::OCI_CONFIG)?;
+    let layer_descs: Vec<Descriptor> = layers
+        .iter()
+        .map(|l| Descriptor::new(l.media_type.clone(), l.digest.clone(), l.size as i64))
+        .collect();
+    let manifest = Parsed::from_value(
+        Manifest::new_oci(config_desc.clone(), layer_descs),
+        media_type::OCI_MANIFEST,
+    );
+    let manifest_desc = store.write_blob(lease, &manifest.bytes, media_type::OCI_MANIFEST)?;
+    store.update(|txn| -> Result<()> {
+        if tags.is_empty() {
+            txn.add_dangling(&manifest_desc)?;
+        }
+        for t in &tags {
+            txn.tag(t, &manifest_desc)?;
+        }
+        Ok(())
+    })?;
+    Ok(BuildOutput {
+        manifest: manifest_desc,
+        image_id: config_desc.digest,
+        tags,
+    })
+}

@@ -1,0 +1,394 @@
+//! Frontend: a Dockerfile's typed stages → the stages to build, in dependency order, with
+//! their bases resolved to scratch, an earlier stage or an image name, and the ARG scope
+//! every stage starts with.
+//!
+//! ARG scoping follows BuildKit: meta ARGs (before the first FROM) are expanded in order
+//! against the predefined platform ARGs and each other, `--build-arg` overrides their
+//! defaults, and they are visible only in FROM lines unless a stage re-declares them with a
+//! bare `ARG NAME`. Inside a stage, `ARG` values become part of the environment of later
+//! instructions (expansion and RUN) but never of the image config.
+//!
+//! `--target` pruning: only the target and the stages it reaches through its base (`FROM
+//! stage`) and `COPY --from` are built; other stages are not even checked beyond parsing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexMap;
+use strata_dockerfile::instructions::CommandKind;
+use strata_dockerfile::{Instructions, Lex};
+use strata_oci::Platform;
+
+use crate::{BuildError, Result};
+
+/// `--build-arg` values: `KEY=VALUE`, or `KEY` alone to take the value from the
+/// environment of the `strata` process (ignored when unset, as Docker does).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildArgs(pub IndexMap<String, String>);
+
+impl BuildArgs {
+    pub fn parse(items: &[String]) -> Result<BuildArgs> {
+        let mut map = IndexMap::new();
+        for item in items {
+            match item.split_once('=') {
+                Some((k, v)) => {
+                    if k.is_empty() {
+                        return Err(BuildError::BuildArg {
+                            arg: item.clone(),
+                            reason: "the name is empty".into(),
+                        });
+                    }
+                    map.insert(k.to_string(), v.to_string());
+                }
+                None => {
+                    if let Ok(v) = std::env::var(item) {
+                        map.insert(item.clone(), v);
+                    }
+                }
+            }
+        }
+        Ok(BuildArgs(map))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// Proxy ARGs are predefined: usable without an ARG line, and left out of history.
+pub const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The platform ARGs BuildKit defines for every build (target = build platform here: we
+/// do not cross-build).
+pub fn platform_args(platform: &Platform) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let variant = platform.variant.clone().unwrap_or_default();
+    let full = platform.to_slash_string();
+    for prefix in ["TARGET", "BUILD"] {
+        m.insert(format!("{prefix}PLATFORM"), full.clone());
+        m.insert(format!("{prefix}OS"), platform.os.clone());
+        m.insert(format!("{prefix}ARCH"), platform.architecture.clone());
+        m.insert(format!("{prefix}VARIANT"), variant.clone());
+    }
+    m
+}
+
+/// Where a stage starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    Scratch,
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// An image name, expanded.
+    Image(String),
+}
+
+/// The stages to build.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Stage indexes in an order where every stage comes after the ones it needs.
+    pub order: Vec<usize>,
+    pub target: usize,
+    /// The base of every stage (only meaningful for stages in `order`).
+    pub bases: Vec<Base>,
+    /// Meta ARG values after `--build-arg`s (what FROM lines see).
+    pub global_args: BTreeMap<String, String>,
+    /// The meta ARGs' names as declared (a stage's bare `ARG NAME` takes the value from here).
+    pub declared_meta: Vec<String>,
+}
+
+/// The user-visible name of a stage: its `AS` name, else `stage-N`.
+pub fn stage_name(ins: &Instructions, i: usize) -> String {
+    ins.stages[i]
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("stage-{i}"))
+}
+
+fn dockerfile_err(message: String, line: usize) -> BuildError {
+    BuildError::Dockerfile {
+        message,
+        line: Some(line),
+    }
+}
+
+/// Find a stage by name (case-insensitive) or index, among the stages before `before`.
+fn find_stage(ins: &Instructions, name: &str, before: usize) -> Option<usize> {
+    let lower = name.to_lowercase();
+    if let Some(i) = ins.stages[..before]
+        .iter()
+        .position(|s| s.name.as_deref() == Some(lower.as_str()))
+    {
+        return Some(i);
+    }
+    name.parse::<usize>().ok().filter(|i| *i < before)
+}
+
+/// Work out what to build.
+pub fn plan(
+    ins: &Instructions,
+    lex: &Lex,
+    target: Option<&str>,
+    build_args: &BuildArgs,
+    platform: &Platform,
+) -> Result<Plan> {
+    if ins.stages.is_empty() {
+        return Err(BuildError::Dockerfile {
+            message: "dockerfile contains no stages to build".into(),
+            line: None,
+        });
+    }
+    let mut global: BTreeMap<String, String> = platform_args(platform);
+    let mut declared_meta = Vec::new();
+    for (meta, arg) in &ins.meta_args {
+        for a in &arg.args {
+            declared_meta.push(a.key.clone());
+            let value = match build_args.get(&a.key) {
+                Some(v) => Some(v.to_string()),
+                None => match &a.value {
+                    Some(v) => Some(
+                        lex.process_word(v, &global)
+                            .map_err(|e| dockerfile_err(e.to_string(), meta.span.start.line))?,
+                    ),
+                    None => None,
+                },
+            };
+            if let Some(v) = value {
+                global.insert(a.key.clone(), v);
+            }
+        }
+    }
+    let target_idx = match target {
+        None => ins.stages.len() - 1,
+        Some(t) => find_stage(ins, t, ins.stages.len())
+            .filter(|i| ins.stages[*i].name.is_some())
+            .ok_or_else(|| BuildError::TargetNotFound {
+                target: t.to_string(),
+            })?,
+    };
+    let mut bases = Vec::with_capacity(ins.stages.len());
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(ins.stages.len());
+    for (i, st) in ins.stages.iter().enumerate() {
+        let line = st.from_meta.span.start.line;
+        let name = lex
+            .process_word(&st.base, &global)
+            .map_err(|e| dockerfile_err(e.to_string(), line))?;
+        if name.is_empty() {
+            return Err(dockerfile_err(
+                format!("base name ({}) should not be blank", st.base),
+                line,
+            ));
+        }
+        let mut d = Vec::new();
+        let base = if name.eq_ignore_ascii_case("scratch") {
+            Base::Scratch
+        } else if let Some(j) = find_stage(ins, &name, i).filter(|j| ins.stages[*j].name.is_some())
+        {
+            d.push(j);
+            Base::Stage(j)
+        } else {
+            Base::Image(name)
+        };
+        for c in &st.commands {
+            if let CommandKind::Copy(copy) = &c.kind
+                && let Some(from) = &copy.from
+            {
+                let from = lex
+                    .process_word(&from.value, &global)
+                    .map_err(|e| dockerfile_err(e.to_string(), c.meta.span.start.line))?;
+                if let Some(j) = find_stage(ins, &from, i) {
+                    d.push(j);
+                } else if find_stage(ins, &from, ins.stages.len()).is_some() {
+                    return Err(dockerfile_err(
+                        format!("invalid from flag value {from}: stage defined after use"),
+                        c.meta.span.start.line,
+                    ));
+                }
+            }
+        }
+        bases.push(base);
+        deps.push(d);
+    }
+    // Depth-first from the target: dependencies first.
+    let mut order = Vec::new();
+    let mut state: HashMap<usize, bool> = HashMap::new();
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        state: &mut HashMap<usize, bool>,
+        order: &mut Vec<usize>,
+    ) {
+        if state.contains_key(&i) {
+            return;
+        }
+        state.insert(i, false);
+        for &d in &deps[i] {
+            visit(d, deps, state, order);
+        }
+        state.insert(i, true);
+        order.push(i);
+    }
+    visit(target_idx, &deps, &mut state, &mut order);
+    Ok(Plan {
+        order,
+        target: target_idx,
+        bases,
+        global_args: global,
+        declared_meta,
+    })
+}
+
+/// Go's `%q` of a string slice, as BuildKit writes `CMD`/`ENTRYPOINT` history:
+/// `["a" "b"]`.
+pub fn go_quote_slice(items: &[String]) -> String {
+    let inner: Vec<String> = items
+        .iter()
+        .map(|s| strata_dockerfile::quote::go_quote(s))
+        .collect();
+    format!("[{}]", inner.join(" "))
+}
+
+/// Go's `%v` of a string slice: `[a b]`.
+pub fn go_slice(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+/// Go's `time.Duration.String()` for whole nanoseconds.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000_000_000 {
+        let (unit, div) = if ns < 1_000 {
+            ("ns", 1)
+        } else if ns < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{}{unit}", trim_frac(ns, div));
+    }
+    let total_secs = ns / 1_000_000_000;
+    let frac = ns % 1_000_000_000;
+    let h = total_secs / 3600;
+    let m = (total_secs % 3600) / 60;
+    let s = total_secs % 60;
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&trim_frac(s * 1_000_000_000 + frac, 1_000_000_000));
+    out.push('s');
+    out
+}
+
+fn trim_frac(v: u128, div: u128) -> String {
+    let whole = v / div;
+    let frac = v % div;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{frac:0width$}");
+    format!("{whole}.{}", f.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ins(src: &str) -> (Instructions, Lex) {
+        let df = strata_dockerfile::parse(src).unwrap();
+        let lex = Lex::new(df.escape_token);
+        (strata_dockerfile::parse_instructions(&df).unwrap(), lex)
+    }
+
+    #[test]
+    fn target_prunes_unreachable_stages() {
+        let (i, lex) = ins(
+            "FROM scratch AS a\nFROM scratch AS b\nCOPY --from=a /x /x\nFROM scratch AS c\nFROM b AS d\n",
+        );
+        let p = plan(
+            &i,
+            &lex,
+            Some("d"),
+            &BuildArgs::default(),
+            &Platform::host(),
+        )
+        .unwrap();
+        assert_eq!(p.order, vec![0, 1, 3]);
+        assert_eq!(p.bases[3], Base::Stage(1));
+        let p = plan(&i, &lex, None, &BuildArgs::default(), &Platform::host()).unwrap();
+        assert_eq!(p.order, vec![0, 1, 3]);
+        let p = plan(
+            &i,
+            &lex,
+            Some("C"),
+            &BuildArgs::default(),
+            &Platform::host(),
+        )
+        .unwrap();
+        assert_eq!(p.order, vec![2]);
+        assert!(matches!(
+            plan(
+                &i,
+                &lex,
+                Some("nope"),
+                &BuildArgs::default(),
+                &Platform::host()
+            ),
+            Err(BuildError::TargetNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn meta_args_expand_in_from_and_build_args_override() {
+        let (i, lex) = ins("ARG REG=example.com\nARG IMG=${REG}/app:1\nFROM ${IMG}\n");
+        let p = plan(&i, &lex, None, &BuildArgs::default(), &Platform::host()).unwrap();
+        assert_eq!(p.bases[0], Base::Image("example.com/app:1".into()));
+        let ba = BuildArgs::parse(&["REG=local".into()]).unwrap();
+        let p = plan(&i, &lex, None, &ba, &Platform::host()).unwrap();
+        assert_eq!(p.bases[0], Base::Image("local/app:1".into()));
+        let (i, lex) = ins("ARG B\nFROM ${B}\n");
+        assert!(plan(&i, &lex, None, &BuildArgs::default(), &Platform::host()).is_err());
+    }
+
+    #[test]
+    fn platform_args_are_predefined() {
+        let (i, lex) = ins("FROM img-${TARGETARCH}\n");
+        let p = plan(&i, &lex, None, &BuildArgs::default(), &Platform::host()).unwrap();
+        assert_eq!(
+            p.bases[0],
+            Base::Image(format!("img-{}", Platform::host().architecture))
+        );
+    }
+
+    #[test]
+    fn go_formats() {
+        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+        assert_eq!(
+            go_quote_slice(&["a b".into(), "c".into()]),
+            "[\"a b\" \"c\"]"
+        );
+        assert_eq!(go_slice(&["/bin/sh".into(), "-c".into()]), "[/bin/sh -c]");
+    }
+}

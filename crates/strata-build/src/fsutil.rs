@@ -1,0 +1,377 @@
+//! File-system helpers of the worker: looking paths up through a stack of snapshot
+//! directories, resolving users and groups from the image's `/etc/passwd` and
+//! `/etc/group`, copying entries with Docker's COPY metadata rules, and a read-only overlay
+//! view of a stage for `COPY --from`.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::{BuildError, Result, io_err};
+
+/// Look `rel` (relative, slash-separated) up in snapshot directories given topmost first:
+/// the first layer that has it wins; an overlay whiteout (char device 0/0) hides it.
+pub fn lookup(lowers_top_first: &[PathBuf], rel: &str) -> Option<(PathBuf, fs::Metadata)> {
+    let rel = rel.trim_start_matches('/');
+    for dir in lowers_top_first {
+        let p = if rel.is_empty() {
+            dir.clone()
+        } else {
+            dir.join(rel)
+        };
+        if let Ok(m) = fs::symlink_metadata(&p) {
+            if m.file_type().is_char_device() && m.rdev() == 0 {
+                return None;
+            }
+            return Some((p, m));
+        }
+    }
+    None
+}
+
+/// The uid, gid and supplementary gids for a Docker `USER`/`--chown` value (`user`,
+/// `uid`, `user:group`, `uid:gid`), resolved against the image's passwd and group files.
+pub fn resolve_user(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u32, Vec<u32>)> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = lookup(lowers_top_first, "etc/passwd")
+        .and_then(|(p, _)| fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let groups = lookup(lowers_top_first, "etc/group")
+        .and_then(|(p, _)| fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let entry = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && (f[0] == user || f[2] == user)).then(|| {
+            (
+                f[0].to_string(),
+                f[2].parse::<u32>().ok(),
+                f[3].parse::<u32>().ok(),
+            )
+        })
+    });
+    let (name, uid, gid) = match (entry, user.parse::<u32>()) {
+        (Some((n, Some(u), Some(g))), _) => (Some(n), u, g),
+        (_, Ok(u)) => (None, u, 0),
+        _ => {
+            return Err(BuildError::UnknownUser {
+                user: user.to_string(),
+            });
+        }
+    };
+    let gid = match group {
+        None => gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => groups
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 3 && f[0] == g)
+                        .then(|| f[2].parse::<u32>().ok())
+                        .flatten()
+                })
+                .ok_or_else(|| BuildError::UnknownGroup {
+                    group: g.to_string(),
+                })?,
+        },
+    };
+    let mut extra = Vec::new();
+    if group.is_none()
+        && let Some(name) = &name
+    {
+        for l in groups.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 4
+                && f[3].split(',').any(|m| m == name)
+                && let Ok(g) = f[2].parse::<u32>()
+                && g != gid
+            {
+                extra.push(g);
+            }
+        }
+    }
+    Ok((uid, gid, extra))
+}
+
+/// How copied entries are owned and moded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyMeta {
+    /// Owner of copied entries (Docker's COPY default is 0:0).
+    pub owner: (u32, u32),
+    /// `--chmod` (octal) for files and directories.
+    pub chmod: Option<u32>,
+}
+
+fn lchown(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io_err("chown", path))
+}
+
+fn set_times(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let mtime = filetime::FileTime::from_last_modification_time(meta);
+    filetime::set_symlink_file_times(path, mtime, mtime).map_err(io_err("set times of", path))
+}
+
+/// Copy one non-directory entry (regular file or symlink; other types are skipped) to
+/// `dst`, replacing what is there.
+pub fn copy_leaf(src: &Path, meta: &fs::Metadata, dst: &Path, cm: &CopyMeta) -> Result<()> {
+    if let Ok(m) = fs::symlink_metadata(dst) {
+        if m.is_dir() {
+            fs::remove_dir_all(dst).map_err(io_err("remove", dst))?;
+        } else {
+            fs::remove_file(dst).map_err(io_err("remove", dst))?;
+        }
+    }
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = fs::read_link(src).map_err(io_err("read link", src))?;
+        std::os::unix::fs::symlink(&target, dst).map_err(io_err("create symlink", dst))?;
+        lchown(dst, cm.owner.0, cm.owner.1)?;
+        return set_times(dst, meta);
+    }
+    if !ft.is_file() {
+        return Ok(());
+    }
+    fs::copy(src, dst).map_err(io_err("copy", src))?;
+    lchown(dst, cm.owner.0, cm.owner.1)?;
+    let mode = cm.chmod.unwrap_or(meta.mode() & 0o7777);
+    fs::set_permissions(dst, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", dst))?;
+    set_times(dst, meta)
+}
+
+/// Create directory `dst` (or reuse it) with `meta`'s mode and times and the copy owner.
+/// Times are set by [`finish_dir`] after the directory's contents are written.
+pub fn make_dir(dst: &Path, meta: Option<&fs::Metadata>, cm: &CopyMeta) -> Result<()> {
+    match fs::symlink_metadata(dst) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            fs::remove_file(dst).map_err(io_err("remove", dst))?;
+            fs::create_dir(dst).map_err(io_err("create directory", dst))?;
+        }
+        Err(_) => fs::create_dir(dst).map_err(io_err("create directory", dst))?,
+    }
+    lchown(dst, cm.owner.0, cm.owner.1)?;
+    let mode = cm
+        .chmod
+        .or(meta.map(|m| m.mode() & 0o7777))
+        .unwrap_or(0o755);
+    fs::set_permissions(dst, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", dst))
+}
+
+pub fn finish_dir(dst: &Path, meta: &fs::Metadata) -> Result<()> {
+    set_times(dst, meta)
+}
+
+/// Create the parents of container path `dest` inside the fresh layer directory `layer`,
+/// taking each existing parent's metadata from the image (so the layer does not change
+/// them) and 0755 root for new ones.
+pub fn make_parents(layer: &Path, lowers_top_first: &[PathBuf], dest: &str) -> Result<()> {
+    let mut rel = String::new();
+    let parts: Vec<&str> = dest.split('/').filter(|p| !p.is_empty()).collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        if !rel.is_empty() {
+            rel.push('/');
+        }
+        rel.push_str(part);
+        let p = layer.join(&rel);
+        if p.is_dir() {
+            continue;
+        }
+        match lookup(lowers_top_first, &rel) {
+            Some((_, m)) if m.is_dir() => {
+                fs::create_dir(&p).map_err(io_err("create directory", &p))?;
+                lchown(&p, m.uid(), m.gid())?;
+                fs::set_permissions(&p, fs::Permissions::from_mode(m.mode() & 0o7777))
+                    .map_err(io_err("chmod", &p))?;
+                set_times(&p, &m)?;
+            }
+            _ => {
+                fs::create_dir(&p).map_err(io_err("create directory", &p))?;
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err("chmod", &p))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A read-only overlay of snapshot directories, unmounted on drop. A single directory is
+/// used as it is.
+#[derive(Debug)]
+pub struct View {
+    path: PathBuf,
+    mounted: bool,
+    _tmp: Option<crate::snapshot::TempDir>,
+}
+
+impl View {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn open(
+        snapshots: &crate::snapshot::Snapshots,
+        lowers_top_first: &[PathBuf],
+    ) -> Result<View> {
+        match lowers_top_first {
+            [] => Ok(View {
+                path: snapshots.empty()?,
+                mounted: false,
+                _tmp: None,
+            }),
+            [one] => Ok(View {
+                path: one.clone(),
+                mounted: false,
+                _tmp: None,
+            }),
+            many => {
+                let tmp = snapshots.temp()?;
+                let lowers: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
+                let data = format!("lowerdir={}", lowers.join(":"));
+                let c = |s: &[u8]| {
+                    CString::new(s).map_err(|_| BuildError::Copy {
+                        path: String::from_utf8_lossy(s).into_owned(),
+                        reason: "path contains a NUL byte".into(),
+                    })
+                };
+                let target = c(tmp.path().as_os_str().as_bytes())?;
+                let data_c = c(data.as_bytes())?;
+                // SAFETY: valid C strings; a read-only overlay of our own snapshot dirs.
+                let r = unsafe {
+                    libc::mount(
+                        c"overlay".as_ptr(),
+                        target.as_ptr(),
+                        c"overlay".as_ptr(),
+                        libc::MS_RDONLY,
+                        data_c.as_ptr().cast(),
+                    )
+                };
+                if r != 0 {
+                    return Err(io_err("mount a view of", tmp.path())(
+                        std::io::Error::last_os_error(),
+                    ));
+                }
+                Ok(View {
+                    path: tmp.path().to_path_buf(),
+                    mounted: true,
+                    _tmp: Some(tmp),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if self.mounted
+            && let Ok(c) = CString::new(self.path.as_os_str().as_bytes())
+        {
+            // SAFETY: valid C string.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+/// Resolve container path `rel` inside `root` without ever leaving it: symlinks in the
+/// path are followed relative to `root` (absolute targets restart at `root`, `..` stops at
+/// it), as a container would see them.
+pub fn resolve_in(root: &Path, rel: &str, follow_last: bool) -> PathBuf {
+    let mut parts: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = rel
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                parts.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = root.join(parts.join("/")).join(&part);
+        let is_last = pending.is_empty();
+        if (!is_last || follow_last)
+            && hops < 40
+            && let Ok(target) = fs::read_link(&candidate)
+        {
+            hops += 1;
+            let t = target.to_string_lossy().into_owned();
+            if t.starts_with('/') {
+                parts.clear();
+            }
+            pending.extend(
+                t.split('/')
+                    .filter(|s| !s.is_empty())
+                    .rev()
+                    .map(str::to_string),
+            );
+            continue;
+        }
+        parts.push(part);
+    }
+    root.join(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_respects_whiteouts_and_order() {
+        let d = tempfile::tempdir().unwrap();
+        let (top, bottom) = (d.path().join("top"), d.path().join("bottom"));
+        fs::create_dir_all(top.join("etc")).unwrap();
+        fs::create_dir_all(bottom.join("etc")).unwrap();
+        fs::write(
+            bottom.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/app:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(
+            bottom.join("etc/group"),
+            "root:x:0:\napp:x:1001:\nextra:x:2000:app\n",
+        )
+        .unwrap();
+        let lowers = vec![top.clone(), bottom.clone()];
+        assert_eq!(
+            resolve_user(&lowers, "app").unwrap(),
+            (1000, 1001, vec![2000])
+        );
+        assert_eq!(
+            resolve_user(&lowers, "app:extra").unwrap(),
+            (1000, 2000, vec![])
+        );
+        assert_eq!(resolve_user(&lowers, "42").unwrap(), (42, 0, vec![]));
+        assert_eq!(resolve_user(&lowers, "1000:7").unwrap(), (1000, 7, vec![]));
+        assert!(matches!(
+            resolve_user(&lowers, "ghost"),
+            Err(BuildError::UnknownUser { .. })
+        ));
+        fs::write(top.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        assert!(resolve_user(&lowers, "app").is_err());
+    }
+
+    #[test]
+    fn resolve_in_never_leaves_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("a/abs")).unwrap();
+        std::os::unix::fs::symlink("../../..", root.join("a/b/up")).unwrap();
+        assert_eq!(
+            resolve_in(root, "/a/abs/passwd", true),
+            root.join("etc/passwd")
+        );
+        assert_eq!(resolve_in(root, "a/b/up/x", true), root.join("x"));
+        assert_eq!(resolve_in(root, "a/abs", false), root.join("a/abs"));
+    }
+}

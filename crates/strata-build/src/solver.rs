@@ -1,0 +1,1423 @@
+//! Solver and worker: run the planned stages, instruction by instruction.
+//!
+//! Each stage carries an image config (mutated exactly as BuildKit's Dockerfile frontend
+//! does, history included), its layer list and the cache key of its filesystem state.
+//! Config-only instructions change the config and history and leave the key alone;
+//! RUN, COPY/ADD and WORKDIR are ops whose key is derived from the parent key (see
+//! [`crate::cache`] for the fields); a hit reuses the recorded layer, a miss executes in a
+//! fresh directory that becomes both the layer blob and the next snapshot.
+//!
+//! Stages run in dependency order, one after another; within an op, hashing and
+//! compression use every core.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use strata_dockerfile::instructions::{
+    Chmod, CommandKind, CopyCommand, Healthcheck, NetworkMode, PortSpec, ShellDependentCmd,
+};
+use strata_dockerfile::{Command, Instructions, Lex};
+use strata_layer::{CompressOptions, CreateOptions, LayerWriter};
+use strata_oci::config::{Empty, HealthConfig, History};
+use strata_oci::{Descriptor, Digest, Document, ImageConfig, Platform, Reference};
+use strata_runtime::{ContainerSpec, Network, ProcessSpec, Rootfs};
+use strata_store::{Lease, Store};
+
+use crate::cache::{CacheIndex, KeyBuilder, LayerRecord};
+use crate::context::Context;
+use crate::frontend::{self, Base, BuildArgs, go_duration, go_quote_slice, go_slice};
+use crate::fsutil::{self, CopyMeta, View};
+use crate::snapshot::Snapshots;
+use crate::{BuildError, Event, Reporter, Result, io_err};
+
+/// Docker's default `PATH`.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
+const OUTPUT_TAIL: usize = 12;
+
+/// What to build and how.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The context directory.
+    pub context: PathBuf,
+    /// The Dockerfile's path (for its `.dockerignore`), if it came from a file.
+    pub dockerfile_path: Option<PathBuf>,
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    pub target: Option<String>,
+    pub build_args: BuildArgs,
+    pub no_cache: bool,
+    /// Names to tag the result with (as the user typed them).
+    pub tags: Vec<String>,
+    /// Network of RUN instructions without `--network` (Docker's default is the host's).
+    pub network: Network,
+    pub compression: CompressOptions,
+    /// `SOURCE_DATE_EPOCH`: clamps file times in new layers and sets created times.
+    pub source_date_epoch: Option<i64>,
+    /// Report the pre-image of every cache key.
+    pub debug_cache_keys: bool,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// The manifest in the store.
+    pub manifest: Descriptor,
+    /// The config digest: the image ID Docker shows.
+    pub image_id: Digest,
+    /// The full names tagged.
+    pub tags: Vec<String>,
+}
+
+/// The state of a stage while it is built.
+#[derive(Debug, Clone)]
+struct StageState {
+    config: ImageConfig,
+    layers: Vec<LayerRecord>,
+    key: Digest,
+    /// ARGs declared in the stage, in order, with their values (for RUN env and history).
+    args: Vec<(String, String)>,
+    cmd_set: bool,
+    /// History entries at the start of the stage's own instructions.
+    base_history: usize,
+}
+
+struct Solver<'a> {
+    store: &'a Store,
+    lease: Lease,
+    opts: &'a BuildOptions,
+    reporter: &'a dyn Reporter,
+    ins: &'a Instructions,
+    lex: Lex,
+    cache: CacheIndex,
+    snapshots: Snapshots,
+    context: Option<Context>,
+    next_id: AtomicUsize,
+    platform: Platform,
+    global_args: BTreeMap<String, String>,
+    declared_meta: Vec<String>,
+    /// Finished stages, by index.
+    done: Vec<Option<StageState>>,
+}
+
+/// Build the image described by `opts` into `store`.
+pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildOutput> {
+    let df = strata_dockerfile::parse(&opts.dockerfile).map_err(df_err)?;
+    let ins = strata_dockerfile::parse_instructions(&df).map_err(df_err)?;
+    let lex = Lex::new(df.escape_token);
+    let platform = Platform::host();
+    let plan = frontend::plan(
+        &ins,
+        &lex,
+        opts.target.as_deref(),
+        &opts.build_args,
+        &platform,
+    )?;
+    let snapshots = Snapshots::new(store)?;
+    snapshots.clean_stale();
+    let mut solver = Solver {
+        store,
+        lease: store.lease()?,
+        opts,
+        reporter,
+        ins: &ins,
+        lex,
+        cache: CacheIndex::new(store),
+        snapshots,
+        context: None,
+        next_id: AtomicUsize::new(1),
+        platform,
+        global_args: plan.global_args.clone(),
+        declared_meta: plan.declared_meta.clone(),
+        done: vec![None; ins.stages.len()],
+    };
+    for &i in &plan.order {
+        let st = solver.run_stage(i, &plan.bases[i])?;
+        solver.done[i] = Some(st);
+    }
+    let mut results = std::mem::take(&mut solver.done);
+    if let Some(ctx) = &solver.context {
+        ctx.save_memo();
+    }
+    let target = results[plan.target]
+        .take()
+        .ok_or_else(|| BuildError::TargetNotFound {
+            target: frontend::stage_name(&ins, plan.target),
+        })?;
+    crate::export::export(
+        store,
+        &solver.lease,
+        opts,
+        target.config,
+        &target.layers,
+        target.base_history,
+    )
+}
+
+fn df_err(e: strata_dockerfile::Error) -> BuildError {
+    BuildError::Dockerfile {
+        line: Some(e.span().start.line),
+        message: e.to_string(),
+    }
+}
+
+/// The environment as a map (later entries win), for expansion.
+fn env_map(config: &ImageConfig, args: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (k, v) in args {
+        m.insert(k.clone(), v.clone());
+    }
+    // ENV always wins over ARG of the same name.
+    for e in config
+        .config
+        .as_ref()
+        .and_then(|c| c.env.clone())
+        .unwrap_or_default()
+    {
+        let (k, v) = e.split_once('=').unwrap_or((&e, ""));
+        m.insert(k.to_string(), v.to_string());
+    }
+    m
+}
+
+fn add_env(env: &mut Vec<String>, k: &str, v: &str) {
+    let entry = format!("{k}={v}");
+    match env
+        .iter_mut()
+        .find(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) == k)
+    {
+        Some(e) => *e = entry,
+        None => env.push(entry),
+    }
+}
+
+fn clean_abs(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// A minimal `filepath.Match` for one path component: `*`, `?` and literals.
+fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob_match(&pattern[1..], name) || (!name.is_empty() && glob_match(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &name[1..]),
+        (Some(a), Some(b)) if a == b => glob_match(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// One selected source of a COPY: the host path, the path relative to the source root
+/// (for the key) and the metadata.
+struct Selected {
+    host: PathBuf,
+    rel: String,
+    meta: std::fs::Metadata,
+}
+
+impl Solver<'_> {
+    fn id(&self) -> usize {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn context(&mut self) -> Result<&Context> {
+        if self.context.is_none() {
+            let patterns = crate::context::ignore_patterns(
+                &self.opts.context,
+                self.opts.dockerfile_path.as_deref(),
+            )?;
+            let canon = std::fs::canonicalize(&self.opts.context).map_err(|source| {
+                BuildError::Context {
+                    path: self.opts.context.clone(),
+                    source,
+                }
+            })?;
+            let memo = self.store.root().join("meta/build-context").join(format!(
+                "{}.json",
+                &Digest::sha256(canon.as_os_str().as_encoded_bytes()).hex()[..32]
+            ));
+            let id = self.id();
+            let start = Instant::now();
+            self.reporter.event(Event::Start {
+                id,
+                name: "[internal] load build context".into(),
+            });
+            let ctx = Context::open(&canon, &patterns, Some(memo))?;
+            self.reporter.event(Event::Done {
+                id,
+                elapsed: start.elapsed(),
+            });
+            self.context = Some(ctx);
+        }
+        self.context.as_ref().ok_or_else(|| BuildError::Context {
+            path: self.opts.context.clone(),
+            source: std::io::Error::other("context not loaded"),
+        })
+    }
+
+    fn resolve_image(&self, name: &str) -> Result<StageState> {
+        let bad = |reason: String| BuildError::BaseImage {
+            reference: name.to_string(),
+            reason,
+        };
+        let full = Reference::parse_docker(name)
+            .map_err(|e| bad(e.to_string()))?
+            .to_string();
+        let desc = self.store.resolve(&full)?.ok_or_else(|| {
+            bad(format!(
+                "{full}: not found in the local store (pull or import it first)"
+            ))
+        })?;
+        let mut doc = self.store.read_document(&desc)?;
+        if let Document::Index(index) = &doc.value {
+            let pick = index
+                .manifests
+                .iter()
+                .find(|m| {
+                    m.platform
+                        .as_ref()
+                        .is_some_and(|p| p.matches(&self.platform))
+                })
+                .or_else(|| index.manifests.first())
+                .cloned()
+                .ok_or_else(|| bad("the index lists no manifests".into()))?;
+            doc = self.store.read_document(&pick)?;
+        }
+        let Document::Manifest(manifest) = &doc.value else {
+            return Err(bad("nested index".into()));
+        };
+        let bytes = self.store.read_blob(&manifest.config.digest)?;
+        let config = ImageConfig::parse_with_digest(&bytes, &manifest.config.digest)
+            .map_err(|e| bad(e.to_string()))?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(bad("layer count differs from the config's diff_ids".into()));
+        }
+        let layers = manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(l, d)| LayerRecord {
+                diff_id: d.clone(),
+                digest: l.digest.clone(),
+                size: l.size.max(0) as u64,
+                media_type: l.media_type.clone(),
+            })
+            .collect();
+        for l in &manifest.layers {
+            self.store.lease_existing(&self.lease, &l.digest)?;
+        }
+        let key = KeyBuilder::new("strata.image.v1")
+            .field("manifest", doc.digest.as_str())
+            .finish();
+        Ok(StageState {
+            base_history: config.history.len(),
+            config,
+            layers,
+            key,
+            args: Vec::new(),
+            cmd_set: false,
+        })
+    }
+
+    fn run_stage(&mut self, i: usize, base: &Base) -> Result<StageState> {
+        let stage = &self.ins.stages[i];
+        let named = stage.name.clone();
+        let mut st = match base {
+            Base::Scratch => {
+                let mut config = ImageConfig::new(&self.platform);
+                config.rootfs.kind = "layers".into();
+                let mut cc = config.config_or_default();
+                cc.env = Some(vec![format!("PATH={DEFAULT_PATH}")]);
+                cc.working_dir = "/".into();
+                config.config = Some(cc);
+                StageState {
+                    config,
+                    layers: Vec::new(),
+                    key: KeyBuilder::new("strata.scratch.v1").finish(),
+                    args: Vec::new(),
+                    cmd_set: false,
+                    base_history: 0,
+                }
+            }
+            Base::Stage(j) => {
+                let mut s = self.done[*j]
+                    .clone()
+                    .ok_or_else(|| BuildError::TargetNotFound {
+                        target: frontend::stage_name(self.ins, *j),
+                    })?;
+                if let Some(c) = s.config.config.as_mut() {
+                    c.on_build = None;
+                }
+                s
+            }
+            Base::Image(name) => {
+                let id = self.id();
+                let start = Instant::now();
+                self.reporter.event(Event::Start {
+                    id,
+                    name: format!("[internal] load metadata for {name}"),
+                });
+                let s = self.resolve_image(name)?;
+                self.reporter.event(Event::Done {
+                    id,
+                    elapsed: start.elapsed(),
+                });
+                s
+            }
+        };
+        // A stage's own ARGs start empty; the base stage's carry over.
+        if !matches!(base, Base::Stage(_)) {
+            st.args.clear();
+        }
+        let total = stage
+            .commands
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    CommandKind::Run(_)
+                        | CommandKind::Copy(_)
+                        | CommandKind::Add(_)
+                        | CommandKind::Workdir(_)
+                )
+            })
+            .count()
+            + usize::from(matches!(base, Base::Image(_)));
+        let prefix = named.clone().unwrap_or_else(|| {
+            if self.ins.stages.len() == 1 {
+                String::new()
+            } else {
+                format!("stage-{i}")
+            }
+        });
+        let mut index = 0usize;
+        let mut vertex = |what: &str| -> String {
+            index += 1;
+            let width = total.to_string().len();
+            if prefix.is_empty() {
+                format!("[{index:>width$}/{total}] {what}")
+            } else {
+                format!("[{prefix} {index:>width$}/{total}] {what}")
+            }
+        };
+        if let Base::Image(name) = base {
+            let id = self.id();
+            let full = Reference::parse_docker(name)
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| name.clone());
+            self.reporter.event(Event::Start {
+                id,
+                name: vertex(&format!("FROM {full}")),
+            });
+            self.reporter.event(Event::Done {
+                id,
+                elapsed: std::time::Duration::ZERO,
+            });
+        }
+        for cmd in &stage.commands {
+            self.dispatch(&mut st, cmd, &prefix, &mut vertex)?;
+        }
+        Ok(st)
+    }
+
+    fn history(&self, st: &mut StageState, created_by: String, empty: bool) {
+        st.config.history.push(History {
+            created: None,
+            created_by,
+            comment: HISTORY_COMMENT.into(),
+            empty_layer: empty,
+            ..History::default()
+        });
+    }
+
+    fn expand(&self, word: &str, env: &BTreeMap<String, String>, line: usize) -> Result<String> {
+        self.lex
+            .process_word(word, env)
+            .map_err(|e| BuildError::Dockerfile {
+                message: e.to_string(),
+                line: Some(line),
+            })
+    }
+
+    fn dispatch(
+        &mut self,
+        st: &mut StageState,
+        cmd: &Command,
+        stage_label: &str,
+        vertex: &mut dyn FnMut(&str) -> String,
+    ) -> Result<()> {
+        let line = cmd.meta.span.start.line;
+        let env = env_map(&st.config, &st.args);
+        let mut cc = st.config.config_or_default();
+        match &cmd.kind {
+            CommandKind::Env(pairs) => {
+                let mut msg = String::from("ENV");
+                let mut env_now = env.clone();
+                let mut list = cc.env.clone().unwrap_or_default();
+                for p in pairs {
+                    let v = self.expand(&p.value, &env_now, line)?;
+                    msg.push_str(&format!(" {}={}", p.key, v));
+                    add_env(&mut list, &p.key, &v);
+                    env_now.insert(p.key.clone(), v);
+                }
+                cc.env = Some(list);
+                st.config.config = Some(cc);
+                self.history(st, msg, true);
+            }
+            CommandKind::Label(pairs) => {
+                let mut msg = String::from("LABEL");
+                let mut labels = cc.labels.clone().unwrap_or_default();
+                for p in pairs {
+                    let k = self.expand(&p.key, &env, line)?;
+                    let v = self.expand(&p.value, &env, line)?;
+                    msg.push_str(&format!(" {k}={v}"));
+                    labels.insert(k, v);
+                }
+                labels.sort_keys();
+                cc.labels = Some(labels);
+                st.config.config = Some(cc);
+                self.history(st, msg, true);
+            }
+            CommandKind::Maintainer(m) => {
+                st.config.author = m.clone();
+                self.history(st, format!("MAINTAINER {m}"), true);
+            }
+            CommandKind::User(u) => {
+                let u = self.expand(u, &env, line)?;
+                cc.user = u.clone();
+                st.config.config = Some(cc);
+                self.history(st, format!("USER {u}"), true);
+            }
+            CommandKind::Workdir(w) => {
+                let w = self.expand(w, &env, line)?;
+                let wd = if w.starts_with('/') {
+                    clean_abs(&w)
+                } else {
+                    let base = if cc.working_dir.is_empty() {
+                        "/"
+                    } else {
+                        &cc.working_dir
+                    };
+                    clean_abs(&format!("{base}/{w}"))
+                };
+                cc.working_dir = wd.clone();
+                let user = cc.user.clone();
+                st.config.config = Some(cc);
+                let mut with_layer = false;
+                if wd != "/" {
+                    let name = vertex(&format!("WORKDIR {wd}"));
+                    with_layer = self.workdir_op(st, &wd, &user, name)?;
+                }
+                self.history(st, format!("WORKDIR {wd}"), !with_layer);
+            }
+            CommandKind::Expose(e) => {
+                let mut ports = cc.exposed_ports.clone().unwrap_or_default();
+                for word in &e.ports {
+                    for p in
+                        self.lex
+                            .process_words(word, &env)
+                            .map_err(|e| BuildError::Dockerfile {
+                                message: e.to_string(),
+                                line: Some(line),
+                            })?
+                    {
+                        let spec = PortSpec::parse(&p).map_err(|m| BuildError::Dockerfile {
+                            message: m,
+                            line: Some(line),
+                        })?;
+                        for port in spec.start..=spec.end {
+                            ports.insert(format!("{port}/{}", spec.proto), Empty);
+                        }
+                    }
+                }
+                ports.sort_keys();
+                let shown: Vec<String> = ports.keys().map(|k| format!("{k}:{{}}")).collect();
+                cc.exposed_ports = Some(ports);
+                st.config.config = Some(cc);
+                self.history(st, format!("EXPOSE map[{}]", shown.join(" ")), true);
+            }
+            CommandKind::Volume(vols) => {
+                let mut set = cc.volumes.clone().unwrap_or_default();
+                let mut expanded = Vec::new();
+                for v in vols {
+                    let v = self.expand(v, &env, line)?;
+                    if v.is_empty() {
+                        return Err(BuildError::Dockerfile {
+                            message: "VOLUME specified can not be an empty string".into(),
+                            line: Some(line),
+                        });
+                    }
+                    set.insert(v.clone(), Empty);
+                    expanded.push(v);
+                }
+                set.sort_keys();
+                cc.volumes = Some(set);
+                st.config.config = Some(cc);
+                self.history(st, format!("VOLUME {}", go_slice(&expanded)), true);
+            }
+            CommandKind::Cmd(c) => {
+                let args = with_shell(&cc, c);
+                cc.cmd = Some(args.clone());
+                cc.args_escaped = true;
+                st.config.config = Some(cc);
+                st.cmd_set = true;
+                self.history(st, format!("CMD {}", go_quote_slice(&args)), true);
+            }
+            CommandKind::Entrypoint(c) => {
+                let args = with_shell(&cc, c);
+                cc.entrypoint = Some(args.clone());
+                if !st.cmd_set {
+                    cc.cmd = None;
+                }
+                st.config.config = Some(cc);
+                self.history(st, format!("ENTRYPOINT {}", go_quote_slice(&args)), true);
+            }
+            CommandKind::Shell(s) => {
+                cc.shell = Some(s.clone());
+                st.config.config = Some(cc);
+                self.history(st, format!("SHELL {}", go_slice(s)), true);
+            }
+            CommandKind::StopSignal(s) => {
+                let s = self.expand(s, &env, line)?;
+                strata_dockerfile::instructions::parse_signal(&s).map_err(|m| {
+                    BuildError::Dockerfile {
+                        message: m,
+                        line: Some(line),
+                    }
+                })?;
+                cc.stop_signal = s.clone();
+                st.config.config = Some(cc);
+                self.history(st, format!("STOPSIGNAL {s}"), true);
+            }
+            CommandKind::Healthcheck(h) => {
+                let hc = match h {
+                    Healthcheck::None => HealthConfig {
+                        test: vec!["NONE".into()],
+                        ..HealthConfig::default()
+                    },
+                    Healthcheck::Check {
+                        test,
+                        interval,
+                        timeout,
+                        start_period,
+                        start_interval,
+                        retries,
+                    } => {
+                        let ns =
+                            |d: &Option<std::time::Duration>| d.map_or(0, |d| d.as_nanos() as i64);
+                        HealthConfig {
+                            test: test.clone(),
+                            interval: ns(interval),
+                            timeout: ns(timeout),
+                            start_period: ns(start_period),
+                            start_interval: ns(start_interval),
+                            retries: i64::from(*retries),
+                            ..HealthConfig::default()
+                        }
+                    }
+                };
+                let d = |n: i64| go_duration(std::time::Duration::from_nanos(n.max(0) as u64));
+                let msg = format!(
+                    "HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
+                    go_slice(&hc.test),
+                    d(hc.interval),
+                    d(hc.timeout),
+                    d(hc.start_period),
+                    d(hc.start_interval),
+                    hc.retries
+                );
+                cc.healthcheck = Some(hc);
+                st.config.config = Some(cc);
+                self.history(st, msg, true);
+            }
+            CommandKind::Onbuild(o) => {
+                cc.on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(o.expression.clone());
+                st.config.config = Some(cc);
+            }
+            CommandKind::Arg(a) => {
+                let mut parts = Vec::new();
+                for pair in &a.args {
+                    let declared_meta = self.declared_meta.contains(&pair.key);
+                    let value = if let Some(v) = self.opts.build_args.get(&pair.key) {
+                        Some(v.to_string())
+                    } else if let Some(d) = &pair.value {
+                        Some(self.expand(d, &env, line)?)
+                    } else if declared_meta
+                        || frontend::platform_args(&self.platform).contains_key(&pair.key)
+                    {
+                        self.global_args.get(&pair.key).cloned()
+                    } else {
+                        None
+                    };
+                    match &value {
+                        Some(v) => {
+                            parts.push(format!("{}={v}", pair.key));
+                            st.args.retain(|(k, _)| *k != pair.key);
+                            st.args.push((pair.key.clone(), v.clone()));
+                        }
+                        None => parts.push(pair.key.clone()),
+                    }
+                }
+                self.history(st, format!("ARG {}", parts.join(" ")), true);
+            }
+            CommandKind::Run(r) => {
+                let mut args = run_args(&r.cmd);
+                if r.cmd.prepend_shell {
+                    let mut shell = cc
+                        .shell
+                        .clone()
+                        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                    shell.push(args.join(" "));
+                    args = shell;
+                }
+                let mut run_env = cc.env.clone().unwrap_or_default();
+                for (k, v) in &st.args {
+                    if !run_env
+                        .iter()
+                        .any(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) == k)
+                    {
+                        run_env.push(format!("{k}={v}"));
+                    }
+                }
+                for (k, v) in &self.opts.build_args.0 {
+                    if frontend::PROXY_ARGS.contains(&k.as_str()) {
+                        add_env(&mut run_env, k, v);
+                    }
+                }
+                if !run_env.iter().any(|e| e.starts_with("PATH=")) {
+                    run_env.push(format!("PATH={DEFAULT_PATH}"));
+                }
+                let mut hist_args: Vec<String> =
+                    st.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                if !hist_args.is_empty() {
+                    hist_args.insert(0, format!("|{}", hist_args.len()));
+                }
+                hist_args.extend(args.iter().cloned());
+                let network = match r.network {
+                    NetworkMode::None => Network::None,
+                    NetworkMode::Host => Network::Host,
+                    NetworkMode::Default => self.opts.network,
+                };
+                let user = if cc.user.is_empty() {
+                    "root".to_string()
+                } else {
+                    cc.user.clone()
+                };
+                let cwd = if cc.working_dir.is_empty() {
+                    "/".to_string()
+                } else {
+                    cc.working_dir.clone()
+                };
+                let key_b = KeyBuilder::new("strata.exec.v1")
+                    .field("parent", st.key.as_str())
+                    .list("arg", &args)
+                    .list("env", &run_env)
+                    .field("user", &user)
+                    .field("cwd", &cwd)
+                    .field(
+                        "network",
+                        if network == Network::None {
+                            "none"
+                        } else {
+                            "host"
+                        },
+                    );
+                let name = vertex(&format!("RUN {}", cmd_text(&r.cmd)));
+                let spec = RunSpec {
+                    args,
+                    env: run_env,
+                    user,
+                    cwd,
+                    network,
+                    stage: stage_label.to_string(),
+                    instruction: cmd.meta.original.clone(),
+                    line,
+                };
+                self.layer_op(st, key_b, name, |s, upper, lowers| {
+                    s.exec_run(&spec, upper, lowers)
+                })?;
+                self.history(st, format!("RUN {} # buildkit", hist_args.join(" ")), false);
+            }
+            CommandKind::Copy(c) => {
+                let msg = self.copy_op(st, c, &env, &cc, line, vertex, "COPY")?;
+                self.history(st, msg, false);
+            }
+            CommandKind::Add(a) => {
+                if let Some(url) = a.sources.source_paths.iter().find(|s| {
+                    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")
+                }) {
+                    return Err(BuildError::Copy {
+                        path: url.clone(),
+                        reason: "ADD of a remote URL is not supported by this build of strata"
+                            .into(),
+                    });
+                }
+                let c = CopyCommand {
+                    sources: a.sources.clone(),
+                    from: None,
+                    chown: a.chown.clone(),
+                    chmod: a.chmod.clone(),
+                    link: a.link,
+                    parents: false,
+                    excludes: a.excludes.clone(),
+                };
+                let msg = self.copy_op(st, &c, &env, &cc, line, vertex, "ADD")?;
+                self.history(st, msg, false);
+            }
+            CommandKind::From(_) => {}
+        }
+        Ok(())
+    }
+
+    fn lowers_top_first(&self, st: &StageState) -> Result<Vec<PathBuf>> {
+        let mut l = self.snapshots.ensure(self.store, &st.layers)?;
+        l.reverse();
+        Ok(l)
+    }
+
+    /// Run an op: on a cache hit reuse its layer, else let `exec` fill a fresh directory
+    /// (overlay upper format) and turn it into a layer and the next snapshot. Returns
+    /// whether a layer was added.
+    fn layer_op(
+        &mut self,
+        st: &mut StageState,
+        key: KeyBuilder,
+        name: String,
+        exec: impl FnOnce(&Self, &Path, &[PathBuf]) -> Result<()>,
+    ) -> Result<bool> {
+        let id = self.id();
+        let start = Instant::now();
+        let digest = key.finish();
+        self.reporter.event(Event::Start { id, name });
+        if self.opts.debug_cache_keys {
+            self.reporter.event(Event::CacheKey {
+                id,
+                key: digest.to_string(),
+                preimage: key.preimage().to_string(),
+            });
+        }
+        if !self.opts.no_cache
+            && let Some(rec) = self.cache.get(self.store, &digest)
+        {
+            self.store.lease_existing(&self.lease, &rec.digest)?;
+            self.reporter.event(Event::Cached { id });
+            st.layers.push(rec);
+            st.key = digest;
+            return Ok(true);
+        }
+        let result = (|| -> Result<LayerRecord> {
+            let lowers = self.lowers_top_first(st)?;
+            let tmp = self.snapshots.temp()?;
+            let upper = tmp.path().join("upper");
+            std::fs::create_dir(&upper).map_err(io_err("create directory", &upper))?;
+            exec(self, &upper, &lowers)?;
+            let rec = self.write_layer(&upper)?;
+            let mut diff_ids: Vec<Digest> = st.layers.iter().map(|l| l.diff_id.clone()).collect();
+            diff_ids.push(rec.diff_id.clone());
+            if let Some(chain) = strata_layer::chain_id_of(&diff_ids) {
+                self.snapshots.commit(&chain, &upper)?;
+            }
+            Ok(rec)
+        })();
+        match result {
+            Ok(rec) => {
+                self.cache.put(self.store, &digest, &rec)?;
+                self.reporter.event(Event::Done {
+                    id,
+                    elapsed: start.elapsed(),
+                });
+                st.layers.push(rec);
+                st.key = digest;
+                Ok(true)
+            }
+            Err(e) => {
+                self.reporter.event(Event::Error {
+                    id,
+                    elapsed: start.elapsed(),
+                    message: e.to_string(),
+                });
+                Err(e)
+            }
+        }
+    }
+
+    fn write_layer(&self, dir: &Path) -> Result<LayerRecord> {
+        let sink = self.store.writer(&self.lease)?;
+        let mut w = LayerWriter::new(sink, &self.opts.compression)
+            .map_err(io_err("compress layer of", dir))?;
+        strata_layer::create(
+            dir,
+            &mut w,
+            &CreateOptions {
+                clamp_mtime: self.opts.source_date_epoch,
+                overlay_upper: true,
+            },
+        )?;
+        let (info, sink) = w.finish().map_err(io_err("compress layer of", dir))?;
+        sink.commit(Some(&info.digest), Some(info.size))?;
+        Ok(LayerRecord {
+            diff_id: info.diff_id,
+            digest: info.digest,
+            size: info.size,
+            media_type: info.media_type.to_string(),
+        })
+    }
+
+    fn workdir_op(
+        &mut self,
+        st: &mut StageState,
+        wd: &str,
+        user: &str,
+        name: String,
+    ) -> Result<bool> {
+        let lowers = self.lowers_top_first(st)?;
+        if fsutil::lookup(&lowers, wd).is_some_and(|(_, m)| m.is_dir()) {
+            return Ok(false);
+        }
+        let owner = if user.is_empty() {
+            (0, 0)
+        } else {
+            let (u, g, _) = fsutil::resolve_user(&lowers, user)?;
+            (u, g)
+        };
+        let key = KeyBuilder::new("strata.mkdir.v1")
+            .field("parent", st.key.as_str())
+            .field("path", wd)
+            .field("user", user);
+        let epoch = self.opts.source_date_epoch;
+        self.layer_op(st, key, name, |_, upper, lowers| {
+            let mut rel = String::new();
+            for part in wd.split('/').filter(|p| !p.is_empty()) {
+                if !rel.is_empty() {
+                    rel.push('/');
+                }
+                rel.push_str(part);
+                let p = upper.join(&rel);
+                if let Some((_, m)) = fsutil::lookup(lowers, &rel).filter(|(_, m)| m.is_dir()) {
+                    std::fs::create_dir(&p).map_err(io_err("create directory", &p))?;
+                    std::os::unix::fs::lchown(&p, Some(m.uid()), Some(m.gid()))
+                        .map_err(io_err("chown", &p))?;
+                    std::fs::set_permissions(
+                        &p,
+                        std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777),
+                    )
+                    .map_err(io_err("chmod", &p))?;
+                } else {
+                    std::fs::create_dir(&p).map_err(io_err("create directory", &p))?;
+                    std::os::unix::fs::lchown(&p, Some(owner.0), Some(owner.1))
+                        .map_err(io_err("chown", &p))?;
+                    std::fs::set_permissions(
+                        &p,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    )
+                    .map_err(io_err("chmod", &p))?;
+                }
+                if let Some(t) = epoch {
+                    let ft = filetime::FileTime::from_unix_time(t, 0);
+                    let _ = filetime::set_file_times(&p, ft, ft);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy_op(
+        &mut self,
+        st: &mut StageState,
+        c: &CopyCommand,
+        env: &BTreeMap<String, String>,
+        cc: &strata_oci::ContainerConfig,
+        line: usize,
+        vertex: &mut dyn FnMut(&str) -> String,
+        keyword: &str,
+    ) -> Result<String> {
+        let lowers = self.lowers_top_first(st)?;
+        let dest_raw = self.expand(&c.sources.dest, env, line)?;
+        let wd = if cc.working_dir.is_empty() {
+            "/"
+        } else {
+            &cc.working_dir
+        };
+        let dest_abs = if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{wd}/{dest_raw}")
+        };
+        let dest_is_dir_syntax =
+            dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
+        let dest = clean_abs(&dest_abs);
+        let mut srcs = Vec::new();
+        for s in &c.sources.source_paths {
+            srcs.push(self.expand(s, env, line)?);
+        }
+        let owner = match &c.chown {
+            Some(v) => {
+                let v = self.expand(&v.value, env, line)?;
+                let (u, g, _) = fsutil::resolve_user(&lowers, &v)?;
+                (u, g)
+            }
+            None => (0, 0),
+        };
+        let chmod = match &c.chmod {
+            Some(v) => match Chmod::parse(&self.expand(&v.value, env, line)?) {
+                Ok(Chmod::Octal(m)) => Some(m),
+                Ok(Chmod::Symbolic(s)) => {
+                    return Err(BuildError::Copy {
+                        path: s,
+                        reason: "symbolic --chmod is not supported by this build of strata".into(),
+                    });
+                }
+                Err(m) => {
+                    return Err(BuildError::Dockerfile {
+                        message: m,
+                        line: Some(line),
+                    });
+                }
+            },
+            None => None,
+        };
+        let cm = CopyMeta { owner, chmod };
+        // Source root: the context, or a read-only view of another stage/image.
+        let (source_root, source_key, view): (PathBuf, String, Option<View>) = match &c.from {
+            None => {
+                let ctx = self.context()?;
+                (ctx.root.clone(), "context".to_string(), None)
+            }
+            Some(from) => {
+                let name = self.expand(&from.value, &self.global_args.clone(), line)?;
+                // Stages are resolved by the frontend; here they come from the done list
+                // via the stage map, else the name is an image.
+                let state = match self.find_done_stage(&name) {
+                    Some(s) => s,
+                    None => self.resolve_image(&name)?,
+                };
+                let mut l = self.snapshots.ensure(self.store, &state.layers)?;
+                l.reverse();
+                let v = View::open(&self.snapshots, &l)?;
+                (v.path().to_path_buf(), state.key.to_string(), Some(v))
+            }
+        };
+        // Select sources.
+        let mut selected: Vec<(Selected, bool)> = Vec::new(); // (item, copy contents of dir)
+        let wildcard = srcs.iter().any(|s| has_glob(s));
+        for s in &srcs {
+            let rel = clean_abs(s).trim_start_matches('/').to_string();
+            let (parent, last) = match rel.rsplit_once('/') {
+                Some((p, l)) => (p.to_string(), l.to_string()),
+                None => (String::new(), rel.clone()),
+            };
+            let mut found = Vec::new();
+            if has_glob(&last) {
+                let dir = if view.is_some() {
+                    fsutil::resolve_in(&source_root, &parent, true)
+                } else {
+                    source_root.join(&parent)
+                };
+                let mut names: Vec<String> = std::fs::read_dir(&dir)
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.sort();
+                for n in names {
+                    if glob_match(last.as_bytes(), n.as_bytes()) {
+                        let r = if parent.is_empty() {
+                            n.clone()
+                        } else {
+                            format!("{parent}/{n}")
+                        };
+                        found.push((dir.join(&n), r));
+                    }
+                }
+            } else {
+                let host = if view.is_some() {
+                    fsutil::resolve_in(&source_root, &rel, true)
+                } else {
+                    source_root.join(&rel)
+                };
+                found.push((host, rel.clone()));
+            }
+            let mut any = false;
+            for (host, r) in found {
+                if view.is_none() {
+                    let ctx = self.context()?;
+                    if !ctx.contains(&r) {
+                        continue;
+                    }
+                }
+                let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                    continue;
+                };
+                // A context source that is a symlink is copied as a link, never followed.
+                let is_dir = meta.is_dir();
+                selected.push((Selected { host, rel: r, meta }, is_dir));
+                any = true;
+            }
+            if !any && !wildcard {
+                return Err(BuildError::SourceNotFound {
+                    path: format!("/{rel}"),
+                });
+            }
+        }
+        let dest_dir = dest_is_dir_syntax
+            || srcs.len() > 1
+            || wildcard
+            || fsutil::lookup(&lowers, &dest).is_some_and(|(_, m)| m.is_dir());
+        // Key: for context sources, exactly the selected paths and their contents.
+        let mut items: Vec<String> = Vec::new();
+        if view.is_none() {
+            for (sel, is_dir) in &selected {
+                let mut push = |rel: &str, meta: &std::fs::Metadata| -> Result<()> {
+                    let ft = meta.file_type();
+                    let what = if ft.is_symlink() {
+                        format!(
+                            "l {:o} {}",
+                            meta.mode() & 0o7777,
+                            std::fs::read_link(self.opts.context.join(rel))
+                                .map(|t| t.display().to_string())
+                                .unwrap_or_default()
+                        )
+                    } else if ft.is_dir() {
+                        format!("d {:o}", meta.mode() & 0o7777)
+                    } else {
+                        let ctx =
+                            self.context
+                                .as_ref()
+                                .ok_or_else(|| BuildError::SourceNotFound {
+                                    path: rel.to_string(),
+                                })?;
+                        format!("f {:o} {}", meta.mode() & 0o7777, ctx.content_hash(rel)?)
+                    };
+                    items.push(format!("{rel} {what}"));
+                    Ok(())
+                };
+                push(&sel.rel, &sel.meta)?;
+                if *is_dir {
+                    let ctx = self
+                        .context
+                        .as_ref()
+                        .ok_or_else(|| BuildError::SourceNotFound {
+                            path: sel.rel.clone(),
+                        })?;
+                    let below: Vec<(String, std::fs::Metadata)> = ctx
+                        .below(&sel.rel)
+                        .map(|(k, e)| (k.clone(), e.meta.clone()))
+                        .collect();
+                    for (k, m) in below {
+                        push(&k, &m)?;
+                    }
+                }
+            }
+        }
+        let key = KeyBuilder::new("strata.copy.v1")
+            .field("parent", st.key.as_str())
+            .field("source", &source_key)
+            .list("src", &srcs)
+            .field("dest", &dest)
+            .field("dest_dir", if dest_dir { "1" } else { "0" })
+            .field("owner", &format!("{}:{}", owner.0, owner.1))
+            .field(
+                "chmod",
+                &chmod.map(|m| format!("{m:o}")).unwrap_or_default(),
+            )
+            .list("item", &items);
+        let mut shown = srcs.clone();
+        shown.push(dest_raw.clone());
+        let name = vertex(&format!("{keyword} {}", shown.join(" ")));
+        let in_context = view.is_none();
+        let ctx_entries: Option<Vec<(String, std::fs::Metadata)>> = if in_context {
+            let ctx = self
+                .context
+                .as_ref()
+                .ok_or_else(|| BuildError::SourceNotFound { path: ".".into() })?;
+            Some(
+                ctx.entries
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.meta.clone()))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        self.layer_op(st, key, name, |_, upper, lowers| {
+            for (sel, is_dir) in &selected {
+                let base = sel.rel.rsplit('/').next().unwrap_or(&sel.rel).to_string();
+                if *is_dir {
+                    fsutil::make_parents(upper, lowers, &format!("{dest}/x"))?;
+                    let root_dst = upper.join(dest.trim_start_matches('/'));
+                    if dest != "/" {
+                        fsutil::make_dir(&root_dst, Some(&sel.meta), &cm)?;
+                    }
+                    let children: Vec<(String, std::fs::Metadata)> = match &ctx_entries {
+                        Some(all) => {
+                            let prefix = if sel.rel.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}/", sel.rel)
+                            };
+                            all.iter()
+                                .filter(|(k, _)| k.starts_with(&prefix) && !k.is_empty())
+                                .map(|(k, m)| (k[prefix.len()..].to_string(), m.clone()))
+                                .collect()
+                        }
+                        None => walk_dir(&sel.host)?,
+                    };
+                    let mut dirs = Vec::new();
+                    for (rel, meta) in &children {
+                        let src = sel.host.join(rel);
+                        let dst = root_dst.join(rel);
+                        if meta.is_dir() {
+                            fsutil::make_dir(&dst, Some(meta), &cm)?;
+                            dirs.push((dst, meta.clone()));
+                        } else {
+                            fsutil::copy_leaf(&src, meta, &dst, &cm)?;
+                        }
+                    }
+                    for (d, m) in dirs.iter().rev() {
+                        fsutil::finish_dir(d, m)?;
+                    }
+                    if dest != "/" {
+                        fsutil::finish_dir(&root_dst, &sel.meta)?;
+                    }
+                } else {
+                    let target = if dest_dir {
+                        format!("{dest}/{base}")
+                    } else {
+                        dest.clone()
+                    };
+                    fsutil::make_parents(upper, lowers, &target)?;
+                    let dst = upper.join(target.trim_start_matches('/'));
+                    fsutil::copy_leaf(&sel.host, &sel.meta, &dst, &cm)?;
+                }
+            }
+            Ok(())
+        })?;
+        drop(view);
+        Ok(format!("{keyword} {} # buildkit", shown.join(" ")))
+    }
+
+    fn find_done_stage(&self, name: &str) -> Option<StageState> {
+        let lower = name.to_lowercase();
+        let idx = self
+            .ins
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+            .or_else(|| name.parse::<usize>().ok())?;
+        self.done.get(idx).cloned().flatten()
+    }
+
+    fn exec_run(&self, spec: &RunSpec, upper: &Path, lowers: &[PathBuf]) -> Result<()> {
+        let base = upper.parent().unwrap_or(upper).to_path_buf();
+        let (work, merged, state) = (base.join("work"), base.join("merged"), base.join("state"));
+        for d in [&work, &merged, &state] {
+            std::fs::create_dir(d).map_err(io_err("create directory", d))?;
+        }
+        let lower = if lowers.is_empty() {
+            vec![self.snapshots.empty()?]
+        } else {
+            lowers.to_vec()
+        };
+        let (uid, gid, extra) = fsutil::resolve_user(lowers, &spec.user)?;
+        let container = ContainerSpec {
+            rootfs: Rootfs::Overlay {
+                lower,
+                upper: upper.to_path_buf(),
+                work: work.clone(),
+                target: merged,
+            },
+            process: ProcessSpec {
+                args: spec.args.clone(),
+                env: spec.env.clone(),
+                cwd: spec.cwd.clone(),
+                uid,
+                gid,
+                additional_gids: extra,
+            },
+            hostname: "strata".into(),
+            network: spec.network,
+            mounts: Vec::new(),
+            state_dir: state,
+        };
+        let (read, write) = pipe().map_err(io_err("create a pipe for", &base))?;
+        let write2 = write
+            .try_clone()
+            .map_err(io_err("create a pipe for", &base))?;
+        let start = Instant::now();
+        let mut child = strata_runtime::spawn(&container, Stdio::from(write), Stdio::from(write2))
+            .map_err(|source| BuildError::Runtime {
+                instruction: spec.instruction.clone(),
+                source,
+            })?;
+        drop(container);
+        let id = self.next_id.load(Ordering::Relaxed).saturating_sub(1);
+        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        for l in BufReader::new(std::fs::File::from(read)).split(b'\n') {
+            let Ok(l) = l else { break };
+            let line = String::from_utf8_lossy(&l).into_owned();
+            self.reporter.event(Event::Log {
+                id,
+                elapsed: start.elapsed(),
+                line: line.clone(),
+            });
+            if tail.len() == OUTPUT_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+        let status = child.wait().map_err(io_err("wait for", &base))?;
+        let _ = std::fs::remove_dir_all(&work);
+        if !status.success() {
+            use std::os::unix::process::ExitStatusExt;
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return Err(BuildError::RunFailed {
+                stage: spec.stage.clone(),
+                instruction: spec.instruction.clone(),
+                line: spec.line,
+                command: spec.args.join(" "),
+                code,
+                output: tail.into_iter().collect::<Vec<_>>().join("\n"),
+            });
+        }
+        strata_runtime::remove_mount_stubs(upper, &|p: &str| fsutil::lookup(lowers, p).is_some());
+        Ok(())
+    }
+}
+
+/// A RUN, ready to execute.
+struct RunSpec {
+    args: Vec<String>,
+    env: Vec<String>,
+    user: String,
+    cwd: String,
+    network: Network,
+    stage: String,
+    instruction: String,
+    line: usize,
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    use std::os::fd::FromRawFd;
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// RUN's command line, with a single heredoc turned into the script as BuildKit does.
+fn run_args(cmd: &ShellDependentCmd) -> Vec<String> {
+    if cmd.files.is_empty() || !cmd.prepend_shell || cmd.cmd_line.len() != 1 {
+        return cmd.cmd_line.clone();
+    }
+    let mut s = cmd.cmd_line[0].clone();
+    for f in &cmd.files {
+        s.push('\n');
+        s.push_str(&f.data);
+        s.push_str(&f.name);
+    }
+    vec![s]
+}
+
+/// The instruction text shown in progress: the command as written.
+fn cmd_text(cmd: &ShellDependentCmd) -> String {
+    if cmd.prepend_shell {
+        cmd.cmd_line.join(" ")
+    } else {
+        format!(
+            "[{}]",
+            cmd.cmd_line
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// CMD/ENTRYPOINT args: the shell form is prefixed with the SHELL.
+fn with_shell(cc: &strata_oci::ContainerConfig, cmd: &ShellDependentCmd) -> Vec<String> {
+    if !cmd.prepend_shell {
+        return cmd.cmd_line.clone();
+    }
+    let mut shell = cc
+        .shell
+        .clone()
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+    shell.push(cmd.cmd_line.join(" "));
+    shell
+}
+
+/// Every entry below `dir` (relative paths, parents first, sorted), not following links.
+fn walk_dir(dir: &Path) -> Result<Vec<(String, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+    {
+        let e = e.map_err(|e| BuildError::Copy {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let meta = e.metadata().map_err(|err| BuildError::Copy {
+            path: e.path().display().to_string(),
+            reason: err.to_string(),
+        })?;
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((rel, meta));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(clean_abs("/a/./b/../c/"), "/a/c");
+        assert_eq!(clean_abs("../../x"), "/x");
+        assert!(glob_match(b"*.txt", b"a.txt"));
+        assert!(!glob_match(b"*.txt", b"a.txt.bak"));
+        assert!(glob_match(b"a?c", b"abc"));
+        let mut env = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        add_env(&mut env, "A", "2");
+        add_env(&mut env, "B", "3");
+        assert_eq!(env, ["PATH=/bin", "A=2", "B=3"]);
+    }
+}
