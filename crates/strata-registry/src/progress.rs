@@ -6,7 +6,8 @@ use strata_oci::Digest;
 /// What is happening to one blob (or to the whole operation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A pull of `tag_or_digest` from `repository` starts (`1.0: Pulling from app`).
+    /// A pull of `tag_or_digest` from `repository` (the path, `library/busybox`) starts
+    /// (`1.0: Pulling from library/busybox`).
     PullStart {
         repository: String,
         tag_or_digest: String,

@@ -196,7 +196,7 @@ impl Client {
         let scopes = vec![pull_scope(&path)];
         let tod = tag_or_digest(&reference);
         progress.event(Event::PullStart {
-            repository: reference.trim().familiar_string(),
+            repository: reference.path().to_string(),
             tag_or_digest: tod.clone(),
         });
         let top = get_document(
