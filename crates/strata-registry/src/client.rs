@@ -289,6 +289,9 @@ pub struct Registry {
     base: tokio::sync::OnceCell<Url>,
     creds: Option<AuthEntry>,
     state: Mutex<AuthState>,
+    /// Held while fetching a token, so concurrent requests needing the same scopes wait
+    /// for one token request instead of each making their own.
+    fetching: tokio::sync::Mutex<()>,
     opts: Arc<ClientOptions>,
 }
 
@@ -387,6 +390,7 @@ impl Registry {
             base: tokio::sync::OnceCell::new(),
             creds,
             state: Mutex::new(AuthState::default()),
+            fetching: tokio::sync::Mutex::new(()),
             opts,
         })
     }
@@ -498,13 +502,21 @@ impl Registry {
                 }
                 let all = auth::merge_scopes(scopes.iter().cloned().chain(wanted));
                 let key = auth::scope_key(&all);
-                if !force_new
-                    && let Some(tok) = self
-                        .state
+                let cached = || {
+                    self.state
                         .lock()
                         .ok()
                         .and_then(|s| s.tokens.get(&key).cloned())
-                    && tok.is_fresh()
+                        .filter(Token::is_fresh)
+                };
+                if !force_new && let Some(tok) = cached() {
+                    return Ok(Some(format!("Bearer {}", tok.value)));
+                }
+                let stale = cached().map(|t| t.value);
+                let _one_at_a_time = self.fetching.lock().await;
+                // Someone else may have fetched while we waited.
+                if let Some(tok) = cached()
+                    && (!force_new || Some(&tok.value) != stale.as_ref())
                 {
                     return Ok(Some(format!("Bearer {}", tok.value)));
                 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod distribution;
+
 use std::io::Write;
 
 use strata_oci::{Descriptor, Digest, Manifest, Platform, media_type};
