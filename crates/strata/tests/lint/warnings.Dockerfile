@@ -1,0 +1,5 @@
+FROM node:latest as Build
+WORKDIR app
+COPY . .
+RUN npm ci
+CMD npm start
