@@ -41,10 +41,20 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+pub mod caps;
+pub mod cgroup;
+pub mod exec;
+pub mod monitor;
+pub mod network;
+pub mod proxy;
+pub mod seccomp;
+pub mod state;
 
 /// Errors preparing or starting a container.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +149,7 @@ pub const MOUNT_POINTS: [&str; 5] = ["/proc", "/dev", "/sys", "/etc/resolv.conf"
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`): capability numbers kept in
 /// the bounding set.
-const DEFAULT_CAPS: [u32; 14] = [
+pub const DEFAULT_CAPS: [u32; 14] = [
     0,  // CAP_CHOWN
     1,  // CAP_DAC_OVERRIDE
     3,  // CAP_FOWNER
@@ -623,6 +633,11 @@ impl Planner {
 
 /// The steps that set up `spec`.
 pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
+    plan_with(spec, &Options::default())
+}
+
+/// The steps that set up `spec` with the container options of `strata run`.
+pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, RuntimeError> {
     let invalid = |reason: &str| RuntimeError::InvalidSpec {
         reason: reason.to_string(),
     };
@@ -712,14 +727,14 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
         }
     };
     let hosts_path = spec.state_dir.join("hosts");
-    std::fs::write(
-        &hosts_path,
-        format!(
+    let hosts = match &opts.hosts {
+        Some(h) => h.clone(),
+        None => format!(
             "127.0.0.1\tlocalhost {h}\n::1\tlocalhost ip6-localhost ip6-loopback {h}\n",
             h = spec.hostname
         ),
-    )
-    .map_err(|source| RuntimeError::Write {
+    };
+    std::fs::write(&hosts_path, hosts).map_err(|source| RuntimeError::Write {
         path: hosts_path.clone(),
         source,
     })?;
@@ -783,19 +798,26 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
         Some("mode=1777,size=65536k"),
         false,
     )?;
+    let sys_ro = if opts.privileged { 0 } else { libc::MS_RDONLY };
     p.mount(
         Some("sysfs"),
         "/sys",
         Dir,
         Some("sysfs"),
-        nosuid_nodev_noexec | libc::MS_RDONLY,
+        nosuid_nodev_noexec | sys_ro,
         None,
         false,
     )?;
-    for f in MASKED_FILES {
+    let (masked_files, masked_dirs, readonly_paths): (&[&str], &[&str], &[&str]) =
+        if opts.privileged {
+            (&[], &[], &[])
+        } else {
+            (&MASKED_FILES, &MASKED_DIRS, &READONLY_PATHS)
+        };
+    for f in masked_files {
         p.mount(Some("/dev/null"), f, File, None, libc::MS_BIND, None, true)?;
     }
-    for d in MASKED_DIRS {
+    for d in masked_dirs {
         p.mount(
             Some("tmpfs"),
             d,
@@ -806,13 +828,14 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
             true,
         )?;
     }
-    for d in READONLY_PATHS {
+    for d in readonly_paths {
         let src = p.host(d).display().to_string();
         p.mount(Some(&src), d, Dir, None, MS_BIND_REC, None, true)?;
         p.mount(None, d, Dir, None, MS_RO_REMOUNT, None, true)?;
     }
-    let resolv = Path::new("/etc/resolv.conf");
-    if spec.network == Network::Host && resolv.exists() {
+    let host_resolv = Path::new("/etc/resolv.conf");
+    let resolv = opts.resolv_conf.as_deref().unwrap_or(host_resolv);
+    if (spec.network == Network::Host || opts.resolv_conf.is_some()) && resolv.exists() {
         let src = resolv.display().to_string();
         p.mount(
             Some(&src),
@@ -834,6 +857,18 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
         None,
         false,
     )?;
+    if let Some(h) = &opts.hostname_file {
+        let src = h.display().to_string();
+        p.mount(
+            Some(&src),
+            "/etc/hostname",
+            File,
+            None,
+            libc::MS_BIND,
+            None,
+            false,
+        )?;
+    }
     for m in &spec.mounts {
         match m {
             Mount::Bind {
@@ -869,7 +904,23 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
             }
         }
     }
+    if opts.create_cwd && spec.process.cwd != "/" {
+        // Docker creates a missing working directory; done before pivot_root with the
+        // same no-symlink walk as mount points, so it cannot land outside the root.
+        p.mountpoint(&spec.process.cwd, Dir)?;
+    }
     let root = cstr(&p.root)?;
+    if opts.readonly_rootfs {
+        // Per-mount read-only on the root only: the mounts made above stay writable.
+        p.steps.push(Step::Mount {
+            source: None,
+            target: root.clone(),
+            fstype: None,
+            flags: libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+            data: None,
+            optional: false,
+        });
+    }
     let mut steps = p.steps;
     steps.push(Step::Chdir(root));
     steps.push(Step::PivotRootHere);
@@ -877,9 +928,12 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<Step>, RuntimeError> {
     if spec.network == Network::None {
         steps.push(Step::LoopbackUp);
     }
-    steps.push(Step::DropCaps(
-        (0..=63).filter(|c| !DEFAULT_CAPS.contains(c)).collect(),
-    ));
+    if !opts.privileged {
+        let keep: &[u32] = opts.capabilities.as_deref().unwrap_or(&DEFAULT_CAPS);
+        steps.push(Step::DropCaps(
+            (0..=63).filter(|c| !keep.contains(c)).collect(),
+        ));
+    }
     steps.push(Step::NoNewPrivs);
     steps.push(Step::SetGroups(spec.process.additional_gids.clone()));
     steps.push(Step::SetGid(spec.process.gid));
@@ -951,6 +1005,254 @@ pub fn spawn(spec: &ContainerSpec, stdout: Stdio, stderr: Stdio) -> Result<Child
         program: spec.process.args[0].clone(),
         source,
     })
+}
+
+/// What `strata run` adds to a [`ContainerSpec`] (kept apart so the spec stays as `RUN`
+/// builds it). The default changes nothing: [`plan`] is [`plan_with`] the default.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Join this network namespace (an open descriptor the caller keeps) instead of the one
+    /// `spec.network` chooses; set `spec.network` to [`Network::None`] so loopback comes up
+    /// and the host's resolver file is not mounted.
+    pub netns: Option<RawFd>,
+    /// Capabilities kept in the bounding set (default: [`DEFAULT_CAPS`]).
+    pub capabilities: Option<Vec<u32>>,
+    /// `--privileged`: every capability, no masked or read-only `/proc` paths, writable
+    /// `/sys`, no seccomp filter.
+    pub privileged: bool,
+    /// Remount the root read-only after every other mount is made.
+    pub readonly_rootfs: bool,
+    /// Install the default seccomp filter ([`seccomp::default_filter`]).
+    pub seccomp: bool,
+    /// Run a minimal init as pid 1 that forwards signals and reaps zombies.
+    pub init: bool,
+    /// Content of the container's `/etc/hosts` (default: localhost and the hostname).
+    pub hosts: Option<String>,
+    /// A file to mount at `/etc/resolv.conf` (default: the host's, with host networking).
+    pub resolv_conf: Option<PathBuf>,
+    /// A file to mount at `/etc/hostname`.
+    pub hostname_file: Option<PathBuf>,
+    /// Create the working directory when the image lacks it, as Docker does.
+    pub create_cwd: bool,
+    /// `cgroup.procs` files the container joins before any of its processes run.
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Make stdin the controlling terminal of the process (a pty slave).
+    pub tty: bool,
+}
+
+/// The standard streams of a container process.
+#[derive(Debug)]
+pub struct Stdio3 {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+/// A started container: `child` is the waiting first child (its exit status is the
+/// process's), `pid` the host pid of the container's pid 1 (for signals and `exec`).
+#[derive(Debug)]
+pub struct Started {
+    pub child: Child,
+    pub pid: i32,
+}
+
+fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Write "0" (the writing process) into each pre-opened `cgroup.procs` file.
+fn join_cgroups(fds: &[RawFd]) -> io::Result<()> {
+    for fd in fds {
+        // SAFETY: a valid descriptor and a static buffer.
+        let r = unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) };
+        if r < 0 {
+            let write = |b: &[u8]| {
+                // SAFETY: writing a valid buffer to fd 2 (best effort).
+                unsafe { libc::write(2, b.as_ptr().cast(), b.len()) };
+            };
+            write(b"strata-runtime: container setup failed: join cgroup\n");
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The steps of the final process after the shared setup: controlling terminal, then the
+/// seccomp filter (last, so setup itself is not filtered).
+fn finish_process(tty: bool, filter: Option<&seccomp::Filter>) -> io::Result<()> {
+    // SAFETY: plain system calls on integers and a prepared filter.
+    unsafe {
+        if tty {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            check(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
+        }
+    }
+    if let Some(f) = filter {
+        f.install()?;
+    }
+    Ok(())
+}
+
+/// Pid 1 with `--init`: forward every catchable signal to `child`, reap everything, and
+/// exit with `child`'s status (128 + signal when it was killed). Never returns.
+///
+/// # Safety
+/// Runs in a forked child; only raw system calls.
+unsafe fn init_loop(child: libc::pid_t, all: &libc::sigset_t) -> ! {
+    // SAFETY: (whole body) raw system calls on valid local buffers.
+    unsafe {
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(all, &mut info);
+            if sig == libc::SIGCHLD {
+                loop {
+                    let mut st = 0;
+                    let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                    if r <= 0 {
+                        break;
+                    }
+                    if r == child {
+                        if libc::WIFSIGNALED(st) {
+                            libc::_exit(128 + libc::WTERMSIG(st));
+                        }
+                        libc::_exit(libc::WEXITSTATUS(st));
+                    }
+                }
+            } else if sig > 0 {
+                libc::kill(child, sig);
+            }
+        }
+    }
+}
+
+/// Start a container with `opts` (see [`Options`]); like [`spawn`] otherwise.
+pub fn spawn_with(
+    spec: &ContainerSpec,
+    opts: &Options,
+    stdio: Stdio3,
+) -> Result<Started, RuntimeError> {
+    let steps = plan_with(spec, opts)?;
+    let program = spec.process.args[0].clone();
+    let fail = |source: io::Error| RuntimeError::Spawn {
+        program: program.clone(),
+        source,
+    };
+    let mut flags =
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    if spec.network == Network::None && opts.netns.is_none() {
+        flags |= libc::CLONE_NEWNET;
+    }
+    let netns = opts.netns.unwrap_or(-1);
+    let mut cgroup_files = Vec::new();
+    for p in &opts.cgroup_procs {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(|source| RuntimeError::Write {
+                path: p.clone(),
+                source,
+            })?;
+        cgroup_files.push(f);
+    }
+    let cgroup_fds: Vec<RawFd> = cgroup_files.iter().map(|f| f.as_raw_fd()).collect();
+    let filter = (opts.seccomp && !opts.privileged).then(seccomp::default_filter);
+    let (init, tty) = (opts.init, opts.tty);
+    let (pid_read, pid_write) = cloexec_pipe().map_err(fail)?;
+    let pid_write_fd = pid_write.as_raw_fd();
+
+    let mut cmd = Command::new(&spec.process.args[0]);
+    cmd.args(&spec.process.args[1..])
+        .env_clear()
+        .stdin(stdio.stdin)
+        .stdout(stdio.stdout)
+        .stderr(stdio.stderr);
+    for kv in &spec.process.env {
+        match kv.split_once('=') {
+            Some((k, v)) => cmd.env(k, v),
+            None => cmd.env(kv, ""),
+        };
+    }
+    // SAFETY: the closure runs in the forked child and only makes raw system calls on
+    // buffers allocated before the fork (see the module docs).
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            join_cgroups(&cgroup_fds)?;
+            if netns >= 0 {
+                check(libc::setns(netns, libc::CLONE_NEWNET))?;
+            }
+            check(libc::unshare(flags))?;
+            let pid = libc::fork();
+            if pid < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if pid == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                execute(&steps, &LinuxSyscall)?;
+                if !init {
+                    return finish_process(tty, filter.as_ref());
+                }
+                // Pid 1 is a small init; the command runs as its child.
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+                let child = libc::fork();
+                if child < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if child == 0 {
+                    let mut none: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut none);
+                    libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                    return finish_process(tty, filter.as_ref());
+                }
+                // Hold no descriptor of the caller's (status pipes, locks).
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+                init_loop(child, &all);
+            }
+            // The first child: report pid 1's host pid, hold no descriptor, wait, mirror.
+            let bytes = pid.to_ne_bytes();
+            libc::write(pid_write_fd, bytes.as_ptr().cast(), bytes.len());
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            let mut status = 0;
+            loop {
+                let r = libc::waitpid(pid, &mut status, 0);
+                if r == pid {
+                    break;
+                }
+                if r < 0 && *libc::__errno_location() != libc::EINTR {
+                    libc::_exit(125);
+                }
+            }
+            if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
+                libc::signal(sig, libc::SIG_DFL);
+                libc::kill(libc::getpid(), sig);
+                libc::_exit(128 + sig);
+            }
+            libc::_exit(libc::WEXITSTATUS(status));
+        });
+    }
+    let child = cmd.spawn().map_err(fail)?;
+    drop(cgroup_files);
+    drop(pid_write);
+    let mut buf = [0u8; 4];
+    let mut r = std::fs::File::from(pid_read);
+    use std::io::Read as _;
+    let pid = match r.read_exact(&mut buf) {
+        Ok(()) => i32::from_ne_bytes(buf),
+        Err(source) => return Err(fail(source)),
+    };
+    Ok(Started { child, pid })
 }
 
 /// After a run over an overlay: remove from `upper` the empty stubs created for

@@ -1,0 +1,503 @@
+//! The per-container monitor: one small process per running container (the `strata`
+//! binary re-executed in its own session), never a global daemon.
+//!
+//! It holds the container's lock for its whole life (see [`crate::state`]), prepares what
+//! must outlive the command that started it — network namespace and address lease,
+//! published-port listeners, cgroups — starts the container with [`crate::spawn_with`],
+//! relays the container's output into `container.log` (and to the attached terminal when
+//! the container runs in the foreground), reaps it, records the exit status, and for
+//! `--rm` removes it. Everything it holds is released by the kernel if it is killed: the
+//! container dies with it (parent-death signal), the namespace and veth pair with the last
+//! descriptor, the address lease and the container lock with their `flock`s.
+//!
+//! Progress is reported to the launching command over a pipe, one line each:
+//! `started <pid>`, `error <exit code> <message>`, `exited <exit code>`.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::thread;
+
+use crate::network::{self, IpCommand};
+use crate::state::{Container, Containers, LogWriter, State, StateError, Status};
+use crate::{ContainerSpec, Mount, Network, Options, ProcessSpec, Rootfs, Stdio3};
+
+/// How the monitor was asked to run.
+#[derive(Debug)]
+pub struct MonitorArgs {
+    pub id: String,
+    /// Relay output to the monitor's own stdout/stderr (and stdin to the container with
+    /// `-i`): the launching command passed its terminal.
+    pub attach: bool,
+    /// Where to report progress (the launching command's pipe), if anywhere.
+    pub report: Option<File>,
+}
+
+/// Why a start failed, with Docker's exit status for it.
+#[derive(Debug)]
+struct StartError {
+    code: i32,
+    message: String,
+}
+
+impl StartError {
+    fn strata(message: impl Into<String>) -> StartError {
+        StartError {
+            code: 125,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StateError> for StartError {
+    fn from(e: StateError) -> Self {
+        StartError::strata(error_chain(&e))
+    }
+}
+
+/// `outer: inner` for an error and its sources.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+fn report(out: &mut Option<File>, line: &str) {
+    if let Some(f) = out
+        && f.write_all(line.as_bytes()).is_err()
+    {
+        // The launching command is gone: keep running, stop reporting.
+        *out = None;
+    }
+}
+
+/// Run the monitor for container `args.id` in `containers`; returns the exit status of
+/// the container (or of the failed start).
+pub fn run(containers: &Containers, mut args: MonitorArgs) -> i32 {
+    // SAFETY: setting signal dispositions at startup, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    let id = args.id.clone();
+    let lock = match containers.try_monitor_lock(&id) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            report(
+                &mut args.report,
+                &format!("error 125 container {id} is already running\n"),
+            );
+            return 125;
+        }
+        Err(e) => {
+            report(
+                &mut args.report,
+                &format!("error 125 {}\n", error_chain(&e)),
+            );
+            return 125;
+        }
+    };
+    let container = match containers.load(&id) {
+        Ok(c) => c,
+        Err(e) => {
+            report(
+                &mut args.report,
+                &format!("error 125 {}\n", error_chain(&e)),
+            );
+            return 125;
+        }
+    };
+    let mut state = container.state.clone();
+    state.status = Status::Starting;
+    state.monitor_pid = std::process::id() as i32;
+    state.error.clear();
+    let _ = containers.write_state(&id, &state);
+
+    let code = match start_and_wait(containers, &container, &mut state, &mut args) {
+        Ok(code) => code,
+        Err(e) => {
+            state.status = Status::Exited;
+            state.exit_code = e.code;
+            state.error = e.message.clone();
+            state.pid = 0;
+            state.finished_at = Some(jiff::Timestamp::now().to_string());
+            let _ = containers.write_state(&id, &state);
+            report(
+                &mut args.report,
+                &format!("error {} {}\n", e.code, e.message.replace('\n', " ")),
+            );
+            if container.config.auto_remove {
+                remove_with_volumes(containers, &container);
+            }
+            drop(lock);
+            return e.code;
+        }
+    };
+    if container.config.auto_remove {
+        remove_with_volumes(containers, &container);
+    }
+    drop(lock);
+    report(&mut args.report, &format!("exited {code}\n"));
+    code
+}
+
+/// Remove a container and its anonymous volumes (`--rm`).
+pub fn remove_with_volumes(containers: &Containers, c: &Container) {
+    let _ = containers.remove(&c.config.id);
+    for m in c.config.mounts.iter().filter(|m| m.anonymous) {
+        if let Some(vol_dir) = m.source.parent() {
+            let _ = std::fs::remove_dir_all(vol_dir);
+        }
+    }
+}
+
+fn pipe() -> io::Result<(File, File)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
+/// Open a pty pair: (master, slave).
+fn openpty() -> io::Result<(File, File)> {
+    // SAFETY: standard pty calls on descriptors we own; ptsname_r fills a local buffer.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if master < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let master = File::from_raw_fd(master);
+        if libc::grantpt(master.as_raw_fd()) < 0 || libc::unlockpt(master.as_raw_fd()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut name = [0 as libc::c_char; 128];
+        if libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let slave = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if slave < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((master, File::from_raw_fd(slave)))
+    }
+}
+
+/// Copy `from` into the log (as `stream`) and, when attached, to `to`.
+fn relay(
+    mut from: File,
+    log: std::sync::Arc<LogWriter>,
+    stream: &'static str,
+    mut to: Option<File>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // EIO: the pty's last slave closed.
+                Err(_) => break,
+            };
+            log.write(stream, &buf[..n]);
+            if let Some(t) = &mut to
+                && t.write_all(&buf[..n]).is_err()
+            {
+                to = None;
+            }
+        }
+    })
+}
+
+/// Duplicate one of our standard descriptors as a `File`.
+fn dup_std(fd: i32) -> Option<File> {
+    // SAFETY: dup of a standard descriptor; the new one is ours.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    // SAFETY: n is a fresh descriptor owned by nobody else.
+    (n >= 0).then(|| unsafe { File::from_raw_fd(n) })
+}
+
+/// Map a failed start to Docker's exit status: 127 not found, 126 not executable.
+fn start_failure(program: &str, e: &io::Error) -> StartError {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => StartError {
+            code: 127,
+            message: format!(
+                "exec: \"{program}\": executable file not found in $PATH (or a setup path is missing)"
+            ),
+        },
+        Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::EPERM) => StartError {
+            code: 126,
+            message: format!("exec: \"{program}\": permission denied or not executable: {e}"),
+        },
+        _ => StartError::strata(format!("failed to start {program:?} in the container: {e}")),
+    }
+}
+
+fn start_and_wait(
+    containers: &Containers,
+    c: &Container,
+    state: &mut State,
+    args: &mut MonitorArgs,
+) -> Result<i32, StartError> {
+    let cfg = &c.config;
+    let run_dir = c.dir.join("run");
+    // Overlay's work directory must be empty-ish on each mount; a killed run may leave
+    // `work/work` behind, which overlay handles, so it is reused as is.
+    let (upper, work, merged) = (
+        c.dir.join("upper"),
+        c.dir.join("work"),
+        c.dir.join("merged"),
+    );
+
+    // Network namespace, address, published ports: before the container exists.
+    let mut netns: Option<OwnedFd> = None;
+    let mut lease = None;
+    let mut bound = Vec::new();
+    let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string();
+    let network = match cfg.network.as_str() {
+        "host" => Network::Host,
+        _ => Network::None,
+    };
+    if cfg.network == "bridge" {
+        let ip = IpCommand;
+        network::ensure_bridge(&ip).map_err(|e| StartError::strata(error_chain(&e)))?;
+        let l = network::lease(&format!("{}\n{}\n", c.dir.display(), std::process::id()))
+            .map_err(|e| StartError::strata(error_chain(&e)))?;
+        bound = crate::proxy::bind(&cfg.ports).map_err(|e| StartError::strata(error_chain(&e)))?;
+        let ns = network::new_netns().map_err(|e| StartError::strata(error_chain(&e)))?;
+        network::attach(&ip, ns.as_raw_fd(), &cfg.id, l.addr)
+            .map_err(|e| StartError::strata(error_chain(&e)))?;
+        hosts.push_str(&format!("{}\t{}\n", l.addr, cfg.hostname));
+        state.ip_address = Some(l.addr.to_string());
+        netns = Some(ns);
+        lease = Some(l);
+    } else {
+        hosts.push_str(&format!("127.0.1.1\t{}\n", cfg.hostname));
+        state.ip_address = None;
+    }
+    state.ports = bound.iter().map(|b| b.mapping().clone()).collect();
+    let resolv = if cfg.network == "host" {
+        None
+    } else {
+        let p = run_dir.join("resolv.conf");
+        std::fs::write(&p, resolv_conf(cfg.network == "bridge"))
+            .map_err(|e| StartError::strata(format!("write {}: {e}", p.display())))?;
+        Some(p)
+    };
+    let hostname_file = run_dir.join("hostname");
+    std::fs::write(&hostname_file, format!("{}\n", cfg.hostname))
+        .map_err(|e| StartError::strata(format!("write {}: {e}", hostname_file.display())))?;
+
+    let cgroup = crate::cgroup::create(&cfg.id, &cfg.limits.to_limits())
+        .map_err(|e| StartError::strata(error_chain(&e)))?;
+    state.cgroups = cgroup.dirs.clone();
+
+    let mut lower = cfg.lower.clone();
+    if lower.is_empty() {
+        let empty = c.dir.join("run").join("empty");
+        let _ = std::fs::create_dir_all(&empty);
+        lower.push(empty);
+    }
+    let spec = ContainerSpec {
+        rootfs: Rootfs::Overlay {
+            lower,
+            upper,
+            work,
+            target: merged,
+        },
+        process: ProcessSpec {
+            args: cfg.args.clone(),
+            env: cfg.env.clone(),
+            cwd: cfg.working_dir.clone(),
+            uid: cfg.uid,
+            gid: cfg.gid,
+            additional_gids: cfg.additional_gids.clone(),
+        },
+        hostname: cfg.hostname.clone(),
+        network,
+        mounts: cfg
+            .mounts
+            .iter()
+            .map(|m| match m.kind.as_str() {
+                "tmpfs" => Mount::Tmpfs {
+                    destination: m.destination.clone(),
+                },
+                _ => Mount::Bind {
+                    source: m.source.clone(),
+                    destination: m.destination.clone(),
+                    readonly: !m.rw,
+                },
+            })
+            .collect(),
+        state_dir: run_dir.clone(),
+    };
+    let opts = Options {
+        netns: netns.as_ref().map(|n| n.as_raw_fd()),
+        capabilities: Some(cfg.capabilities.clone()),
+        privileged: cfg.privileged,
+        readonly_rootfs: cfg.read_only,
+        seccomp: cfg.seccomp,
+        init: cfg.init,
+        hosts: Some(hosts),
+        resolv_conf: resolv,
+        hostname_file: Some(hostname_file),
+        create_cwd: true,
+        cgroup_procs: cgroup.procs_files(),
+        tty: cfg.tty,
+    };
+
+    let log = std::sync::Arc::new(
+        LogWriter::open(&c.log_path()).map_err(|e| StartError::strata(error_chain(&e)))?,
+    );
+    let io_err = |what: &str, e: io::Error| StartError::strata(format!("{what}: {e}"));
+    let stdin_for_container = || -> Stdio {
+        if args.attach && cfg.open_stdin {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut relays = Vec::new();
+    let stdio;
+    let mut pty_master = None;
+    if cfg.tty {
+        let (master, slave) = openpty().map_err(|e| io_err("open a pseudo-terminal", e))?;
+        let s2 = slave.try_clone().map_err(|e| io_err("dup", e))?;
+        let s3 = slave.try_clone().map_err(|e| io_err("dup", e))?;
+        stdio = Stdio3 {
+            stdin: Stdio::from(slave),
+            stdout: Stdio::from(s2),
+            stderr: Stdio::from(s3),
+        };
+        pty_master = Some(master);
+    } else {
+        let (out_r, out_w) = pipe().map_err(|e| io_err("create a pipe", e))?;
+        let (err_r, err_w) = pipe().map_err(|e| io_err("create a pipe", e))?;
+        stdio = Stdio3 {
+            stdin: stdin_for_container(),
+            stdout: Stdio::from(out_w),
+            stderr: Stdio::from(err_w),
+        };
+        let to_out = args.attach.then(|| dup_std(1)).flatten();
+        let to_err = args.attach.then(|| dup_std(2)).flatten();
+        relays.push(relay(out_r, log.clone(), "stdout", to_out));
+        relays.push(relay(err_r, log.clone(), "stderr", to_err));
+    }
+
+    let started = crate::spawn_with(&spec, &opts, stdio);
+    // Our copies of the container's ends must go, or the relays never see EOF.
+    drop(spec);
+    let mut started = match started {
+        Ok(s) => s,
+        Err(crate::RuntimeError::Spawn { program, source }) => {
+            cgroup.remove();
+            for r in relays {
+                let _ = r.join();
+            }
+            return Err(start_failure(&program, &source));
+        }
+        Err(e) => {
+            cgroup.remove();
+            return Err(StartError::strata(error_chain(&e)));
+        }
+    };
+    if let Some(master) = pty_master {
+        let m2 = master.try_clone().map_err(|e| io_err("dup", e))?;
+        let to_out = args.attach.then(|| dup_std(1)).flatten();
+        relays.push(relay(master, log.clone(), "stdout", to_out));
+        if args.attach && cfg.open_stdin {
+            let mut m2 = m2;
+            thread::spawn(move || {
+                let mut stdin = io::stdin();
+                let _ = io::copy(&mut stdin, &mut m2);
+            });
+        }
+    }
+    state.status = Status::Running;
+    state.pid = started.pid;
+    state.pid_start = crate::exec::start_time(started.pid).unwrap_or(0);
+    state.started_at = Some(jiff::Timestamp::now().to_string());
+    state.finished_at = None;
+    state.exit_code = 0;
+    containers.write_state(&cfg.id, state)?;
+    report(&mut args.report, &format!("started {}\n", started.pid));
+    if !args.attach {
+        args.report = None;
+    }
+    if let Some(l) = &lease {
+        crate::proxy::serve(bound, IpAddr::V4(l.addr));
+    }
+
+    let status = loop {
+        match started.child.wait() {
+            Ok(s) => break s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StartError::strata(format!("wait for the container: {e}"))),
+        }
+    };
+    for r in relays {
+        let _ = r.join();
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    cgroup.remove();
+    state.status = Status::Exited;
+    state.exit_code = code;
+    state.pid = 0;
+    state.finished_at = Some(jiff::Timestamp::now().to_string());
+    containers.write_state(&cfg.id, state)?;
+    drop(netns);
+    drop(lease);
+    Ok(code)
+}
+
+/// `/etc/resolv.conf` for a container with its own network: the host's, minus loopback
+/// name servers (unreachable from the namespace), as Docker does; public resolvers when
+/// none remain and the container has a network at all.
+pub fn resolv_conf(bridged: bool) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let t = line.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let addr = ns.trim();
+            if addr.parse::<IpAddr>().is_ok_and(|a| a.is_loopback()) {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 && bridged {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// The path of the monitor binary's state for tests and tools.
+pub fn containers_dir(root: &std::path::Path) -> PathBuf {
+    root.join("containers")
+}
