@@ -75,6 +75,34 @@ pub enum Command {
     /// Manage Strata's store
     #[command(subcommand)]
     System(SystemCommand),
+    /// Create and run a new container from an image
+    Run(crate::cmd::run::RunArgs),
+    /// Create a new container
+    Create(crate::cmd::run::RunArgs),
+    /// List containers
+    Ps(crate::cmd::ps::PsArgs),
+    /// Stop one or more running containers
+    Stop(crate::cmd::stop::StopArgs),
+    /// Kill one or more running containers
+    Kill(crate::cmd::stop::KillArgs),
+    /// Restart one or more containers
+    Restart(crate::cmd::stop::StopArgs),
+    /// Start one or more stopped containers
+    Start(crate::cmd::start::StartArgs),
+    /// Remove one or more containers
+    Rm(crate::cmd::rm::RmArgs),
+    /// Fetch the logs of a container
+    Logs(crate::cmd::logs::LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(crate::cmd::wait::WaitArgs),
+    /// Execute a command in a running container
+    Exec(crate::cmd::exec::ExecArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::cmd::volume::VolumeCommand),
+    /// The per-container monitor (started by run and start)
+    #[command(name = "container-monitor", hide = true)]
+    ContainerMonitor(crate::cmd::container::MonitorArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -93,5 +93,18 @@ fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Sbom(a) => sbom::run(ctx, a),
         Command::Scan(a) => scan::run(ctx, a),
         Command::Analyze(a) => analyze::run(ctx, a),
+        Command::Run(a) => run::run(ctx, a),
+        Command::Create(a) => run::create_cmd(ctx, a),
+        Command::Ps(a) => ps::run(ctx, a),
+        Command::Stop(a) => stop::stop(ctx, a),
+        Command::Kill(a) => stop::kill(ctx, a),
+        Command::Restart(a) => stop::restart(ctx, a),
+        Command::Start(a) => start::run(ctx, a),
+        Command::Rm(a) => rm::run(ctx, a),
+        Command::Logs(a) => logs::run(ctx, a),
+        Command::Wait(a) => wait::run(ctx, a),
+        Command::Exec(a) => exec::run(ctx, a),
+        Command::Volume(c) => volume::run(ctx, c),
+        Command::ContainerMonitor(a) => container::monitor(ctx, a),
     }
 }

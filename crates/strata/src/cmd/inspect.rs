@@ -1,4 +1,5 @@
-//! `strata inspect` — Docker's `docker image inspect`: a JSON array of Docker's image
+//! `strata inspect` — Docker's `docker inspect`: containers (see `cmd/container.rs`) and, as
+//! `docker image inspect`, images: a JSON array of Docker's image
 //! objects (`Id`, `RepoTags`, `RepoDigests`, `Created`, `Config`, `RootFS`, `Metadata`…),
 //! or one `--format` rendering per image.
 
@@ -14,14 +15,31 @@ use crate::image;
 pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
     if let Some(kind) = &args.kind
         && kind != "image"
+        && kind != "container"
     {
-        bail!("unsupported --type {kind:?}: Strata's inspect knows images");
+        bail!("unsupported --type {kind:?}: Strata's inspect knows images and containers");
     }
     let store = ctx.store()?;
     let images = store.images()?;
+    let containers = if args.kind.as_deref() == Some("image") {
+        None
+    } else {
+        Some(crate::cmd::container::containers(ctx)?)
+    };
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in &args.names {
+        // Containers first, as Docker's inspect looks them up.
+        if let Some(cs) = &containers
+            && let Ok(c) = cs.resolve(name).and_then(|id| cs.load(&id))
+        {
+            found.push(crate::cmd::container::inspect_value(&c));
+            continue;
+        }
+        if args.kind.as_deref() == Some("container") {
+            errors.push(anyhow::anyhow!("No such container: {name}"));
+            continue;
+        }
         match image::resolve(&store, &images, name) {
             Ok(desc) => found.push(inspect_value(&store, &images, &desc)?),
             Err(e) => errors.push(e),

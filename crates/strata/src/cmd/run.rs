@@ -1,0 +1,731 @@
+//! `strata run` and `strata create` — Docker's `docker run`/`docker create`: a container from
+//! an image's snapshot chain plus a fresh copy-on-write layer, configured the way Docker
+//! combines the image config with the flags, then started by its own monitor process.
+//!
+//! Docker's rules implemented here: `--entrypoint` replaces the image's entrypoint and drops
+//! its CMD; arguments after the image replace CMD; `-e KEY` without a value copies our
+//! environment's value (and is dropped when unset); PATH is added when missing, HOSTNAME
+//! always, TERM with `-t`, HOME from the user's passwd entry; `-u`, `-w` and
+//! `--stop-signal` override the image's USER, WORKDIR and STOPSIGNAL; `-P` publishes every
+//! EXPOSEd port on an ephemeral host port. Exit status: the process's own; 125 when Strata
+//! fails, 126 when the command cannot be executed, 127 when it is not found.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{ArgAction, Args};
+use strata_runtime::state::{Config, Containers, LimitsConfig, MountConfig};
+
+use crate::Ctx;
+use crate::cmd::container::{self, StartReport};
+use crate::cmd::volume;
+use crate::image;
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Mount a tmpfs directory
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i64>,
+    /// Restart policy to apply when a container exits (Strata supports "no")
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Bind mount a volume (HOST:CONTAINER[:ro], NAME:CONTAINER[:ro] or CONTAINER)
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Connect a container to a network (bridge, host, none)
+    #[arg(long, alias = "net", default_value = "bridge")]
+    pub network: String,
+    /// Publish a container's port(s) to the host
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[IP:]HOST:CONTAINER[/PROTO]"
+    )]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Security options (seccomp=unconfined)
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+/// An error of Strata itself in `run`: exit status 125, as Docker.
+fn strata_err(e: anyhow::Error) -> anyhow::Error {
+    eprintln!("strata: {}", crate::render_error(&e));
+    crate::Exit(125).into()
+}
+
+pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
+    let (detach, auto_remove) = (args.detach, args.rm);
+    let (cs, id) = create(ctx, &args).map_err(strata_err)?;
+    start_created(ctx, &cs, &id, !detach, auto_remove)
+}
+
+/// `strata create`: the container, not started; prints its ID.
+pub fn create_cmd(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
+    let (_, id) = create(ctx, &args).map_err(strata_err)?;
+    println!("{id}");
+    Ok(())
+}
+
+/// Start container `id`; attached, relay its output and exit with its status.
+pub fn start_created(
+    ctx: &Ctx,
+    cs: &Containers,
+    id: &str,
+    attach: bool,
+    auto_remove: bool,
+) -> anyhow::Result<()> {
+    let mut launched = container::launch(ctx, id, attach).map_err(strata_err)?;
+    let pid = match launched.started().map_err(strata_err)? {
+        StartReport::Started(pid) => pid,
+        StartReport::Failed(code, msg) => {
+            let _ = launched.child.wait();
+            eprintln!("strata: Error response from daemon: failed to start container {id}: {msg}");
+            if auto_remove {
+                let _ = cs.remove(id);
+            }
+            return Err(crate::Exit(code.clamp(0, 255) as u8).into());
+        }
+    };
+    if !attach {
+        println!("{id}");
+        return Ok(());
+    }
+    forward_signals(pid);
+    let code = launched.exited();
+    let _ = launched.child.wait();
+    let code = match code {
+        Some(c) => c,
+        None => {
+            // The monitor died without a report: what the store says is the truth.
+            match cs.load(id) {
+                Ok(c) => c.state.exit_code,
+                Err(_) => 125,
+            }
+        }
+    };
+    Err(crate::Exit(code.clamp(0, 255) as u8).into())
+}
+
+/// Docker's `--sig-proxy`: signals we receive go to the container's pid 1.
+fn forward_signals(pid: i32) {
+    const SIGNALS: [i32; 6] = [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ];
+    // SAFETY: blocking signals on this (main) thread before any other thread exists; the
+    // forwarding thread waits for them synchronously.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        std::thread::spawn(move || {
+            loop {
+                let mut sig = 0;
+                if libc::sigwait(&set, &mut sig) == 0 {
+                    libc::kill(pid, sig);
+                }
+            }
+        });
+    }
+}
+
+/// Random hex ID (64 characters, as Docker's).
+fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Docker-style generated names: `adjective_noun`.
+fn generated_name(id: &str) -> String {
+    const ADJ: [&str; 16] = [
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nimble", "proud", "quiet", "sharp", "tender", "vivid",
+    ];
+    const NOUN: [&str; 16] = [
+        "babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler", "lovelace",
+        "meitner", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak",
+    ];
+    let b = u8::from_str_radix(&id[..2], 16).unwrap_or(0);
+    let c = u8::from_str_radix(&id[2..4], 16).unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        ADJ[(b & 15) as usize],
+        NOUN[(c & 15) as usize],
+        &id[4..8]
+    )
+}
+
+fn valid_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Docker's memory sizes: `512m`, `1g`, `1048576`, `64k`.
+pub fn parse_bytes(s: &str) -> anyhow::Result<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid size: {s:?} (e.g. 512m, 1g)"))?;
+    if n < 0.0 {
+        bail!("invalid size: {s:?}");
+    }
+    Ok((n * mul as f64) as u64)
+}
+
+/// A path must not contain `..` (Docker cleans it silently; refusing keeps `-v` from
+/// meaning something other than what it says).
+fn check_no_dotdot(p: &str, what: &str) -> anyhow::Result<()> {
+    if Path::new(p).components().any(|c| c == Component::ParentDir) {
+        bail!("invalid {what} {p:?}: paths with '..' are not allowed");
+    }
+    Ok(())
+}
+
+fn env_key(kv: &str) -> &str {
+    kv.split_once('=').map_or(kv, |(k, _)| k)
+}
+
+/// Set `kv` in `env`, replacing an entry with the same key.
+fn set_env(env: &mut Vec<String>, kv: String) {
+    let k = env_key(&kv).to_string();
+    env.retain(|e| env_key(e) != k);
+    env.push(kv);
+}
+
+/// `-e`/`--env-file` entries: `KEY=VALUE`, or `KEY` taking our own value when set.
+fn user_env(args: &RunArgs) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut add = |raw: &str| -> anyhow::Result<()> {
+        let raw = raw.trim_start();
+        if raw.is_empty() || raw.starts_with('#') {
+            return Ok(());
+        }
+        if env_key(raw).is_empty() {
+            bail!("invalid environment variable: {raw}");
+        }
+        if raw.contains('=') {
+            out.push(raw.to_string());
+        } else if let Ok(v) = std::env::var(raw) {
+            out.push(format!("{raw}={v}"));
+        }
+        Ok(())
+    };
+    for f in &args.env_file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read env file {}", f.display()))?;
+        for line in text.lines() {
+            add(line)?;
+        }
+    }
+    for e in &args.env {
+        add(e)?;
+    }
+    Ok(out)
+}
+
+/// HOME of `uid` from the image's passwd file.
+fn home_of(lowers: &[PathBuf], uid: u32) -> Option<String> {
+    let (p, _) = strata_build::fsutil::lookup(lowers, "etc/passwd")?;
+    let text = std::fs::read_to_string(p).ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
+}
+
+/// The image's snapshot directories, topmost first (unpacking layers seen for the first
+/// time).
+pub fn image_lowers(
+    store: &strata_store::Store,
+    manifest: &strata_oci::Manifest,
+    config: &strata_oci::ImageConfig,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "image config lists {} layers but the manifest {}",
+            diff_ids.len(),
+            manifest.layers.len()
+        );
+    }
+    let layers: Vec<strata_build::cache::LayerRecord> = manifest
+        .layers
+        .iter()
+        .zip(diff_ids)
+        .map(|(l, d)| strata_build::cache::LayerRecord {
+            diff_id: d.clone(),
+            digest: l.digest.clone(),
+            size: u64::try_from(l.size).unwrap_or(0),
+            media_type: l.media_type.clone(),
+        })
+        .collect();
+    let snaps = strata_build::snapshot::Snapshots::new(store)?;
+    let mut dirs = snaps.ensure(store, &layers)?;
+    dirs.reverse();
+    Ok(dirs)
+}
+
+fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
+    if args.restart != "no" {
+        bail!(
+            "invalid restart policy {:?}: Strata has no daemon to restart containers; only \"no\" is supported",
+            args.restart
+        );
+    }
+    if args.rm && args.restart != "no" {
+        bail!("conflicting options: cannot specify both --restart and --rm");
+    }
+    let network = match args.network.as_str() {
+        "bridge" | "default" => "bridge",
+        "host" => "host",
+        "none" => "none",
+        other => bail!("network {other} not found (Strata knows bridge, host and none)"),
+    };
+    let mut seccomp = true;
+    for o in &args.security_opt {
+        match o.as_str() {
+            "seccomp=unconfined" | "seccomp:unconfined" => seccomp = false,
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => {}
+            other => bail!(
+                "unsupported --security-opt {other:?} (Strata knows seccomp=unconfined and no-new-privileges)"
+            ),
+        }
+    }
+    let store = ctx.store()?;
+    let images = store.images()?;
+    let desc = image::resolve(&store, &images, &args.image).map_err(|e| {
+        if e.downcast_ref::<image::NoSuchImage>().is_some() {
+            anyhow!(
+                "Unable to find image '{}' locally (pull it first with `strata pull`)",
+                args.image
+            )
+        } else {
+            e
+        }
+    })?;
+    let (_, manifest) = image::load_manifest(&store, &desc)?;
+    let info = image::load_info(&store, &images, &desc)?;
+    let ic = info.config.config_or_default();
+    let lowers = image_lowers(&store, &manifest, &info.config)?;
+
+    let id = new_id();
+    let name = match &args.name {
+        Some(n) => {
+            let n = n.strip_prefix('/').unwrap_or(n);
+            if !valid_name(n) {
+                bail!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+            }
+            n.to_string()
+        }
+        None => generated_name(&id),
+    };
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id[..12].to_string());
+
+    // Entrypoint and command, as Docker combines them.
+    let (entrypoint, cmd) = match &args.entrypoint {
+        Some(ep) if ep.is_empty() => (Vec::new(), args.command.clone()),
+        Some(ep) => (vec![ep.clone()], args.command.clone()),
+        None => (
+            ic.entrypoint.clone().unwrap_or_default(),
+            if args.command.is_empty() {
+                ic.cmd.clone().unwrap_or_default()
+            } else {
+                args.command.clone()
+            },
+        ),
+    };
+    let argv: Vec<String> = entrypoint.iter().chain(&cmd).cloned().collect();
+    if argv.is_empty() {
+        bail!("No command specified");
+    }
+
+    let user = args.user.clone().unwrap_or_else(|| ic.user.clone());
+    let (uid, gid, additional_gids) = if user.is_empty() {
+        (0, 0, Vec::new())
+    } else {
+        strata_build::fsutil::resolve_user(&lowers, &user).map_err(|e| {
+            anyhow!("unable to find user {user}: no matching entries in passwd file ({e})")
+        })?
+    };
+    let working_dir = match &args.workdir {
+        Some(w) if !w.starts_with('/') => {
+            bail!("the working directory '{w}' is invalid, it needs to be an absolute path")
+        }
+        Some(w) => w.clone(),
+        None if ic.working_dir.is_empty() => "/".into(),
+        None => ic.working_dir.clone(),
+    };
+
+    let mut env: Vec<String> = vec![format!("HOSTNAME={hostname}")];
+    let mut has_path = false;
+    for e in ic.env.iter().flatten() {
+        has_path |= env_key(e) == "PATH";
+        set_env(&mut env, e.clone());
+    }
+    if !has_path {
+        set_env(
+            &mut env,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    if args.tty {
+        set_env(&mut env, "TERM=xterm".into());
+    }
+    for e in user_env(args)? {
+        set_env(&mut env, e);
+    }
+    if !env.iter().any(|e| env_key(e) == "HOME") {
+        let home = home_of(&lowers, uid).unwrap_or_else(|| "/root".into());
+        env.push(format!("HOME={home}"));
+    }
+
+    // Ports.
+    let mut exposed: Vec<String> = ic
+        .exposed_ports
+        .as_ref()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for e in &args.expose {
+        let k = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        if !exposed.contains(&k) {
+            exposed.push(k);
+        }
+    }
+    let mut ports = Vec::new();
+    for p in &args.publish {
+        for m in strata_runtime::proxy::parse(p)? {
+            let k = format!("{}/{}", m.container_port, m.proto.as_str());
+            if !exposed.contains(&k) {
+                exposed.push(k);
+            }
+            ports.push(m);
+        }
+    }
+    if args.publish_all {
+        for e in &exposed {
+            let already = ports
+                .iter()
+                .any(|m| format!("{}/{}", m.container_port, m.proto.as_str()) == *e);
+            if !already {
+                ports.extend(strata_runtime::proxy::parse(e)?);
+            }
+        }
+    }
+    if network != "bridge" && !ports.is_empty() {
+        eprintln!("WARNING: Published ports are discarded when using {network} network mode");
+        ports.clear();
+    }
+
+    // Mounts.
+    let mut mounts: Vec<MountConfig> = Vec::new();
+    let root = ctx.root()?;
+    let vols = volume::Volumes::new(&root)?;
+    for v in &args.volumes {
+        mounts.push(parse_volume(v, &vols, &lowers)?);
+    }
+    for t in &args.tmpfs {
+        let dest = t.split(':').next().unwrap_or(t);
+        check_no_dotdot(dest, "tmpfs path")?;
+        if !dest.starts_with('/') {
+            bail!("invalid tmpfs path {dest:?}: must be absolute");
+        }
+        mounts.push(MountConfig {
+            kind: "tmpfs".into(),
+            name: String::new(),
+            source: PathBuf::new(),
+            destination: dest.to_string(),
+            rw: true,
+            anonymous: false,
+        });
+    }
+    // Image VOLUMEs not covered by a mount become anonymous volumes, as in Docker.
+    for dest in ic.volumes.iter().flat_map(|v| v.keys()) {
+        if mounts.iter().any(|m| m.destination == *dest) {
+            continue;
+        }
+        check_no_dotdot(dest, "image volume")?;
+        let name = new_id();
+        let data = vols.create(&name, true)?;
+        volume::populate(&lowers, dest, &data)?;
+        mounts.push(MountConfig {
+            kind: "volume".into(),
+            name,
+            source: data,
+            destination: dest.clone(),
+            rw: true,
+            anonymous: true,
+        });
+    }
+
+    let capabilities = strata_runtime::caps::bounding_set(&args.cap_add, &args.cap_drop)?;
+    let limits = LimitsConfig {
+        memory: args.memory.as_deref().map(parse_bytes).transpose()?,
+        nano_cpus: match args.cpus {
+            Some(c) if c.is_nan() || c <= 0.0 => bail!("invalid --cpus {c}: must be positive"),
+            Some(c) => Some((c * 1e9) as u64),
+            None => None,
+        },
+        pids: args.pids_limit,
+    };
+    let stop_signal = args
+        .stop_signal
+        .clone()
+        .or_else(|| (!ic.stop_signal.is_empty()).then(|| ic.stop_signal.clone()))
+        .unwrap_or_else(|| "SIGTERM".into());
+    container::parse_signal(&stop_signal)?;
+    let mut labels: BTreeMap<String, String> = ic
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for l in &args.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+
+    let config = Config {
+        id: id.clone(),
+        name,
+        created: jiff::Timestamp::now().to_string(),
+        image: args.image.clone(),
+        image_id: info.config_digest.to_string(),
+        lower: lowers,
+        args: argv,
+        entrypoint,
+        cmd,
+        env,
+        user,
+        uid,
+        gid,
+        additional_gids,
+        working_dir,
+        hostname,
+        network: network.into(),
+        ports,
+        exposed_ports: exposed,
+        mounts,
+        capabilities,
+        privileged: args.privileged,
+        read_only: args.read_only,
+        init: args.init,
+        tty: args.tty,
+        open_stdin: args.interactive,
+        seccomp,
+        stop_signal,
+        stop_timeout: args.stop_timeout,
+        auto_remove: args.rm,
+        restart: args.restart.clone(),
+        limits,
+        labels,
+    };
+    let cs = container::containers(ctx)?;
+    {
+        let _lock = cs.lock()?;
+        cs.create(&config)?;
+    }
+    // Keep the image's blobs alive while the container exists.
+    let _ = store.set_root(&format!("container-{id}"), std::slice::from_ref(&desc.digest));
+    Ok((cs, id))
+}
+
+/// `-v` forms: `HOST:CONTAINER[:ro|rw]` (absolute host path), `NAME:CONTAINER[:ro|rw]`
+/// (named volume, created and populated from the image on first use), `CONTAINER`
+/// (anonymous volume).
+fn parse_volume(
+    spec: &str,
+    vols: &volume::Volumes,
+    lowers: &[PathBuf],
+) -> anyhow::Result<MountConfig> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dest, mode) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => bail!("invalid volume specification: '{spec}'"),
+    };
+    let rw = match mode {
+        "" | "rw" => true,
+        "ro" => false,
+        m => bail!("invalid mode: {m} in volume specification '{spec}'"),
+    };
+    if !dest.starts_with('/') {
+        bail!("invalid volume specification: '{spec}': the container path must be absolute");
+    }
+    check_no_dotdot(dest, "container path")?;
+    if dest == "/" {
+        bail!("invalid volume specification: '{spec}': cannot mount over /");
+    }
+    if src.starts_with('/') {
+        check_no_dotdot(src, "host path")?;
+        let source = PathBuf::from(src);
+        if !source.exists() {
+            std::fs::create_dir_all(&source)
+                .with_context(|| format!("cannot create host directory {src}"))?;
+        }
+        return Ok(MountConfig {
+            kind: "bind".into(),
+            name: String::new(),
+            source,
+            destination: dest.to_string(),
+            rw,
+            anonymous: false,
+        });
+    }
+    if src.contains('/') || src.starts_with('.') {
+        bail!(
+            "invalid volume specification: '{spec}': a host path must be absolute, a volume name has no '/'"
+        );
+    }
+    let (name, anonymous) = if src.is_empty() {
+        (new_id(), true)
+    } else {
+        volume::check_name(src)?;
+        (src.to_string(), false)
+    };
+    let fresh = !vols.exists(&name);
+    let data = vols.create(&name, anonymous)?;
+    if fresh || vols.is_empty(&name) {
+        volume::populate(lowers, dest, &data)?;
+    }
+    Ok(MountConfig {
+        kind: "volume".into(),
+        name,
+        source: data,
+        destination: dest.to_string(),
+        rw,
+        anonymous,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_names() {
+        assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert!(parse_bytes("x").is_err());
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("-x"));
+        assert!(check_no_dotdot("/a/../b", "p").is_err());
+        assert!(check_no_dotdot("/a/b..c", "p").is_ok());
+        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
+        set_env(&mut env, "A=3".into());
+        assert_eq!(env, vec!["B=2".to_string(), "A=3".to_string()]);
+    }
+}
