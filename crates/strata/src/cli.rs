@@ -103,6 +103,10 @@ pub enum Command {
     /// The per-container monitor (started by run and start)
     #[command(name = "container-monitor", hide = true)]
     ContainerMonitor(crate::cmd::container::MonitorArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::cmd::diff::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::cmd::commit::CommitArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,5 +106,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Exec(a) => exec::run(ctx, a),
         Command::Volume(c) => volume::run(ctx, c),
         Command::ContainerMonitor(a) => container::monitor(ctx, a),
+        Command::Diff(a) => diff::run(ctx, a),
+        Command::Commit(a) => commit::run(ctx, a),
     }
 }

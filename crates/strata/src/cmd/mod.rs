@@ -2,7 +2,9 @@
 
 pub mod analyze;
 pub mod build;
+pub mod commit;
 pub mod container;
+pub mod diff;
 pub mod exec;
 pub mod history;
 pub mod images;
