@@ -11,6 +11,8 @@ case "${1:-test}" in
   demo) want busybox-static; want ca-certificates ;;
   test)
     want busybox-static; want skopeo; want umoci; want jq; want python3-pip; want python3-venv
+    # debootstrap makes the Debian minbase image of the insight tests (cached under ~/.cache).
+    want debootstrap
     ;;
   *) echo "usage: scripts/deps.sh demo|test" >&2; exit 2 ;;
 esac
@@ -40,5 +42,11 @@ if [ "${1:-test}" = test ]; then
     echo "deps: installing moto[server] into $venv" >&2
     python3 -m venv "$venv" >&2
     "$venv/bin/pip" install -q 'moto[server]' >&2
+  fi
+  # The SPDX project's validator and the official CycloneDX JSON schemas check `strata sbom`.
+  if [ ! -x "$venv/bin/pyspdxtools" ] || ! compgen -G "$venv/lib/python3*/site-packages/cyclonedx/schema/_res/bom-1.5.SNAPSHOT.schema.json" >/dev/null; then
+    echo "deps: installing spdx-tools and cyclonedx-python-lib into $venv" >&2
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q spdx-tools cyclonedx-python-lib >&2
   fi
 fi

@@ -164,6 +164,9 @@ pub struct ImagesArgs {
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Show how images share layers: a tree of layers, each with its size and the images on it
+    #[arg(long, conflicts_with_all = ["quiet", "format", "digests"])]
+    pub tree: bool,
     /// Only list images matching REPOSITORY[:TAG]
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,

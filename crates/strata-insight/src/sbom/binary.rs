@@ -80,14 +80,18 @@ pub fn go_build_info(data: &[u8]) -> Option<GoBuildInfo> {
     let mut rest = &data[start + 32..];
     let version = read_go_string(&mut rest)?;
     let mut modinfo = read_go_string(&mut rest)?;
-    // Module info is wrapped in 16-byte sentinels ending in '\n' (cmd/go/internal/modload).
-    if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        modinfo = modinfo[16..modinfo.len() - 16].to_string();
+    // Module info is wrapped in 16-byte binary sentinels (not UTF-8) after a final '\n'
+    // (cmd/go/internal/modload): strip them on the bytes, before any text conversion.
+    if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        modinfo = &modinfo[16..modinfo.len() - 16];
     }
-    Some(parse_modinfo(&version, &modinfo))
+    Some(parse_modinfo(
+        &String::from_utf8_lossy(version),
+        &String::from_utf8_lossy(modinfo),
+    ))
 }
 
-fn read_go_string(rest: &mut &[u8]) -> Option<String> {
+fn read_go_string<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     let mut len: u64 = 0;
     let mut shift = 0;
     loop {
@@ -106,8 +110,8 @@ fn read_go_string(rest: &mut &[u8]) -> Option<String> {
     if rest.len() < len {
         return None;
     }
-    let s = String::from_utf8_lossy(&rest[..len]).into_owned();
-    *rest = &rest[len..];
+    let (s, tail) = rest.split_at(len);
+    *rest = tail;
     Some(s)
 }
 
@@ -205,11 +209,10 @@ mod tests {
         data.resize(8192 + 32, 0);
         uvarint(version.len(), &mut data);
         data.extend_from_slice(version.as_bytes());
-        let wrapped = format!("{}{modinfo}{}", "0123456789abcdef", "\n123456789abcdef");
-        // The sentinel check looks for '\n' 17 bytes from the end.
-        let mut m = wrapped.into_bytes();
-        let n = m.len();
-        m[n - 17] = b'\n';
+        // The sentinels Go writes around the module info (not valid UTF-8).
+        let mut m = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6".to_vec();
+        m.extend_from_slice(modinfo.as_bytes());
+        m.extend_from_slice(b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2");
         uvarint(m.len(), &mut data);
         data.extend_from_slice(&m);
         data.resize(data.len() + 100, 0);

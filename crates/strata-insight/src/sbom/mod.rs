@@ -33,13 +33,13 @@ pub use lang::{cargo_lock, go_toolchain_version, normalize_python_name, package_
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::image::Image;
 use crate::layers::Inventory;
 
 /// The kind of package, which decides its purl type and vulnerability ecosystem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageType {
     Deb,
@@ -69,7 +69,7 @@ impl PackageType {
 }
 
 /// One package found in the image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub name: String,
     pub version: String,
@@ -94,15 +94,15 @@ pub struct Package {
 }
 
 /// The operating system of the image, from `/etc/os-release`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Distro {
     /// `ID` (`debian`, `ubuntu`, `alpine`).
     pub id: String,
     /// `VERSION_ID` (`12`, `22.04`, `3.19.1`), empty for rolling releases.
     pub version_id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub codename: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pretty_name: String,
 }
 
@@ -127,7 +127,7 @@ pub(crate) fn major_minor(v: &str) -> String {
 }
 
 /// One layer as the SBOM records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerRef {
     pub digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,7 +136,7 @@ pub struct LayerRef {
 }
 
 /// The bill of materials of one image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sbom {
     pub image: String,
     pub manifest_digest: String,

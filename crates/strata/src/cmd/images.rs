@@ -129,6 +129,9 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if args.tree {
+        return layer_tree(&mut out, &store, &images, &kept, args.no_trunc);
+    }
     if args.quiet {
         let mut seen = HashSet::new();
         for r in &kept {
@@ -267,4 +270,145 @@ fn keep(
         }
     }
     Ok(true)
+}
+
+/// One layer in `images --tree`: reached from the bottom layer through the same parents.
+struct TreeNode {
+    digest: Digest,
+    size: u64,
+    /// Images whose layer stack includes this node.
+    images: usize,
+    children: Vec<usize>,
+    /// Names of the images whose top layer this is.
+    ends: Vec<String>,
+}
+
+/// `images --tree`: the images' layer stacks merged into a tree (a layer shared by several
+/// images is one node), so one sees which bytes exist once on disk and which images build on
+/// them. Sizes are unpacked layer sizes where known, else stored sizes, as in `images`.
+fn layer_tree(
+    out: &mut dyn Write,
+    store: &strata_store::Store,
+    images: &strata_store::Images,
+    rows: &[Row],
+    no_trunc: bool,
+) -> anyhow::Result<()> {
+    // Names per image, in listing order.
+    let mut order: Vec<Digest> = Vec::new();
+    let mut names: std::collections::HashMap<Digest, Vec<String>> = Default::default();
+    for r in rows {
+        if !names.contains_key(&r.digest) {
+            order.push(r.digest.clone());
+        }
+        let label = match &r.name {
+            Some(n) => image::familiar(n),
+            None => format!("<none> ({})", id_text(&r.id, no_trunc)),
+        };
+        names.entry(r.digest.clone()).or_default().push(label);
+    }
+    let mut nodes: Vec<TreeNode> = Vec::new();
+    let mut roots: Vec<usize> = Vec::new();
+    let mut per_image_total = 0u64;
+    for digest in &order {
+        let Some(desc) = images.by_digest(digest).map(image::strip) else {
+            continue;
+        };
+        let (_, manifest) = image::load_manifest(store, &desc)?;
+        let sizes = image::layer_sizes(images.meta(digest), &manifest);
+        let mut parent: Option<usize> = None;
+        for (layer, size) in manifest.layers.iter().zip(sizes) {
+            per_image_total += size;
+            let siblings = match parent {
+                Some(p) => &nodes[p].children,
+                None => &roots,
+            };
+            let found = siblings
+                .iter()
+                .copied()
+                .find(|&i| nodes[i].digest == layer.digest);
+            let id = match found {
+                Some(i) => i,
+                None => {
+                    nodes.push(TreeNode {
+                        digest: layer.digest.clone(),
+                        size,
+                        images: 0,
+                        children: Vec::new(),
+                        ends: Vec::new(),
+                    });
+                    let i = nodes.len() - 1;
+                    match parent {
+                        Some(p) => nodes[p].children.push(i),
+                        None => roots.push(i),
+                    }
+                    i
+                }
+            };
+            nodes[id].images += 1;
+            parent = Some(id);
+        }
+        let label = names.get(digest).map(|n| n.join(", ")).unwrap_or_default();
+        match parent {
+            Some(p) => nodes[p].ends.push(label),
+            None => writeln!(out, "{label} (no layers)")?,
+        }
+    }
+    fn walk(
+        out: &mut dyn Write,
+        nodes: &[TreeNode],
+        i: usize,
+        prefix: &str,
+        last: bool,
+        top: bool,
+        no_trunc: bool,
+    ) -> std::io::Result<()> {
+        let n = &nodes[i];
+        let (branch, next) = match (top, last) {
+            (true, _) => ("", String::new()),
+            (false, true) => ("└── ", format!("{prefix}    ")),
+            (false, false) => ("├── ", format!("{prefix}│   ")),
+        };
+        let digest = if no_trunc {
+            n.digest.to_string()
+        } else {
+            n.digest.hex()[..12].to_string()
+        };
+        let shared = if n.images > 1 {
+            format!("  shared by {} images", n.images)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "{prefix}{branch}{digest}  {}{shared}",
+            size_column(n.size)
+        )?;
+        let count = n.ends.len() + n.children.len();
+        for (k, name) in n.ends.iter().enumerate() {
+            let glyph = if k + 1 == count {
+                "└── "
+            } else {
+                "├── "
+            };
+            writeln!(out, "{next}{glyph}{name}")?;
+        }
+        for (k, &c) in n.children.iter().enumerate() {
+            let is_last = n.ends.len() + k + 1 == count;
+            walk(out, nodes, c, &next, is_last, false, no_trunc)?;
+        }
+        Ok(())
+    }
+    for &r in &roots {
+        walk(out, &nodes, r, "", true, true, no_trunc)?;
+    }
+    let unique: u64 = nodes.iter().map(|n| n.size).sum();
+    writeln!(
+        out,
+        "\n{} images, {} layers: {} on disk ({} if no layer were shared)",
+        order.len(),
+        nodes.len(),
+        size_column(unique),
+        size_column(per_image_total)
+    )?;
+    Ok(())
 }
