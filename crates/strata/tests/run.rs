@@ -1,0 +1,556 @@
+//! `strata run` and the container lifecycle, end to end, as root with real overlayfs and
+//! namespaces: the seed scenario (busybox httpd with a published port answering on
+//! 127.0.0.1), copy-on-write, `diff`/`commit`, escapes refused, exit statuses, `exec`,
+//! `logs`, `wait`, and crash safety (monitor and CLI killed with SIGKILL, then `ps` is
+//! truthful and `rm` leaves no mount, directory or interface behind).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// Privileged tests need root, overlayfs and iproute2; say why when they skip.
+fn can_run() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: container tests need root (overlayfs, namespaces)");
+        return false;
+    }
+    if !common::have("ip") {
+        eprintln!("SKIP: container tests need iproute2's `ip` (scripts/deps.sh installs it)");
+        return false;
+    }
+    true
+}
+
+fn image(env: &Env) {
+    let rootfs = env.busybox_rootfs();
+    env.ok(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        "-c",
+        "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        "-c",
+        "EXPOSE 80",
+        rootfs.to_str().unwrap(),
+        "bb",
+    ]);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// No mount of this store's root is left in our mount table.
+fn assert_no_mounts(env: &Env) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = env.root().display().to_string();
+    assert!(
+        !info.lines().any(|l| l.contains(&root)),
+        "mount leaked under {root}:\n{info}"
+    );
+}
+
+fn state_field(env: &Env, id: &str, field: &str) -> serde_json::Value {
+    let p = env.root().join("containers").join(id).join("state.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    v[field].clone()
+}
+
+fn alive(pid: i64) -> bool {
+    // SAFETY: signal 0 only checks existence.
+    pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0
+}
+
+#[test]
+fn seed_scenario_httpd_with_published_port() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    let www = env.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "hello from strata\n").unwrap();
+    let port = free_port();
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-p",
+            &format!("{port}:80"),
+            "-v",
+            &format!("{}:/www:ro", www.display()),
+            "bb",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let body = loop {
+        if let Some(b) = http_get(port).filter(|b| b.contains("200")) {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "httpd never answered on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(body.contains("hello from strata"), "{body}");
+    let ps = env.ok(&["ps"]);
+    assert!(ps.starts_with("CONTAINER ID   IMAGE"), "{ps}");
+    assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
+    assert!(ps.contains("web") && ps.contains("Up "), "{ps}");
+    let fmt = env.ok(&["inspect", "--format", "{{.State.Status}} {{.Name}}", "web"]);
+    assert_eq!(fmt.trim(), "running /web");
+    // The read-only bind mount is read-only inside.
+    let out = env.run(&["exec", "web", "sh", "-c", "echo x > /www/index.html"]);
+    assert_ne!(code(&out), 0);
+    assert_eq!(env.ok(&["stop", "-t", "1", "web"]).trim(), "web");
+    assert!(http_get(port).is_none_or(|b| !b.contains("hello")));
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("web Exited (137)"), "{ps}");
+    assert_eq!(env.ok(&["rm", "web"]).trim(), "web");
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    assert!(!env.root().join("containers").join(&id).exists());
+    assert_no_mounts(&env);
+}
+
+#[test]
+fn exit_statuses_follow_docker() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    assert_eq!(
+        code(&env.run(&["run", "--rm", "bb", "sh", "-c", "exit 3"])),
+        3
+    );
+    assert_eq!(code(&env.run(&["run", "--rm", "bb", "nosuchcommand"])), 127);
+    assert_eq!(code(&env.run(&["run", "--rm", "bb", "/etc/passwd"])), 126);
+    let out = env.run(&["run", "--rm", "nosuchimage"]);
+    assert_eq!(code(&out), 125);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unable to find image"));
+    // --rm removed every one of them.
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    // Docker's combination of image config and flags.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp/work",
+        "-u",
+        "nobody",
+        "--hostname",
+        "box",
+        "bb",
+        "sh",
+        "-c",
+        "echo $A $(id -u) $(pwd) $(hostname) $HOME",
+    ]);
+    assert_eq!(out.trim(), "1 65534 /tmp/work box /nonexistent");
+    let out = env.ok(&["run", "--rm", "--entrypoint", "echo", "bb", "a", "b"]);
+    assert_eq!(out.trim(), "a b");
+}
+
+#[test]
+fn copy_on_write_diff_and_commit() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    env.ok(&[
+        "run",
+        "--name",
+        "c1",
+        "bb",
+        "sh",
+        "-c",
+        "echo changed > /etc/passwd && echo new > /root/new && rm /bin/vi",
+    ]);
+    // The image and a second container of it are unchanged.
+    let other = env.ok(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "head -1 /etc/passwd; ls /bin/vi",
+    ]);
+    assert_eq!(other, "root:x:0:0:root:/root:/bin/sh\n/bin/vi\n");
+    let diff = env.ok(&["diff", "c1"]);
+    for line in ["C /etc/passwd", "A /root/new", "D /bin/vi"] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line} missing in:\n{diff}"
+        );
+    }
+    assert!(!diff.contains("/etc/hosts"), "{diff}");
+    let id = env.ok(&["commit", "-m", "cow", "c1", "cow:1"]);
+    assert!(id.starts_with("sha256:"));
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "cow:1",
+        "sh",
+        "-c",
+        "cat /etc/passwd /root/new; test -e /bin/vi || echo gone",
+    ]);
+    assert_eq!(out, "changed\nnew\ngone\n");
+    let hist = env.ok(&["history", "--format", "{{.Comment}}", "cow:1"]);
+    assert!(hist.starts_with("cow\n"), "{hist}");
+    env.ok(&["rm", "c1"]);
+    assert_no_mounts(&env);
+}
+
+#[test]
+fn escapes_are_refused() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    let host = env.path("hostdir");
+    std::fs::create_dir_all(&host).unwrap();
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}/../x:/x", host.display()),
+        "bb",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".."));
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/a/../etc", host.display()),
+        "bb",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    // No mounting, no module loading (capabilities and seccomp), no host processes.
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir -p /m && mount -t tmpfs none /m",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("denied"),
+        "{out:?}"
+    );
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "echo junk > /tmp/m.ko; insmod /tmp/m.ko",
+    ]);
+    assert_ne!(code(&out), 0);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("not permitted"), "{err}");
+    let procs = env.ok(&[
+        "run",
+        "--rm",
+        "bb",
+        "sh",
+        "-c",
+        "ls /proc | grep -c '^[0-9]'",
+    ]);
+    let n: u32 = procs.trim().parse().unwrap();
+    assert!(n <= 3, "the container sees {n} processes");
+    // Even --cap-add SYS_ADMIN does not lift the seccomp filter on mount.
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir -p /m && mount -t tmpfs none /m",
+    ]);
+    assert_ne!(code(&out), 0);
+    // --privileged does.
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir -p /m && mount -t tmpfs none /m",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    // A read-only root stays read-only; tmpfs and volumes stay writable.
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "bb",
+        "sh",
+        "-c",
+        "touch /scratch/a && ! touch /etc/a",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_mounts(&env);
+}
+
+#[test]
+fn exec_logs_wait_and_volumes() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    env.ok(&["volume", "create", "data"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "app",
+        "-v",
+        "data:/data",
+        "bb",
+        "sh",
+        "-c",
+        "echo started; echo oops >&2; echo kept > /data/f; exec sleep 60",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !env.ok(&["logs", "app"]).contains("started") {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = env.run(&["logs", "--tail", "2", "app"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    let ts = env.ok(&["logs", "-t", "--tail", "1", "app"]);
+    assert!(ts.is_empty() || ts.starts_with("20"), "{ts}");
+    assert_eq!(
+        env.ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "-e",
+            "X=y",
+            "app",
+            "sh",
+            "-c",
+            "echo $X $(id -u)"
+        ]),
+        "y 65534\n"
+    );
+    assert_eq!(code(&env.run(&["exec", "app", "sh", "-c", "exit 7"])), 7);
+    // --init forwards SIGTERM to the command: stop finishes without the grace period.
+    let t = Instant::now();
+    env.ok(&["stop", "app"]);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(env.ok(&["wait", "app"]).trim(), "143");
+    // The named volume outlives the container and is in use until it is removed.
+    let err = env.fails(&["volume", "rm", "data"]);
+    assert!(err.contains("in use"), "{err}");
+    env.ok(&["rm", "app"]);
+    assert_eq!(
+        env.ok(&["run", "--rm", "-v", "data:/d", "bb", "cat", "/d/f"]),
+        "kept\n"
+    );
+    env.ok(&["volume", "rm", "data"]);
+    assert_eq!(env.ok(&["volume", "ls", "-q"]), "");
+    assert_no_mounts(&env);
+}
+
+#[test]
+fn containers_on_the_bridge_reach_each_other() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    let www = env.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "peer\n").unwrap();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "-v",
+        &format!("{}:/www", www.display()),
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let ip = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "srv",
+    ]);
+    let ip = ip.trim();
+    assert!(ip.starts_with("10.89."), "{ip}");
+    let mut got = String::new();
+    for _ in 0..50 {
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "bb",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &format!("http://{ip}/"),
+        ]);
+        got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == "peer\n" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(got, "peer\n");
+    // --network none has only loopback.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "ls /sys/class/net",
+    ]);
+    assert_eq!(out.trim(), "lo");
+    env.ok(&["rm", "-f", "srv"]);
+    assert_no_mounts(&env);
+}
+
+#[test]
+fn crash_safety_sigkill_of_monitor_and_cli() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    // The monitor killed: the container dies with it and `ps` says so.
+    let id = env
+        .ok(&["run", "-d", "--name", "victim", "bb", "sleep", "60"])
+        .trim()
+        .to_string();
+    let monitor = state_field(&env, &id, "MonitorPid").as_i64().unwrap();
+    let pid = state_field(&env, &id, "Pid").as_i64().unwrap();
+    assert!(alive(monitor) && alive(pid));
+    // SAFETY: signalling the monitor we started.
+    unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "container outlived its monitor");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}"]);
+    assert!(ps.starts_with("victim exited Exited (137)"), "{ps}");
+    assert_eq!(env.ok(&["ps", "-q"]), "");
+    let veth = format!("vs{}", &id[..12]);
+    assert!(!Path::new("/sys/class/net").join(&veth).exists());
+    env.ok(&["rm", "victim"]);
+
+    // The CLI killed at random moments of `run`: every container is either running with
+    // a live monitor or reported stopped; `rm -f` cleans all of it.
+    let mut seed = std::process::id() as u64;
+    for _ in 0..6 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis((seed >> 33) % 60);
+        let mut child = env
+            .cmd()
+            .args(["run", "bb", "sleep", "30"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Give monitors already launched time to start their container or fail.
+    std::thread::sleep(Duration::from_millis(300));
+    let ps = env.ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}"]);
+    for line in ps.lines() {
+        let (id, state) = line.split_once(' ').unwrap();
+        let monitor = state_field(&env, id, "MonitorPid").as_i64().unwrap_or(0);
+        if state == "running" {
+            assert!(alive(monitor), "{id} shown running without a monitor");
+        }
+        // Then kill every monitor to simulate a crash at an arbitrary point.
+        if alive(monitor) {
+            // SAFETY: signalling a monitor this test started.
+            unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let ps = env.ok(&["ps", "-q"]);
+    assert_eq!(ps, "", "running containers after their monitors died");
+    let all: Vec<String> = env.ok(&["ps", "-aq"]).lines().map(str::to_string).collect();
+    if !all.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(all.iter().map(String::as_str));
+        env.ok(&args);
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    let left: Vec<_> = std::fs::read_dir(env.root().join("containers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".lock") && !n.starts_with(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_no_mounts(&env);
+    let _ = Command::new("true").status();
+}
