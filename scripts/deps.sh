@@ -8,9 +8,11 @@ need_apt=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need_apt+=("$1"); }
 
 case "${1:-test}" in
-  demo) want busybox-static; want ca-certificates ;;
+  demo) want busybox-static; want ca-certificates; want iproute2 ;;
   test)
     want busybox-static; want skopeo; want umoci; want jq; want python3-pip; want python3-venv
+    # iproute2 sets up container networks (bridge, veth pairs); iptables adds their NAT.
+    want iproute2; want iptables
     # debootstrap makes the Debian minbase image of the insight tests (cached under ~/.cache).
     want debootstrap
     ;;
