@@ -116,6 +116,82 @@ impl CacheIndex {
     }
 }
 
+/// What [`prune`] removed.
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    /// Cache keys of the removed entries (`sha256:…`).
+    pub entries: Vec<String>,
+    /// Ids (directory names) of removed `RUN --mount=type=cache` directories.
+    pub cache_mounts: Vec<String>,
+    /// Bytes freed: cache mount contents plus the blobs garbage collection reclaimed.
+    pub bytes_reclaimed: u64,
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(p)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| !m.is_dir())
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
+/// `builder prune`: forget every build cache entry (index entry and GC root), delete the
+/// cache mounts, the context hash memos and unused snapshot scratch directories, then
+/// collect the blobs nothing else references. Cache mounts in use (locked by a running
+/// build) are kept.
+pub fn prune(store: &Store) -> Result<PruneReport> {
+    let mut report = PruneReport::default();
+    let index = store.root().join("meta/build-cache");
+    if let Ok(rd) = fs::read_dir(&index) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name.strip_suffix(".json") else {
+                let _ = fs::remove_file(e.path());
+                continue;
+            };
+            fs::remove_file(e.path()).map_err(crate::io_err("remove", e.path()))?;
+            store.remove_root(&format!("build-{hex}"))?;
+            report.entries.push(format!("sha256:{hex}"));
+        }
+    }
+    // Roots whose index entry is already gone (a build killed between the two writes).
+    for (name, _) in store.roots()? {
+        if name.starts_with("build-") {
+            store.remove_root(&name)?;
+        }
+    }
+    let mounts = crate::mounts::cache_mount_dir(store.root());
+    if let Ok(rd) = fs::read_dir(&mounts) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".lock") || !e.path().is_dir() {
+                continue;
+            }
+            let lock_path = mounts.join(format!("{name}.lock"));
+            let lock = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(crate::io_err("open", &lock_path))?;
+            if lock.try_lock().is_err() {
+                continue;
+            }
+            report.bytes_reclaimed += dir_size(&e.path());
+            fs::remove_dir_all(e.path()).map_err(crate::io_err("remove", e.path()))?;
+            report.cache_mounts.push(name);
+        }
+    }
+    let _ = fs::remove_dir_all(store.root().join("meta/build-context"));
+    let gc = store.gc(&strata_store::gc::GcOptions::default())?;
+    report.bytes_reclaimed += gc.bytes_reclaimed;
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

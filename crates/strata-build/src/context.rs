@@ -66,6 +66,9 @@ struct Memo {
 pub struct Context {
     pub root: PathBuf,
     pub entries: BTreeMap<String, Entry>,
+    /// Whether `.dockerignore` left anything out (a bind mount of a directory then needs a
+    /// filtered copy rather than the directory itself).
+    pub excluded_any: bool,
     memo: Mutex<Memo>,
     memo_path: Option<PathBuf>,
     memo_dirty: Mutex<bool>,
@@ -102,6 +105,7 @@ impl Context {
             reason: e.to_string(),
         })?;
         let mut entries = BTreeMap::new();
+        let mut excluded_any = false;
         let ctx_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| BuildError::Context { path, source }
@@ -136,6 +140,7 @@ impl Context {
                 };
                 let is_dir = meta.is_dir();
                 if excluded {
+                    excluded_any = true;
                     if is_dir && matcher.exclusions() {
                         subdirs.push((rel, child_info));
                     }
@@ -157,6 +162,7 @@ impl Context {
         Ok(Context {
             root: root.to_path_buf(),
             entries,
+            excluded_any,
             memo: Mutex::new(memo),
             memo_path,
             memo_dirty: Mutex::new(false),

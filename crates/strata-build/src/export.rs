@@ -82,3 +82,22 @@ pub(crate) fn export(
         tags,
     })
 }
+
+/// `--output type=local,dest=DIR`: the image's filesystem, its layers applied in order
+/// (whiteouts delete), into `dest` (created when missing).
+pub fn export_local(store: &Store, manifest: &Descriptor, dest: &std::path::Path) -> Result<()> {
+    let doc = store.read_document(manifest)?;
+    let strata_oci::Document::Manifest(m) = doc.value else {
+        return Err(BuildError::Image {
+            reference: manifest.digest.to_string(),
+            reason: "not an image manifest".into(),
+        });
+    };
+    std::fs::create_dir_all(dest).map_err(crate::io_err("create directory", dest))?;
+    let opts = strata_layer::ApplyOptions::for_current_user();
+    for l in &m.layers {
+        let blob = store.open_blob(&l.digest)?;
+        strata_layer::apply(std::io::BufReader::new(blob), dest, &opts)?;
+    }
+    Ok(())
+}

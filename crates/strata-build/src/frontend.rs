@@ -105,6 +105,9 @@ pub struct Plan {
     pub global_args: BTreeMap<String, String>,
     /// The meta ARGs' names as declared (a stage's bare `ARG NAME` takes the value from here).
     pub declared_meta: Vec<String>,
+    /// The stages each stage needs (its base, `COPY --from` and `RUN --mount from=`): the
+    /// solver starts a stage once these are done, so independent stages run concurrently.
+    pub deps: Vec<Vec<usize>>,
 }
 
 /// The user-visible name of a stage: its `AS` name, else `stage-N`.
@@ -200,11 +203,21 @@ pub fn plan(
             Base::Image(name)
         };
         for c in &st.commands {
-            if let CommandKind::Copy(copy) = &c.kind
-                && let Some(from) = &copy.from
-            {
+            let mut froms: Vec<String> = Vec::new();
+            match &c.kind {
+                CommandKind::Copy(copy) => froms.extend(copy.from.iter().map(|f| f.value.clone())),
+                // Mount sources are checked when the RUN is built; here they only order stages.
+                CommandKind::Run(run) => froms.extend(
+                    run.mounts
+                        .iter()
+                        .filter_map(|m| m.parse_literal().ok())
+                        .filter_map(|m| m.from),
+                ),
+                _ => {}
+            }
+            for from in froms {
                 let from = lex
-                    .process_word(&from.value, &global)
+                    .process_word(&from, &global)
                     .map_err(|e| dockerfile_err(e.to_string(), c.meta.span.start.line))?;
                 if let Some(j) = find_stage(ins, &from, i) {
                     d.push(j);
@@ -245,6 +258,7 @@ pub fn plan(
         bases,
         global_args: global,
         declared_meta,
+        deps,
     })
 }
 

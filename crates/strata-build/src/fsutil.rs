@@ -99,12 +99,89 @@ pub fn resolve_user(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u3
 }
 
 /// How copied entries are owned and moded.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CopyMeta {
     /// Owner of copied entries (Docker's COPY default is 0:0).
     pub owner: (u32, u32),
     /// `--chmod` (octal) for files and directories.
     pub chmod: Option<u32>,
+    /// `--chmod` (symbolic, `u+x,go-w`), applied to each entry's own mode.
+    pub symbolic: Option<String>,
+}
+
+impl CopyMeta {
+    /// The mode a copied entry gets, from its source mode.
+    pub fn mode_for(&self, source_mode: u32, is_dir: bool) -> u32 {
+        if let Some(m) = self.chmod {
+            return m;
+        }
+        match &self.symbolic {
+            Some(s) => apply_symbolic(s, source_mode & 0o7777, is_dir),
+            None => source_mode & 0o7777,
+        }
+    }
+}
+
+/// Apply a symbolic mode (`chmod(1)` syntax, already validated: `[ugoa]*[-+=][rwxXst]*|[ugo]`
+/// clauses, comma-separated) to `mode`. Without `ugoa`, the clause applies to all (the
+/// umask is not consulted, as BuildKit does).
+pub fn apply_symbolic(spec: &str, mut mode: u32, is_dir: bool) -> u32 {
+    for clause in spec.split(',') {
+        let who_end = clause
+            .find(|c| !matches!(c, 'u' | 'g' | 'o' | 'a'))
+            .unwrap_or(clause.len());
+        let who = &clause[..who_end];
+        let mut mask = 0u32;
+        for c in who.chars() {
+            mask |= match c {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o1007,
+                _ => 0o7777,
+            };
+        }
+        if who.is_empty() {
+            mask = 0o7777;
+        }
+        let rest: Vec<char> = clause[who_end..].chars().collect();
+        let mut i = 0;
+        while i < rest.len() {
+            let op = rest[i];
+            i += 1;
+            let mut bits = 0u32;
+            // A copy of another class's permissions (`g=u`).
+            if i < rest.len() && matches!(rest[i], 'u' | 'g' | 'o') {
+                let src = match rest[i] {
+                    'u' => (mode >> 6) & 7,
+                    'g' => (mode >> 3) & 7,
+                    _ => mode & 7,
+                };
+                bits = src | (src << 3) | (src << 6);
+                i += 1;
+            } else {
+                let had_x = mode & 0o111 != 0;
+                while i < rest.len() && !matches!(rest[i], '+' | '-' | '=') {
+                    bits |= match rest[i] {
+                        'r' => 0o444,
+                        'w' => 0o222,
+                        'x' => 0o111,
+                        'X' if is_dir || had_x => 0o111,
+                        's' => 0o6000,
+                        't' => 0o1000,
+                        _ => 0,
+                    };
+                    i += 1;
+                }
+            }
+            let bits = bits & mask;
+            match op {
+                '+' => mode |= bits,
+                '-' => mode &= !bits,
+                _ => mode = (mode & !mask) | bits,
+            }
+        }
+    }
+    mode & 0o7777
 }
 
 fn lchown(path: &Path, uid: u32, gid: u32) -> Result<()> {
@@ -138,7 +215,7 @@ pub fn copy_leaf(src: &Path, meta: &fs::Metadata, dst: &Path, cm: &CopyMeta) -> 
     }
     fs::copy(src, dst).map_err(io_err("copy", src))?;
     lchown(dst, cm.owner.0, cm.owner.1)?;
-    let mode = cm.chmod.unwrap_or(meta.mode() & 0o7777);
+    let mode = cm.mode_for(meta.mode(), false);
     fs::set_permissions(dst, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", dst))?;
     set_times(dst, meta)
 }
@@ -155,15 +232,53 @@ pub fn make_dir(dst: &Path, meta: Option<&fs::Metadata>, cm: &CopyMeta) -> Resul
         Err(_) => fs::create_dir(dst).map_err(io_err("create directory", dst))?,
     }
     lchown(dst, cm.owner.0, cm.owner.1)?;
-    let mode = cm
-        .chmod
-        .or(meta.map(|m| m.mode() & 0o7777))
-        .unwrap_or(0o755);
+    let mode = cm.mode_for(meta.map_or(0o755, |m| m.mode()), true);
     fs::set_permissions(dst, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", dst))
 }
 
 pub fn finish_dir(dst: &Path, meta: &fs::Metadata) -> Result<()> {
     set_times(dst, meta)
+}
+
+/// Copy the tree at `src` (whose metadata is `meta`) to `dst`, keeping owners, modes,
+/// times and symlinks (never followed).
+pub fn copy_tree(src: &Path, meta: &fs::Metadata, dst: &Path) -> Result<()> {
+    let keep = |m: &fs::Metadata| CopyMeta {
+        owner: (m.uid(), m.gid()),
+        chmod: None,
+        symbolic: None,
+    };
+    if !meta.is_dir() {
+        return copy_leaf(src, meta, dst, &keep(meta));
+    }
+    make_dir(dst, Some(meta), &keep(meta))?;
+    let mut dirs = Vec::new();
+    for e in walkdir::WalkDir::new(src)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+    {
+        let e = e.map_err(|e| BuildError::Copy {
+            path: src.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let m = e.metadata().map_err(|err| BuildError::Copy {
+            path: e.path().display().to_string(),
+            reason: err.to_string(),
+        })?;
+        let rel = e.path().strip_prefix(src).unwrap_or(e.path());
+        let d = dst.join(rel);
+        if m.is_dir() {
+            make_dir(&d, Some(&m), &keep(&m))?;
+            dirs.push((d, m));
+        } else {
+            copy_leaf(e.path(), &m, &d, &keep(&m))?;
+        }
+    }
+    for (d, m) in dirs.iter().rev() {
+        finish_dir(d, m)?;
+    }
+    finish_dir(dst, meta)
 }
 
 /// Create the parents of container path `dest` inside the fresh layer directory `layer`,
@@ -358,6 +473,18 @@ mod tests {
         ));
         fs::write(top.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
         assert!(resolve_user(&lowers, "app").is_err());
+    }
+
+    #[test]
+    fn symbolic_modes() {
+        assert_eq!(apply_symbolic("u+x", 0o644, false), 0o744);
+        assert_eq!(apply_symbolic("go-r", 0o644, false), 0o600);
+        assert_eq!(apply_symbolic("a=rX", 0o644, false), 0o444);
+        assert_eq!(apply_symbolic("a=rX", 0o644, true), 0o555);
+        assert_eq!(apply_symbolic("a+X", 0o744, false), 0o755);
+        assert_eq!(apply_symbolic("u=rwx,g=u,o=", 0o000, false), 0o770);
+        assert_eq!(apply_symbolic("+x", 0o600, false), 0o711);
+        assert_eq!(apply_symbolic("u+s", 0o755, false), 0o4755);
     }
 
     #[test]

@@ -27,13 +27,16 @@ pub mod context;
 pub mod export;
 pub mod frontend;
 pub mod fsutil;
+pub mod mounts;
 pub mod snapshot;
 pub mod solver;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use cache::{PruneReport, prune};
 pub use frontend::BuildArgs;
+pub use mounts::{SecretSource, parse_ssh};
 pub use solver::{BuildOptions, BuildOutput, build};
 
 /// Errors of a build. Messages are lowercase and name the object they are about.
@@ -102,6 +105,11 @@ pub enum BuildError {
     Image { reference: String, reason: String },
     #[error("invalid tag {name:?}: {reason}")]
     Tag { name: String, reason: String },
+    #[error("secret {id}: {reason}")]
+    Secret { id: String, reason: String },
+    /// A stage was not built because a stage it needs failed (the other error is reported).
+    #[error("build cancelled: a stage it depends on failed")]
+    Cancelled,
 }
 
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;

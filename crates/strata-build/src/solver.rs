@@ -17,6 +17,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use strata_dockerfile::instructions::{
@@ -33,8 +34,10 @@ use crate::cache::{CacheIndex, KeyBuilder, LayerRecord};
 use crate::context::Context;
 use crate::frontend::{self, Base, BuildArgs, go_duration, go_quote_slice, go_slice};
 use crate::fsutil::{self, CopyMeta, View};
+use crate::mounts::{BindSource, MountEnv, MountPlan, SecretSource};
 use crate::snapshot::Snapshots;
 use crate::{BuildError, Event, Reporter, Result, io_err};
+use strata_dockerfile::instructions::{CacheSharing, Mount, MountType};
 
 /// Docker's default `PATH`.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -62,6 +65,35 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Report the pre-image of every cache key.
     pub debug_cache_keys: bool,
+    /// Stages (by name) whose ops ignore the cache (`--no-cache-filter`).
+    pub no_cache_filter: Vec<String>,
+    /// `--secret` values by id (for `RUN --mount=type=secret`).
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh` agent sockets by id (`None`: `$SSH_AUTH_SOCK`).
+    pub ssh: BTreeMap<String, Option<PathBuf>>,
+}
+
+impl BuildOptions {
+    /// Options for building the Dockerfile text `dockerfile` in `context`, everything else
+    /// at Docker's defaults.
+    pub fn new(context: impl Into<PathBuf>, dockerfile: impl Into<String>) -> BuildOptions {
+        BuildOptions {
+            context: context.into(),
+            dockerfile_path: None,
+            dockerfile: dockerfile.into(),
+            target: None,
+            build_args: BuildArgs::default(),
+            no_cache: false,
+            tags: Vec::new(),
+            network: Network::Host,
+            compression: CompressOptions::default(),
+            source_date_epoch: None,
+            debug_cache_keys: false,
+            no_cache_filter: Vec::new(),
+            secrets: BTreeMap::new(),
+            ssh: BTreeMap::new(),
+        }
+    }
 }
 
 /// What a build produced.
@@ -86,6 +118,8 @@ struct StageState {
     cmd_set: bool,
     /// History entries at the start of the stage's own instructions.
     base_history: usize,
+    /// Ops of this stage ignore the cache (`--no-cache`, `--no-cache-filter`).
+    no_cache: bool,
 }
 
 struct Solver<'a> {
@@ -97,13 +131,23 @@ struct Solver<'a> {
     lex: Lex,
     cache: CacheIndex,
     snapshots: Snapshots,
-    context: Option<Context>,
+    /// Walked once, on first use, by whichever stage needs it first.
+    context: Mutex<Option<Arc<Context>>>,
     next_id: AtomicUsize,
     platform: Platform,
     global_args: BTreeMap<String, String>,
     declared_meta: Vec<String>,
-    /// Finished stages, by index.
-    done: Vec<Option<StageState>>,
+    /// Stage results, by index; `done_cv` wakes stages waiting for their dependencies.
+    done: Mutex<Vec<Slot>>,
+    done_cv: Condvar,
+}
+
+/// The state of one stage's result.
+#[derive(Debug, Clone)]
+enum Slot {
+    Pending,
+    Done(Box<StageState>),
+    Failed,
 }
 
 /// Build the image described by `opts` into `store`.
@@ -121,7 +165,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     )?;
     let snapshots = Snapshots::new(store)?;
     snapshots.clean_stale();
-    let mut solver = Solver {
+    let solver = Solver {
         store,
         lease: store.lease()?,
         opts,
@@ -130,26 +174,72 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         lex,
         cache: CacheIndex::new(store),
         snapshots,
-        context: None,
+        context: Mutex::new(None),
         next_id: AtomicUsize::new(1),
         platform,
         global_args: plan.global_args.clone(),
         declared_meta: plan.declared_meta.clone(),
-        done: vec![None; ins.stages.len()],
+        done: Mutex::new(vec![Slot::Pending; ins.stages.len()]),
+        done_cv: Condvar::new(),
     };
-    for &i in &plan.order {
-        let st = solver.run_stage(i, &plan.bases[i])?;
-        solver.done[i] = Some(st);
-    }
-    let mut results = std::mem::take(&mut solver.done);
-    if let Some(ctx) = &solver.context {
+    // Every stage gets a thread that waits for the stages it needs: independent stages
+    // run concurrently. The first real error wins; stages waiting on a failed one stop.
+    let solver = &solver;
+    let plan_ref = &plan;
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan_ref
+            .order
+            .iter()
+            .map(|&i| {
+                scope.spawn(move || -> Result<()> {
+                    if !solver.wait_for(&plan_ref.deps[i]) {
+                        solver.finish(i, None);
+                        return Err(BuildError::Cancelled);
+                    }
+                    match solver.run_stage(i, &plan_ref.bases[i]) {
+                        Ok(st) => {
+                            solver.finish(i, Some(st));
+                            Ok(())
+                        }
+                        Err(e) => {
+                            solver.finish(i, None);
+                            Err(e)
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(BuildError::Cancelled)))
+            .collect()
+    });
+    if let Ok(ctx) = solver.context.lock()
+        && let Some(ctx) = ctx.as_ref()
+    {
         ctx.save_memo();
     }
-    let target = results[plan.target]
-        .take()
-        .ok_or_else(|| BuildError::TargetNotFound {
-            target: frontend::stage_name(&ins, plan.target),
-        })?;
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Err(BuildError::Cancelled) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+            Ok(()) => {}
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    let target = match solver.slot(plan.target) {
+        Slot::Done(st) => *st,
+        _ => {
+            return Err(BuildError::TargetNotFound {
+                target: frontend::stage_name(&ins, plan.target),
+            });
+        }
+    };
     crate::export::export(
         store,
         &solver.lease,
@@ -241,39 +331,75 @@ impl Solver<'_> {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn context(&mut self) -> Result<&Context> {
-        if self.context.is_none() {
-            let patterns = crate::context::ignore_patterns(
-                &self.opts.context,
-                self.opts.dockerfile_path.as_deref(),
-            )?;
-            let canon = std::fs::canonicalize(&self.opts.context).map_err(|source| {
-                BuildError::Context {
-                    path: self.opts.context.clone(),
-                    source,
-                }
-            })?;
-            let memo = self.store.root().join("meta/build-context").join(format!(
-                "{}.json",
-                &Digest::sha256(canon.as_os_str().as_encoded_bytes()).hex()[..32]
-            ));
-            let id = self.id();
-            let start = Instant::now();
-            self.reporter.event(Event::Start {
-                id,
-                name: "[internal] load build context".into(),
-            });
-            let ctx = Context::open(&canon, &patterns, Some(memo))?;
-            self.reporter.event(Event::Done {
-                id,
-                elapsed: start.elapsed(),
-            });
-            self.context = Some(ctx);
+    /// The build context, walked on first use.
+    fn context(&self) -> Result<Arc<Context>> {
+        let mut guard = self.context.lock().map_err(|_| BuildError::Cancelled)?;
+        if let Some(ctx) = guard.as_ref() {
+            return Ok(ctx.clone());
         }
-        self.context.as_ref().ok_or_else(|| BuildError::Context {
-            path: self.opts.context.clone(),
-            source: std::io::Error::other("context not loaded"),
-        })
+        let patterns = crate::context::ignore_patterns(
+            &self.opts.context,
+            self.opts.dockerfile_path.as_deref(),
+        )?;
+        let canon =
+            std::fs::canonicalize(&self.opts.context).map_err(|source| BuildError::Context {
+                path: self.opts.context.clone(),
+                source,
+            })?;
+        let memo = self.store.root().join("meta/build-context").join(format!(
+            "{}.json",
+            &Digest::sha256(canon.as_os_str().as_encoded_bytes()).hex()[..32]
+        ));
+        let id = self.id();
+        let start = Instant::now();
+        self.reporter.event(Event::Start {
+            id,
+            name: "[internal] load build context".into(),
+        });
+        let ctx = Arc::new(Context::open(&canon, &patterns, Some(memo))?);
+        self.reporter.event(Event::Done {
+            id,
+            elapsed: start.elapsed(),
+        });
+        *guard = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    /// Wait until every stage in `deps` is done; false when one of them failed.
+    fn wait_for(&self, deps: &[usize]) -> bool {
+        let Ok(mut done) = self.done.lock() else {
+            return false;
+        };
+        loop {
+            if deps.iter().any(|&d| matches!(done[d], Slot::Failed)) {
+                return false;
+            }
+            if deps.iter().all(|&d| matches!(done[d], Slot::Done(_))) {
+                return true;
+            }
+            done = match self.done_cv.wait(done) {
+                Ok(d) => d,
+                Err(_) => return false,
+            };
+        }
+    }
+
+    fn finish(&self, i: usize, st: Option<StageState>) {
+        if let Ok(mut done) = self.done.lock() {
+            done[i] = match st {
+                Some(st) => Slot::Done(Box::new(st)),
+                None => Slot::Failed,
+            };
+        }
+        self.done_cv.notify_all();
+    }
+
+    fn slot(&self, i: usize) -> Slot {
+        self.done
+            .lock()
+            .ok()
+            .and_then(|d| d.get(i).cloned())
+            .unwrap_or(Slot::Failed)
     }
 
     fn resolve_image(&self, name: &str) -> Result<StageState> {
@@ -337,10 +463,11 @@ impl Solver<'_> {
             key,
             args: Vec::new(),
             cmd_set: false,
+            no_cache: false,
         })
     }
 
-    fn run_stage(&mut self, i: usize, base: &Base) -> Result<StageState> {
+    fn run_stage(&self, i: usize, base: &Base) -> Result<StageState> {
         let stage = &self.ins.stages[i];
         let named = stage.name.clone();
         let mut st = match base {
@@ -358,14 +485,18 @@ impl Solver<'_> {
                     args: Vec::new(),
                     cmd_set: false,
                     base_history: 0,
+                    no_cache: false,
                 }
             }
             Base::Stage(j) => {
-                let mut s = self.done[*j]
-                    .clone()
-                    .ok_or_else(|| BuildError::TargetNotFound {
-                        target: frontend::stage_name(self.ins, *j),
-                    })?;
+                let mut s = match self.slot(*j) {
+                    Slot::Done(s) => *s,
+                    _ => {
+                        return Err(BuildError::TargetNotFound {
+                            target: frontend::stage_name(self.ins, *j),
+                        });
+                    }
+                };
                 if let Some(c) = s.config.config.as_mut() {
                     c.on_build = None;
                 }
@@ -386,6 +517,18 @@ impl Solver<'_> {
                 s
             }
         };
+        st.no_cache = self.opts.no_cache
+            || named.as_ref().is_some_and(|n| {
+                self.opts
+                    .no_cache_filter
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(n))
+            })
+            || self
+                .opts
+                .no_cache_filter
+                .iter()
+                .any(|f| f == &i.to_string());
         // A stage's own ARGs start empty; the base stage's carry over.
         if !matches!(base, Base::Stage(_)) {
             st.args.clear();
@@ -461,7 +604,7 @@ impl Solver<'_> {
     }
 
     fn dispatch(
-        &mut self,
+        &self,
         st: &mut StageState,
         cmd: &Command,
         stage_label: &str,
@@ -731,12 +874,33 @@ impl Solver<'_> {
                 } else {
                     cc.working_dir.clone()
                 };
+                let mut mounts = Vec::new();
+                let mut mount_keys = Vec::new();
+                for mf in &r.mounts {
+                    let mut expand = |w: &str| -> std::result::Result<String, String> {
+                        self.lex.process_word(w, &env).map_err(|e| e.to_string())
+                    };
+                    let m = mf
+                        .parse(&mut expand)
+                        .map_err(|message| BuildError::Dockerfile {
+                            message,
+                            line: Some(line),
+                        })?;
+                    let ssh_n = mounts
+                        .iter()
+                        .filter(|p| matches!(p, MountPlan::Ssh { .. }))
+                        .count();
+                    let (plan, key) = self.plan_mount(&m, &cwd, line, ssh_n)?;
+                    mounts.push(plan);
+                    mount_keys.push(key);
+                }
                 let key_b = KeyBuilder::new("strata.exec.v1")
                     .field("parent", st.key.as_str())
                     .list("arg", &args)
                     .list("env", &run_env)
                     .field("user", &user)
                     .field("cwd", &cwd)
+                    .list("mount", &mount_keys)
                     .field(
                         "network",
                         if network == Network::None {
@@ -755,6 +919,7 @@ impl Solver<'_> {
                     stage: stage_label.to_string(),
                     instruction: cmd.meta.original.clone(),
                     line,
+                    mounts,
                 };
                 self.layer_op(st, key_b, name, |s, upper, lowers| {
                     s.exec_run(&spec, upper, lowers)
@@ -802,7 +967,7 @@ impl Solver<'_> {
     /// (overlay upper format) and turn it into a layer and the next snapshot. Returns
     /// whether a layer was added.
     fn layer_op(
-        &mut self,
+        &self,
         st: &mut StageState,
         key: KeyBuilder,
         name: String,
@@ -819,7 +984,7 @@ impl Solver<'_> {
                 preimage: key.preimage().to_string(),
             });
         }
-        if !self.opts.no_cache
+        if !st.no_cache
             && let Some(rec) = self.cache.get(self.store, &digest)
         {
             self.store.lease_existing(&self.lease, &rec.digest)?;
@@ -886,13 +1051,7 @@ impl Solver<'_> {
         })
     }
 
-    fn workdir_op(
-        &mut self,
-        st: &mut StageState,
-        wd: &str,
-        user: &str,
-        name: String,
-    ) -> Result<bool> {
+    fn workdir_op(&self, st: &mut StageState, wd: &str, user: &str, name: String) -> Result<bool> {
         let lowers = self.lowers_top_first(st)?;
         if fsutil::lookup(&lowers, wd).is_some_and(|(_, m)| m.is_dir()) {
             return Ok(false);
@@ -946,7 +1105,7 @@ impl Solver<'_> {
 
     #[allow(clippy::too_many_arguments)]
     fn copy_op(
-        &mut self,
+        &self,
         st: &mut StageState,
         c: &CopyCommand,
         env: &BTreeMap<String, String>,
@@ -1000,12 +1159,19 @@ impl Solver<'_> {
             },
             None => None,
         };
-        let cm = CopyMeta { owner, chmod };
+        let cm = CopyMeta {
+            owner,
+            chmod,
+            symbolic: None,
+        };
         // Source root: the context, or a read-only view of another stage/image.
+        let mut ctx_opt: Option<Arc<Context>> = None;
         let (source_root, source_key, view): (PathBuf, String, Option<View>) = match &c.from {
             None => {
                 let ctx = self.context()?;
-                (ctx.root.clone(), "context".to_string(), None)
+                let root = ctx.root.clone();
+                ctx_opt = Some(ctx);
+                (root, "context".to_string(), None)
             }
             Some(from) => {
                 let name = self.expand(&from.value, &self.global_args.clone(), line)?;
@@ -1065,11 +1231,10 @@ impl Solver<'_> {
             }
             let mut any = false;
             for (host, r) in found {
-                if view.is_none() {
-                    let ctx = self.context()?;
-                    if !ctx.contains(&r) {
-                        continue;
-                    }
+                if let Some(ctx) = &ctx_opt
+                    && !ctx.contains(&r)
+                {
+                    continue;
                 }
                 let Ok(meta) = std::fs::symlink_metadata(&host) else {
                     continue;
@@ -1106,12 +1271,9 @@ impl Solver<'_> {
                     } else if ft.is_dir() {
                         format!("d {:o}", meta.mode() & 0o7777)
                     } else {
-                        let ctx =
-                            self.context
-                                .as_ref()
-                                .ok_or_else(|| BuildError::SourceNotFound {
-                                    path: rel.to_string(),
-                                })?;
+                        let ctx = ctx_opt.as_ref().ok_or_else(|| BuildError::SourceNotFound {
+                            path: rel.to_string(),
+                        })?;
                         format!("f {:o} {}", meta.mode() & 0o7777, ctx.content_hash(rel)?)
                     };
                     items.push(format!("{rel} {what}"));
@@ -1119,12 +1281,9 @@ impl Solver<'_> {
                 };
                 push(&sel.rel, &sel.meta)?;
                 if *is_dir {
-                    let ctx = self
-                        .context
-                        .as_ref()
-                        .ok_or_else(|| BuildError::SourceNotFound {
-                            path: sel.rel.clone(),
-                        })?;
+                    let ctx = ctx_opt.as_ref().ok_or_else(|| BuildError::SourceNotFound {
+                        path: sel.rel.clone(),
+                    })?;
                     let below: Vec<(String, std::fs::Metadata)> = ctx
                         .below(&sel.rel)
                         .map(|(k, e)| (k.clone(), e.meta.clone()))
@@ -1152,8 +1311,7 @@ impl Solver<'_> {
         let name = vertex(&format!("{keyword} {}", shown.join(" ")));
         let in_context = view.is_none();
         let ctx_entries: Option<Vec<(String, std::fs::Metadata)>> = if in_context {
-            let ctx = self
-                .context
+            let ctx = ctx_opt
                 .as_ref()
                 .ok_or_else(|| BuildError::SourceNotFound { path: ".".into() })?;
             Some(
@@ -1222,6 +1380,161 @@ impl Solver<'_> {
         Ok(format!("{keyword} {} # buildkit", shown.join(" ")))
     }
 
+    /// Resolve one `RUN --mount` into what the worker mounts and the text it adds to the
+    /// cache key (see [`crate::mounts`]).
+    fn plan_mount(
+        &self,
+        m: &Mount,
+        cwd: &str,
+        line: usize,
+        ssh_n: usize,
+    ) -> Result<(MountPlan, String)> {
+        let abs = |t: &str| {
+            if t.starts_with('/') {
+                clean_abs(t)
+            } else {
+                clean_abs(&format!("{cwd}/{t}"))
+            }
+        };
+        let need_target = || -> Result<String> {
+            match m.target.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => Ok(abs(t)),
+                None => Err(BuildError::Dockerfile {
+                    message: format!("mount type {} requires a target", m.kind.as_str()),
+                    line: Some(line),
+                }),
+            }
+        };
+        Ok(match m.kind {
+            MountType::Bind => {
+                let target = need_target()?;
+                let rel = clean_abs(m.source.as_deref().unwrap_or("/"))
+                    .trim_start_matches('/')
+                    .to_string();
+                let rw = !m.read_only;
+                match &m.from {
+                    None => {
+                        let ctx = self.context()?;
+                        let items = context_items(&ctx, &rel)?;
+                        let key = format!(
+                            "bind context {rel} {target} rw={rw} {}",
+                            Digest::sha256(items.join("\n").as_bytes())
+                        );
+                        (
+                            MountPlan::Bind {
+                                source: BindSource::Context { ctx, rel },
+                                target,
+                                rw,
+                            },
+                            key,
+                        )
+                    }
+                    Some(from) => {
+                        let state = match self.find_done_stage(from) {
+                            Some(s) => s,
+                            None => self.resolve_image(from)?,
+                        };
+                        let mut lowers = self.snapshots.ensure(self.store, &state.layers)?;
+                        lowers.reverse();
+                        let key = format!("bind {} {rel} {target} rw={rw}", state.key);
+                        (
+                            MountPlan::Bind {
+                                source: BindSource::Layers { lowers, rel },
+                                target,
+                                rw,
+                            },
+                            key,
+                        )
+                    }
+                }
+            }
+            MountType::Cache => {
+                let target = need_target()?;
+                let id =
+                    m.id.clone()
+                        .filter(|i| !i.is_empty())
+                        .unwrap_or(target.clone());
+                let sharing = m.sharing.unwrap_or(CacheSharing::Shared);
+                let key = format!("cache {id} {target} {sharing:?}");
+                (
+                    MountPlan::Cache {
+                        id,
+                        target,
+                        sharing,
+                        uid: m.uid.unwrap_or(0),
+                        gid: m.gid.unwrap_or(0),
+                        mode: m.mode.unwrap_or(0o755),
+                    },
+                    key,
+                )
+            }
+            MountType::Tmpfs => {
+                let target = need_target()?;
+                (
+                    MountPlan::Tmpfs {
+                        target: target.clone(),
+                    },
+                    format!("tmpfs {target}"),
+                )
+            }
+            MountType::Secret => {
+                let id =
+                    m.id.clone()
+                        .or_else(|| m.source.clone())
+                        .or_else(|| {
+                            m.target
+                                .as_deref()
+                                .and_then(|t| t.rsplit('/').next())
+                                .map(str::to_string)
+                        })
+                        .or_else(|| m.env.clone())
+                        .unwrap_or_default();
+                let target = match (&m.target, &m.env) {
+                    (Some(t), _) => Some(abs(t)),
+                    (None, Some(_)) => None,
+                    (None, None) => Some(format!("/run/secrets/{id}")),
+                };
+                let key = format!(
+                    "secret {id} {} {}",
+                    target.as_deref().unwrap_or("-"),
+                    m.env.as_deref().unwrap_or("-")
+                );
+                (
+                    MountPlan::Secret {
+                        id,
+                        target,
+                        env: m.env.clone(),
+                        required: m.required,
+                        uid: m.uid.unwrap_or(0),
+                        gid: m.gid.unwrap_or(0),
+                        mode: m.mode.unwrap_or(0o400),
+                    },
+                    key,
+                )
+            }
+            MountType::Ssh => {
+                let id =
+                    m.id.clone()
+                        .filter(|i| !i.is_empty())
+                        .unwrap_or_else(|| "default".into());
+                let target = m
+                    .target
+                    .as_deref()
+                    .map(abs)
+                    .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_n}"));
+                let key = format!("ssh {id} {target}");
+                (
+                    MountPlan::Ssh {
+                        id,
+                        target,
+                        required: m.required,
+                    },
+                    key,
+                )
+            }
+        })
+    }
+
     fn find_done_stage(&self, name: &str) -> Option<StageState> {
         let lower = name.to_lowercase();
         let idx = self
@@ -1230,7 +1543,10 @@ impl Solver<'_> {
             .iter()
             .position(|s| s.name.as_deref() == Some(lower.as_str()))
             .or_else(|| name.parse::<usize>().ok())?;
-        self.done.get(idx).cloned().flatten()
+        match self.slot(idx) {
+            Slot::Done(s) => Some(*s),
+            _ => None,
+        }
     }
 
     fn exec_run(&self, spec: &RunSpec, upper: &Path, lowers: &[PathBuf]) -> Result<()> {
@@ -1245,6 +1561,19 @@ impl Solver<'_> {
             lowers.to_vec()
         };
         let (uid, gid, extra) = fsutil::resolve_user(lowers, &spec.user)?;
+        let mat = crate::mounts::materialize(
+            &spec.mounts,
+            &MountEnv {
+                store_root: self.store.root(),
+                snapshots: &self.snapshots,
+                secrets: &self.opts.secrets,
+                ssh: &self.opts.ssh,
+            },
+        )?;
+        let mut env = spec.env.clone();
+        for (k, v) in &mat.env {
+            add_env(&mut env, k, v);
+        }
         let container = ContainerSpec {
             rootfs: Rootfs::Overlay {
                 lower,
@@ -1254,7 +1583,7 @@ impl Solver<'_> {
             },
             process: ProcessSpec {
                 args: spec.args.clone(),
-                env: spec.env.clone(),
+                env,
                 cwd: spec.cwd.clone(),
                 uid,
                 gid,
@@ -1262,7 +1591,7 @@ impl Solver<'_> {
             },
             hostname: "strata".into(),
             network: spec.network,
-            mounts: Vec::new(),
+            mounts: mat.mounts.clone(),
             state_dir: state,
         };
         let (read, write) = pipe().map_err(io_err("create a pipe for", &base))?;
@@ -1292,6 +1621,7 @@ impl Solver<'_> {
             tail.push_back(line);
         }
         let status = child.wait().map_err(io_err("wait for", &base))?;
+        drop(mat);
         let _ = std::fs::remove_dir_all(&work);
         if !status.success() {
             use std::os::unix::process::ExitStatusExt;
@@ -1308,6 +1638,12 @@ impl Solver<'_> {
             });
         }
         strata_runtime::remove_mount_stubs(upper, &|p: &str| fsutil::lookup(lowers, p).is_some());
+        let targets: Vec<String> = spec
+            .mounts
+            .iter()
+            .filter_map(|m| m.target().map(str::to_string))
+            .collect();
+        crate::mounts::remove_stubs(upper, lowers, &targets);
         Ok(())
     }
 }
@@ -1322,6 +1658,7 @@ struct RunSpec {
     stage: String,
     instruction: String,
     line: usize,
+    mounts: Vec<MountPlan>,
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -1376,6 +1713,43 @@ fn with_shell(cc: &strata_oci::ContainerConfig, cmd: &ShellDependentCmd) -> Vec<
         .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
     shell.push(cmd.cmd_line.join(" "));
     shell
+}
+
+/// The key items of context path `rel` and everything below it: path, type, mode, link
+/// target and content hash.
+fn context_items(ctx: &Context, rel: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut push = |k: &str, meta: &std::fs::Metadata| -> Result<()> {
+        let ft = meta.file_type();
+        let what = if ft.is_symlink() {
+            format!(
+                "l {:o} {}",
+                meta.mode() & 0o7777,
+                std::fs::read_link(ctx.root.join(k))
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default()
+            )
+        } else if ft.is_dir() {
+            format!("d {:o}", meta.mode() & 0o7777)
+        } else {
+            format!("f {:o} {}", meta.mode() & 0o7777, ctx.content_hash(k)?)
+        };
+        out.push(format!("{k} {what}"));
+        Ok(())
+    };
+    if !rel.is_empty() {
+        let e = ctx
+            .entries
+            .get(rel)
+            .ok_or_else(|| BuildError::SourceNotFound {
+                path: format!("/{rel}"),
+            })?;
+        push(rel, &e.meta)?;
+    }
+    for (k, e) in ctx.below(rel) {
+        push(k, &e.meta)?;
+    }
+    Ok(out)
 }
 
 /// Every entry below `dir` (relative paths, parents first, sorted), not following links.

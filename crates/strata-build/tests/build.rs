@@ -122,19 +122,13 @@ impl strata_build::Reporter for Log {
 
 fn build(env: &Env, tags: &[&str], target: Option<&str>) -> (bool, String, String) {
     let store = Store::open(&env.root).unwrap();
-    let opts = strata_build::BuildOptions {
-        context: env.ctx.clone(),
-        dockerfile_path: Some(env.ctx.join("Dockerfile")),
-        dockerfile: std::fs::read_to_string(env.ctx.join("Dockerfile")).unwrap(),
-        target: target.map(str::to_string),
-        build_args: Default::default(),
-        no_cache: false,
-        tags: tags.iter().map(|s| s.to_string()).collect(),
-        network: strata_runtime::Network::Host,
-        compression: CompressOptions::default(),
-        source_date_epoch: None,
-        debug_cache_keys: false,
-    };
+    let mut opts = strata_build::BuildOptions::new(
+        env.ctx.clone(),
+        std::fs::read_to_string(env.ctx.join("Dockerfile")).unwrap(),
+    );
+    opts.dockerfile_path = Some(env.ctx.join("Dockerfile"));
+    opts.target = target.map(str::to_string);
+    opts.tags = tags.iter().map(|s| s.to_string()).collect();
     let log = Log::default();
     match strata_build::build(&store, &opts, &log) {
         Ok(out) => (true, out.image_id.to_string(), log.0.into_inner().unwrap()),

@@ -51,7 +51,10 @@ pub enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Build an image from a Dockerfile
-    Build(crate::cmd::build::BuildArgs),
+    Build(Box<crate::cmd::build::BuildArgs>),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Check a Dockerfile for errors and best-practice problems
     Lint(crate::cmd::lint::LintArgs),
     /// Download an image from a registry
@@ -131,6 +134,22 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Remove unused images
     Prune(PruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all build cache (every entry is unused: there is no daemon holding any)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
