@@ -394,3 +394,110 @@ impl Database {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// Write `records` as `ID.json` entries of a zip, like OSV's per-ecosystem archives.
+    fn archive(path: &Path, records: &[serde_json::Value]) {
+        let mut z = zip::ZipWriter::new(File::create(path).unwrap());
+        for r in records {
+            let name = format!("{}.json", r["id"].as_str().unwrap());
+            z.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(&serde_json::to_vec(r).unwrap()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+
+    fn now() -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_700_000_000).unwrap()
+    }
+
+    #[test]
+    fn import_then_look_up_by_normalised_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("PyPI.zip");
+        archive(
+            &zip,
+            &[
+                serde_json::json!({
+                    "id": "PYSEC-1", "modified": "2024-02-01T00:00:00Z", "aliases": ["CVE-1"],
+                    "affected": [
+                        {"package": {"ecosystem": "PyPI", "name": "Zope.Interface"},
+                         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5.0"}]}]},
+                        {"package": {"ecosystem": "PyPI", "name": "zope-interface"},
+                         "ranges": [{"type": "GIT", "repo": "https://x", "events": [{"introduced": "abc"}]}],
+                         "versions": ["4.0"]}
+                    ]
+                }),
+                serde_json::json!({
+                    "id": "PYSEC-2", "modified": "2024-03-01T00:00:00Z", "withdrawn": "2024-03-02T00:00:00Z",
+                    "affected": [{"package": {"ecosystem": "PyPI", "name": "zope.interface"}, "versions": ["1.0"]}]
+                }),
+            ],
+        );
+        let root = dir.path().join("root");
+        let sources = import(&root, std::slice::from_ref(&zip), now()).unwrap();
+        assert_eq!(sources[0].name, "PyPI");
+        assert_eq!(
+            sources[0].records, 2,
+            "withdrawn records are counted as read"
+        );
+        assert_eq!(sources[0].packages, 1);
+        assert_eq!(sources[0].newest_modified, "2024-03-01T00:00:00Z");
+
+        let db = Database::open(&root).unwrap();
+        let advs = db.advisories("PyPI", "ZOPE_interface").unwrap();
+        assert_eq!(advs.len(), 1, "{advs:?}");
+        // Both `affected` entries of the record folded into one advisory; GIT dropped.
+        assert_eq!(advs[0].ranges.len(), 1);
+        assert_eq!(advs[0].versions, vec!["4.0".to_string()]);
+        assert!(db.advisories("npm", "zope-interface").unwrap().is_empty());
+
+        // Importing the same archive name again replaces the source.
+        import(&root, &[zip], now()).unwrap();
+        assert_eq!(Database::open(&root).unwrap().sources().len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_index_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("npm.zip");
+        archive(
+            &zip,
+            &[serde_json::json!({"id": "GHSA-1", "affected": [
+                {"package": {"ecosystem": "npm", "name": "a"}, "versions": ["1.0.0"]}]})],
+        );
+        let root = dir.path().join("root");
+        import(&root, &[zip], now()).unwrap();
+        let idx = db_dir(&root).join("npm.idx");
+        let bytes = fs::read(&idx).unwrap();
+        fs::write(&idx, &bytes[..bytes.len() - 3]).unwrap();
+        match Database::open(&root) {
+            Err(InsightError::IndexCorrupt { path, .. }) => assert_eq!(path, idx),
+            other => panic!("expected a damaged index error, got {:?}", other.err()),
+        }
+        fs::write(&idx, b"something else").unwrap();
+        let err = Database::open(&root).err().unwrap().to_string();
+        assert!(
+            err.contains("npm.idx") && err.contains("not a Strata OSV index"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn records_that_are_not_osv_name_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("Go.zip");
+        archive(
+            &zip,
+            &[serde_json::json!({"id": "GO-1", "affected": "nope"})],
+        );
+        let err = import(&dir.path().join("root"), &[zip], now()).unwrap_err();
+        assert!(matches!(&err, InsightError::OsvRecord { entry, .. } if entry == "GO-1.json"));
+    }
+}

@@ -222,3 +222,60 @@ pub fn advisories(rec: &OsvRecord) -> Vec<(String, String, Advisory)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(v: serde_json::Value) -> OsvRecord {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn severity_prefers_cvss_vectors_then_database_labels() {
+        let r = rec(serde_json::json!({
+            "id": "X",
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "affected": [{"package": {"ecosystem": "npm", "name": "a"}, "versions": ["1"]}]
+        }));
+        let a = &advisories(&r)[0].2;
+        assert_eq!(a.severity, Severity::Critical);
+        assert_eq!(a.score, Some(9.8));
+
+        let r = rec(serde_json::json!({
+            "id": "Y", "database_specific": {"severity": "MODERATE"},
+            "affected": [
+                {"package": {"ecosystem": "npm", "name": "a"}, "versions": ["1"]},
+                {"package": {"ecosystem": "Debian:12", "name": "b"}, "versions": ["1"],
+                 "ecosystem_specific": {"urgency": "unimportant"}}
+            ]
+        }));
+        let all = advisories(&r);
+        assert_eq!(all[0].2.severity, Severity::Medium);
+        assert_eq!(
+            all[1].2.severity,
+            Severity::Low,
+            "per-package urgency first"
+        );
+        assert_eq!(all[1].2.score, None);
+    }
+
+    #[test]
+    fn summary_falls_back_to_the_first_line_of_details() {
+        let r = rec(serde_json::json!({
+            "id": "Z", "details": "First line.\nSecond line.",
+            "affected": [{"package": {"ecosystem": "Go", "name": "m"},
+                          "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"last_affected": "1.2.0"}]}]}]
+        }));
+        let (eco, name, a) = &advisories(&r)[0];
+        assert_eq!((eco.as_str(), name.as_str()), ("Go", "m"));
+        assert_eq!(a.summary, "First line.");
+        assert_eq!(
+            a.ranges[0].events,
+            vec![
+                Event::Introduced("0".into()),
+                Event::LastAffected("1.2.0".into())
+            ]
+        );
+    }
+}
