@@ -204,6 +204,45 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
 
 const GO_MODINFO: &str = "path\texample.com/server\nmod\texample.com/server\t(devel)\t\ndep\tgolang.org/x/net\tv0.17.0\th1:pVaXccu2ozPjCF6WiW3V2YEqXhFkSNOxHrR3f3AmtJM=\ndep\tgolang.org/x/text\tv0.3.5\th1:i6eZZ+zk0SOf0xgBpEpPD18qWcJda6q1sxt3S0kzyUQ=\nbuild\t-compiler=gc\nbuild\tGOOS=linux\n";
 
+/// What `cargo auditable` embeds for a binary crate `worker` using two registry crates.
+const AUDIT_JSON: &str = r#"{"packages":[{"name":"worker","version":"0.1.0","source":"local","kind":"runtime","dependencies":[1,2],"root":true},{"name":"hashbrown","version":"0.14.0","source":"crates.io"},{"name":"smallvec","version":"1.6.0","source":"crates.io"}]}"#;
+
+/// A real executable, compiled here with rustc, carrying `cargo auditable` data: the
+/// zlib-compressed dependency list in a `.dep-v0` ELF section, as `cargo auditable build`
+/// leaves it.
+fn auditable_binary(env: &Env, json: &str) -> Vec<u8> {
+    let dir = env.path("auditable");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut py = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read()))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write as _;
+    py.stdin.take().unwrap().write_all(json.as_bytes()).unwrap();
+    let z = py.wait_with_output().unwrap();
+    assert!(z.status.success());
+    std::fs::write(dir.join("audit.z"), &z.stdout).unwrap();
+    let src = format!(
+        "#[used]\n#[link_section = \".dep-v0\"]\nstatic AUDIT: [u8; {}] = *include_bytes!(\"audit.z\");\nfn main() {{}}\n",
+        z.stdout.len()
+    );
+    std::fs::write(dir.join("main.rs"), src).unwrap();
+    let bin = dir.join("worker");
+    common::run_tool(
+        Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .current_dir(&dir)
+            .args(["--edition", "2021", "-C", "strip=debuginfo", "-o"])
+            .arg(&bin)
+            .arg("main.rs"),
+    );
+    std::fs::read(bin).unwrap()
+}
+
 const SITE: &str = "usr/local/lib/python3.11/site-packages";
 
 /// The fixture image `insight/app:1`: busybox + dpkg entry, Python packages, a Node app
@@ -278,6 +317,7 @@ fn app_image(env: &Env) {
         ),
         Entry::File("app/Cargo.lock", CARGO_LOCK.into(), 0o644),
         Entry::File("app/bin/server", go_binary("go1.21.3", GO_MODINFO), 0o755),
+        Entry::File("app/bin/worker", auditable_binary(env, AUDIT_JSON), 0o755),
     ]);
     let upgrade = layer(&[Entry::File(
         "app/node_modules/lodash/package.json",
@@ -577,6 +617,17 @@ fn osv_archives(env: &Env) -> Vec<PathBuf> {
                 json!([{"introduced": "0.2.7"}, {"fixed": "0.2.23"}]),
             )],
         ),
+        // Found only through the `cargo auditable` data of app/bin/worker.
+        osv(
+            "RUSTSEC-2099-0001",
+            &[],
+            vec![affected(
+                "crates.io",
+                "hashbrown",
+                "SEMVER",
+                json!([{"introduced": "0.14.0"}, {"fixed": "0.14.1"}]),
+            )],
+        ),
     ];
     let go = vec![
         osv(
@@ -815,6 +866,7 @@ fn sbom_lists_every_ecosystem_with_the_layer_that_added_it() {
         ("npm", "lodash", "4.17.21", 3),
         ("npm", "minimist", "1.2.8", 2),
         ("npm", "tricky", "2.0.0-alpha", 2),
+        ("cargo", "hashbrown", "0.14.0", 2),
         ("cargo", "serde", "1.0.200", 2),
         ("cargo", "smallvec", "1.6.0", 2),
         ("cargo", "time", "0.1.45", 2),
@@ -858,7 +910,7 @@ fn sbom_lists_every_ecosystem_with_the_layer_that_added_it() {
     // The table: one row per package, the layer index last.
     let table = env.ok(&["sbom", "insight/app:1"]);
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 18, "{table}");
+    assert_eq!(lines.len(), 19, "{table}");
     assert!(
         lines[0].starts_with("NAME") && lines[0].contains("VERSION") && lines[0].ends_with("LAYER"),
         "{table}"
@@ -912,15 +964,15 @@ fn sbom_documents_validate_against_spdx_and_cyclonedx() {
     let spdx = run("spdx-json");
     validate_spdx(&env, &spdx);
     assert_eq!(spdx["creationInfo"]["created"], "2023-11-14T22:13:20Z");
-    // The image plus 17 packages, each contained by the image.
-    assert_eq!(spdx["packages"].as_array().unwrap().len(), 18);
+    // The image plus 18 packages, each contained by the image.
+    assert_eq!(spdx["packages"].as_array().unwrap().len(), 19);
     let contains = spdx["relationships"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["relationshipType"] == "CONTAINS" && r["spdxElementId"] == "SPDXRef-Image")
         .count();
-    assert_eq!(contains, 17);
+    assert_eq!(contains, 18);
     let lodash = spdx["packages"]
         .as_array()
         .unwrap()
@@ -941,7 +993,7 @@ fn sbom_documents_validate_against_spdx_and_cyclonedx() {
     assert_eq!(cdx["specVersion"], "1.5");
     assert_eq!(cdx["metadata"]["component"]["type"], "container");
     let comps = cdx["components"].as_array().unwrap();
-    assert_eq!(comps.len(), 17);
+    assert_eq!(comps.len(), 18);
     let smallvec = comps.iter().find(|c| c["name"] == "smallvec").unwrap();
     let props = smallvec["properties"].as_array().unwrap();
     assert!(
@@ -966,7 +1018,7 @@ fn sbom_documents_validate_against_spdx_and_cyclonedx() {
         "insight/app:1",
     ]);
     let from_file: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(from_file["components"].as_array().unwrap().len(), 17);
+    assert_eq!(from_file["components"].as_array().unwrap().len(), 18);
 }
 
 /// (id, package, installed, fixed) of a `scan --format json` report.
@@ -1016,7 +1068,7 @@ fn scan_hits_installed_versions_and_misses_fixed_ones() {
             ("Debian".to_string(), 3),
             ("Go".into(), 4),
             ("PyPI".into(), 7),
-            ("crates.io".into(), 2),
+            ("crates.io".into(), 3),
             ("npm".into(), 4)
         ]
     );
@@ -1077,9 +1129,15 @@ fn scan_hits_installed_versions_and_misses_fixed_ones() {
             s("1.6.0"),
             Some(s("1.6.1")),
         ),
+        (
+            s("RUSTSEC-2099-0001"),
+            s("hashbrown"),
+            s("0.14.0"),
+            Some(s("0.14.1")),
+        ),
     ];
     assert_eq!(findings(&report), want);
-    assert_eq!(report["summary"]["total"], 10);
+    assert_eq!(report["summary"]["total"], 11);
     assert_eq!(report["summary"]["CRITICAL"], 3);
     let dsa = report["vulnerabilities"]
         .as_array()
@@ -1100,14 +1158,14 @@ fn scan_hits_installed_versions_and_misses_fixed_ones() {
     // The table: a summary line, then one row per finding, most severe first.
     let table = env.ok(&["scan", "insight/app:1"]);
     assert!(
-        table.contains("Total: 10 (UNKNOWN: 3, LOW: 1, MEDIUM: 2, HIGH: 1, CRITICAL: 3)"),
+        table.contains("Total: 11 (UNKNOWN: 4, LOW: 1, MEDIUM: 2, HIGH: 1, CRITICAL: 3)"),
         "{table}"
     );
     let rows: Vec<&str> = table
         .lines()
         .skip_while(|l| !l.starts_with("PACKAGE"))
         .collect();
-    assert_eq!(rows.len(), 11, "{table}");
+    assert_eq!(rows.len(), 12, "{table}");
     assert!(rows[1].contains("CRITICAL"), "{table}");
     assert!(
         rows.iter().any(|l| l.split_whitespace().collect::<Vec<_>>()
@@ -1163,7 +1221,7 @@ fn scan_hits_installed_versions_and_misses_fixed_ones() {
             "insight/app:1",
         ],
     );
-    assert_eq!(fixed_only["summary"]["total"], 9);
+    assert_eq!(fixed_only["summary"]["total"], 10);
     assert!(findings(&fixed_only).iter().all(|f| f.3.is_some()));
 
     // --exit-code: N when something is reported (the report still printed), 0 otherwise.
@@ -1193,8 +1251,8 @@ fn scan_hits_installed_versions_and_misses_fixed_ones() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "strata");
-    assert_eq!(run["results"].as_array().unwrap().len(), 10);
-    assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 10);
+    assert_eq!(run["results"].as_array().unwrap().len(), 11);
+    assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 11);
     for r in run["results"].as_array().unwrap() {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(run["tool"]["driver"]["rules"][idx]["id"], r["ruleId"]);
