@@ -196,7 +196,8 @@ fn short(created_by: &str) -> String {
     }
 }
 
-/// `1.5 MB` style sizes for messages (decimal units, as Docker prints them).
+/// Sizes for messages as Docker prints them (go-units `HumanSizeWithPrecision(n, 3)`:
+/// decimal units, three significant digits): `10MB`, `1.54MB`, `999B`.
 pub fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
@@ -205,16 +206,18 @@ pub fn human(bytes: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{bytes} B")
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
     } else {
-        format!("{v:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + " "
-            + UNITS[u]
+        2
+    };
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
     }
+    s + UNITS[u]
 }
 
 /// Analyse an image whose files were read (metadata is not needed).
@@ -501,7 +504,7 @@ mod tests {
         assert_eq!(a.wasted_files[0].path, "big.bin");
         assert_eq!(a.suggestions[0].rule, "remove-in-same-layer");
         assert!(
-            a.suggestions[0].message.contains("10 MB"),
+            a.suggestions[0].message.contains("10MB"),
             "{}",
             a.suggestions[0].message
         );
@@ -539,8 +542,10 @@ mod tests {
             Some(".cache/pip".into())
         );
         assert_eq!(containing("root/.cache/pipx/x", "/.cache/pip/"), None);
-        assert_eq!(human(10_000_000), "10 MB");
-        assert_eq!(human(1_536_000), "1.536 MB");
-        assert_eq!(human(999), "999 B");
+        assert_eq!(human(10_000_000), "10MB");
+        assert_eq!(human(1_536_000), "1.54MB");
+        assert_eq!(human(50_362_000), "50.4MB");
+        assert_eq!(human(198_892_000), "199MB");
+        assert_eq!(human(999), "999B");
     }
 }
