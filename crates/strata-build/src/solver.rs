@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use strata_dockerfile::instructions::{
-    Chmod, CommandKind, CopyCommand, Healthcheck, NetworkMode, PortSpec, ShellDependentCmd,
+    CommandKind, CopyCommand, Healthcheck, NetworkMode, PortSpec, ShellDependentCmd,
 };
 use strata_dockerfile::{Command, Instructions, Lex};
 use strata_layer::{CompressOptions, CreateOptions, LayerWriter};
@@ -30,10 +30,13 @@ use strata_oci::{Descriptor, Digest, Document, ImageConfig, Platform, Reference}
 use strata_runtime::{ContainerSpec, Network, ProcessSpec, Rootfs};
 use strata_store::{Lease, Store};
 
+#[path = "copy.rs"]
+mod copy;
+
 use crate::cache::{CacheIndex, KeyBuilder, LayerRecord};
 use crate::context::Context;
 use crate::frontend::{self, Base, BuildArgs, go_duration, go_quote_slice, go_slice};
-use crate::fsutil::{self, CopyMeta, View};
+use crate::fsutil;
 use crate::mounts::{BindSource, MountEnv, MountPlan, SecretSource};
 use crate::snapshot::Snapshots;
 use crate::{BuildError, Event, Reporter, Result, io_err};
@@ -299,31 +302,6 @@ fn clean_abs(path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
-}
-
-/// A minimal `filepath.Match` for one path component: `*`, `?` and literals.
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_match(&pattern[1..], name) || (!name.is_empty() && glob_match(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &name[1..]),
-        (Some(a), Some(b)) if a == b => glob_match(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
-fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-/// One selected source of a COPY: the host path, the path relative to the source root
-/// (for the key) and the metadata.
-struct Selected {
-    host: PathBuf,
-    rel: String,
-    meta: std::fs::Metadata,
 }
 
 impl Solver<'_> {
@@ -927,16 +905,19 @@ impl Solver<'_> {
                 self.history(st, format!("RUN {} # buildkit", hist_args.join(" ")), false);
             }
             CommandKind::Copy(c) => {
-                let msg = self.copy_op(st, c, &env, &cc, line, vertex, "COPY")?;
+                let msg = self.copy_op(st, c, None, &env, &cc, line, vertex, "COPY")?;
                 self.history(st, msg, false);
             }
             CommandKind::Add(a) => {
-                if let Some(url) = a.sources.source_paths.iter().find(|s| {
-                    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")
-                }) {
+                if let Some(git) = a
+                    .sources
+                    .source_paths
+                    .iter()
+                    .find(|s| s.starts_with("git@") || s.ends_with(".git"))
+                {
                     return Err(BuildError::Copy {
-                        path: url.clone(),
-                        reason: "ADD of a remote URL is not supported by this build of strata"
+                        path: git.clone(),
+                        reason: "ADD of a Git repository is not supported; clone it in a RUN"
                             .into(),
                     });
                 }
@@ -949,7 +930,11 @@ impl Solver<'_> {
                     parents: false,
                     excludes: a.excludes.clone(),
                 };
-                let msg = self.copy_op(st, &c, &env, &cc, line, vertex, "ADD")?;
+                let extras = copy::AddExtras {
+                    checksum: a.checksum.as_ref().map(|f| f.value.as_str()),
+                    unpack: a.unpack.unwrap_or(true),
+                };
+                let msg = self.copy_op(st, &c, Some(extras), &env, &cc, line, vertex, "ADD")?;
                 self.history(st, msg, false);
             }
             CommandKind::From(_) => {}
@@ -1101,283 +1086,6 @@ impl Solver<'_> {
             }
             Ok(())
         })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn copy_op(
-        &self,
-        st: &mut StageState,
-        c: &CopyCommand,
-        env: &BTreeMap<String, String>,
-        cc: &strata_oci::ContainerConfig,
-        line: usize,
-        vertex: &mut dyn FnMut(&str) -> String,
-        keyword: &str,
-    ) -> Result<String> {
-        let lowers = self.lowers_top_first(st)?;
-        let dest_raw = self.expand(&c.sources.dest, env, line)?;
-        let wd = if cc.working_dir.is_empty() {
-            "/"
-        } else {
-            &cc.working_dir
-        };
-        let dest_abs = if dest_raw.starts_with('/') {
-            dest_raw.clone()
-        } else {
-            format!("{wd}/{dest_raw}")
-        };
-        let dest_is_dir_syntax =
-            dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
-        let dest = clean_abs(&dest_abs);
-        let mut srcs = Vec::new();
-        for s in &c.sources.source_paths {
-            srcs.push(self.expand(s, env, line)?);
-        }
-        let owner = match &c.chown {
-            Some(v) => {
-                let v = self.expand(&v.value, env, line)?;
-                let (u, g, _) = fsutil::resolve_user(&lowers, &v)?;
-                (u, g)
-            }
-            None => (0, 0),
-        };
-        let chmod = match &c.chmod {
-            Some(v) => match Chmod::parse(&self.expand(&v.value, env, line)?) {
-                Ok(Chmod::Octal(m)) => Some(m),
-                Ok(Chmod::Symbolic(s)) => {
-                    return Err(BuildError::Copy {
-                        path: s,
-                        reason: "symbolic --chmod is not supported by this build of strata".into(),
-                    });
-                }
-                Err(m) => {
-                    return Err(BuildError::Dockerfile {
-                        message: m,
-                        line: Some(line),
-                    });
-                }
-            },
-            None => None,
-        };
-        let cm = CopyMeta {
-            owner,
-            chmod,
-            symbolic: None,
-        };
-        // Source root: the context, or a read-only view of another stage/image.
-        let mut ctx_opt: Option<Arc<Context>> = None;
-        let (source_root, source_key, view): (PathBuf, String, Option<View>) = match &c.from {
-            None => {
-                let ctx = self.context()?;
-                let root = ctx.root.clone();
-                ctx_opt = Some(ctx);
-                (root, "context".to_string(), None)
-            }
-            Some(from) => {
-                let name = self.expand(&from.value, &self.global_args.clone(), line)?;
-                // Stages are resolved by the frontend; here they come from the done list
-                // via the stage map, else the name is an image.
-                let state = match self.find_done_stage(&name) {
-                    Some(s) => s,
-                    None => self.resolve_image(&name)?,
-                };
-                let mut l = self.snapshots.ensure(self.store, &state.layers)?;
-                l.reverse();
-                let v = View::open(&self.snapshots, &l)?;
-                (v.path().to_path_buf(), state.key.to_string(), Some(v))
-            }
-        };
-        // Select sources.
-        let mut selected: Vec<(Selected, bool)> = Vec::new(); // (item, copy contents of dir)
-        let wildcard = srcs.iter().any(|s| has_glob(s));
-        for s in &srcs {
-            let rel = clean_abs(s).trim_start_matches('/').to_string();
-            let (parent, last) = match rel.rsplit_once('/') {
-                Some((p, l)) => (p.to_string(), l.to_string()),
-                None => (String::new(), rel.clone()),
-            };
-            let mut found = Vec::new();
-            if has_glob(&last) {
-                let dir = if view.is_some() {
-                    fsutil::resolve_in(&source_root, &parent, true)
-                } else {
-                    source_root.join(&parent)
-                };
-                let mut names: Vec<String> = std::fs::read_dir(&dir)
-                    .map(|rd| {
-                        rd.flatten()
-                            .map(|e| e.file_name().to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                names.sort();
-                for n in names {
-                    if glob_match(last.as_bytes(), n.as_bytes()) {
-                        let r = if parent.is_empty() {
-                            n.clone()
-                        } else {
-                            format!("{parent}/{n}")
-                        };
-                        found.push((dir.join(&n), r));
-                    }
-                }
-            } else {
-                let host = if view.is_some() {
-                    fsutil::resolve_in(&source_root, &rel, true)
-                } else {
-                    source_root.join(&rel)
-                };
-                found.push((host, rel.clone()));
-            }
-            let mut any = false;
-            for (host, r) in found {
-                if let Some(ctx) = &ctx_opt
-                    && !ctx.contains(&r)
-                {
-                    continue;
-                }
-                let Ok(meta) = std::fs::symlink_metadata(&host) else {
-                    continue;
-                };
-                // A context source that is a symlink is copied as a link, never followed.
-                let is_dir = meta.is_dir();
-                selected.push((Selected { host, rel: r, meta }, is_dir));
-                any = true;
-            }
-            if !any && !wildcard {
-                return Err(BuildError::SourceNotFound {
-                    path: format!("/{rel}"),
-                });
-            }
-        }
-        let dest_dir = dest_is_dir_syntax
-            || srcs.len() > 1
-            || wildcard
-            || fsutil::lookup(&lowers, &dest).is_some_and(|(_, m)| m.is_dir());
-        // Key: for context sources, exactly the selected paths and their contents.
-        let mut items: Vec<String> = Vec::new();
-        if view.is_none() {
-            for (sel, is_dir) in &selected {
-                let mut push = |rel: &str, meta: &std::fs::Metadata| -> Result<()> {
-                    let ft = meta.file_type();
-                    let what = if ft.is_symlink() {
-                        format!(
-                            "l {:o} {}",
-                            meta.mode() & 0o7777,
-                            std::fs::read_link(self.opts.context.join(rel))
-                                .map(|t| t.display().to_string())
-                                .unwrap_or_default()
-                        )
-                    } else if ft.is_dir() {
-                        format!("d {:o}", meta.mode() & 0o7777)
-                    } else {
-                        let ctx = ctx_opt.as_ref().ok_or_else(|| BuildError::SourceNotFound {
-                            path: rel.to_string(),
-                        })?;
-                        format!("f {:o} {}", meta.mode() & 0o7777, ctx.content_hash(rel)?)
-                    };
-                    items.push(format!("{rel} {what}"));
-                    Ok(())
-                };
-                push(&sel.rel, &sel.meta)?;
-                if *is_dir {
-                    let ctx = ctx_opt.as_ref().ok_or_else(|| BuildError::SourceNotFound {
-                        path: sel.rel.clone(),
-                    })?;
-                    let below: Vec<(String, std::fs::Metadata)> = ctx
-                        .below(&sel.rel)
-                        .map(|(k, e)| (k.clone(), e.meta.clone()))
-                        .collect();
-                    for (k, m) in below {
-                        push(&k, &m)?;
-                    }
-                }
-            }
-        }
-        let key = KeyBuilder::new("strata.copy.v1")
-            .field("parent", st.key.as_str())
-            .field("source", &source_key)
-            .list("src", &srcs)
-            .field("dest", &dest)
-            .field("dest_dir", if dest_dir { "1" } else { "0" })
-            .field("owner", &format!("{}:{}", owner.0, owner.1))
-            .field(
-                "chmod",
-                &chmod.map(|m| format!("{m:o}")).unwrap_or_default(),
-            )
-            .list("item", &items);
-        let mut shown = srcs.clone();
-        shown.push(dest_raw.clone());
-        let name = vertex(&format!("{keyword} {}", shown.join(" ")));
-        let in_context = view.is_none();
-        let ctx_entries: Option<Vec<(String, std::fs::Metadata)>> = if in_context {
-            let ctx = ctx_opt
-                .as_ref()
-                .ok_or_else(|| BuildError::SourceNotFound { path: ".".into() })?;
-            Some(
-                ctx.entries
-                    .iter()
-                    .map(|(k, e)| (k.clone(), e.meta.clone()))
-                    .collect(),
-            )
-        } else {
-            None
-        };
-        self.layer_op(st, key, name, |_, upper, lowers| {
-            for (sel, is_dir) in &selected {
-                let base = sel.rel.rsplit('/').next().unwrap_or(&sel.rel).to_string();
-                if *is_dir {
-                    fsutil::make_parents(upper, lowers, &format!("{dest}/x"))?;
-                    let root_dst = upper.join(dest.trim_start_matches('/'));
-                    if dest != "/" {
-                        fsutil::make_dir(&root_dst, Some(&sel.meta), &cm)?;
-                    }
-                    let children: Vec<(String, std::fs::Metadata)> = match &ctx_entries {
-                        Some(all) => {
-                            let prefix = if sel.rel.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{}/", sel.rel)
-                            };
-                            all.iter()
-                                .filter(|(k, _)| k.starts_with(&prefix) && !k.is_empty())
-                                .map(|(k, m)| (k[prefix.len()..].to_string(), m.clone()))
-                                .collect()
-                        }
-                        None => walk_dir(&sel.host)?,
-                    };
-                    let mut dirs = Vec::new();
-                    for (rel, meta) in &children {
-                        let src = sel.host.join(rel);
-                        let dst = root_dst.join(rel);
-                        if meta.is_dir() {
-                            fsutil::make_dir(&dst, Some(meta), &cm)?;
-                            dirs.push((dst, meta.clone()));
-                        } else {
-                            fsutil::copy_leaf(&src, meta, &dst, &cm)?;
-                        }
-                    }
-                    for (d, m) in dirs.iter().rev() {
-                        fsutil::finish_dir(d, m)?;
-                    }
-                    if dest != "/" {
-                        fsutil::finish_dir(&root_dst, &sel.meta)?;
-                    }
-                } else {
-                    let target = if dest_dir {
-                        format!("{dest}/{base}")
-                    } else {
-                        dest.clone()
-                    };
-                    fsutil::make_parents(upper, lowers, &target)?;
-                    let dst = upper.join(target.trim_start_matches('/'));
-                    fsutil::copy_leaf(&sel.host, &sel.meta, &dst, &cm)?;
-                }
-            }
-            Ok(())
-        })?;
-        drop(view);
-        Ok(format!("{keyword} {} # buildkit", shown.join(" ")))
     }
 
     /// Resolve one `RUN --mount` into what the worker mounts and the text it adds to the
@@ -1786,9 +1494,6 @@ mod tests {
     fn helpers() {
         assert_eq!(clean_abs("/a/./b/../c/"), "/a/c");
         assert_eq!(clean_abs("../../x"), "/x");
-        assert!(glob_match(b"*.txt", b"a.txt"));
-        assert!(!glob_match(b"*.txt", b"a.txt.bak"));
-        assert!(glob_match(b"a?c", b"abc"));
         let mut env = vec!["PATH=/bin".to_string(), "A=1".to_string()];
         add_env(&mut env, "A", "2");
         add_env(&mut env, "B", "3");

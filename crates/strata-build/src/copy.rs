@@ -1,0 +1,758 @@
+//! COPY and ADD with Docker's semantics.
+//!
+//! Sources are resolved inside their root (the context, or a read-only view of a stage or
+//! image): every path component may be a `filepath.Match` glob (`*`, `?`, `[a-z]`, `\`),
+//! symlinks on the way are followed *inside* the root only (an absolute target restarts at
+//! the root, `..` stops there), and a source that is itself a symlink is copied as a link.
+//! `..` in a source is cleaned against the root, so nothing outside the context is ever
+//! read. A directory source copies its contents, not the directory itself.
+//!
+//! Destination rules: a destination ending in `/` (or `.`), several sources, a wildcard
+//! with several matches, `--parents`, or an existing directory in the image make it a
+//! directory; otherwise a single file is copied *to* that path. Several source arguments
+//! need a destination ending in `/`, as Docker requires.
+//!
+//! Flags: `--chown` (names from the image's passwd/group), `--chmod` (octal or symbolic),
+//! `--exclude` (patternmatcher patterns, matched against each source's name and paths below
+//! a source directory), `--parents` (keep the source's path; `/./` marks where it starts),
+//! `--link` (the layer is built independently of the image below: parents are created
+//! fresh and the cache key leaves the parent out, so the layer is reused when the base
+//! changes). ADD also extracts local tar archives (plain, gzip, bzip2, xz, zstd) into the
+//! destination and downloads `http(s)://` URLs, verified with `--checksum` when given.
+//!
+//! Everything is planned first as a flat list of items (source, metadata, container
+//! destination), whose description is the cache key, then written into a fresh layer
+//! directory.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use strata_dockerfile::instructions::{Chmod, CopyCommand};
+use strata_oci::Digest;
+use strata_patterns::PatternMatcher;
+
+use super::{Solver, StageState, clean_abs, walk_dir};
+use crate::cache::KeyBuilder;
+use crate::context::Context;
+use crate::fsutil::{self, CopyMeta, View};
+use crate::{BuildError, Result, io_err};
+
+/// What one planned item is.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// A file or symlink copied from `src`.
+    Leaf,
+    /// A directory created with `src`'s metadata.
+    Dir,
+    /// A tar archive extracted into the destination directory.
+    Extract,
+    /// Bytes written as a new file (heredoc or download) with this mode.
+    Data(Arc<Vec<u8>>, u32, i64),
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    src: PathBuf,
+    meta: Option<std::fs::Metadata>,
+    /// Container path (absolute, clean).
+    dst: String,
+    kind: Kind,
+    /// Context-relative path, for the content hash in the key.
+    ctx_rel: Option<String>,
+}
+
+/// ADD-only inputs.
+pub(super) struct AddExtras<'a> {
+    pub checksum: Option<&'a str>,
+    pub unpack: bool,
+}
+
+/// `filepath.Match` for one path component.
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.first() {
+        None => name.is_empty(),
+        Some(b'*') => {
+            glob_match(&pattern[1..], name) || (!name.is_empty() && glob_match(pattern, &name[1..]))
+        }
+        Some(b'?') => !name.is_empty() && glob_match(&pattern[1..], &name[1..]),
+        Some(b'[') => {
+            let Some(&c) = name.first() else { return false };
+            let mut i = 1;
+            let negate = matches!(pattern.get(1), Some(b'^' | b'!'));
+            if negate {
+                i += 1;
+            }
+            let mut matched = false;
+            let mut first = true;
+            while i < pattern.len() && (first || pattern[i] != b']') {
+                first = false;
+                let mut lo = pattern[i];
+                if lo == b'\\' && i + 1 < pattern.len() {
+                    i += 1;
+                    lo = pattern[i];
+                }
+                let mut hi = lo;
+                if pattern.get(i + 1) == Some(&b'-')
+                    && pattern.get(i + 2).is_some_and(|b| *b != b']')
+                {
+                    hi = pattern[i + 2];
+                    i += 2;
+                }
+                if lo <= c && c <= hi {
+                    matched = true;
+                }
+                i += 1;
+            }
+            if i >= pattern.len() {
+                return false; // Unterminated class: Go reports ErrBadPattern, i.e. no match.
+            }
+            matched != negate && glob_match(&pattern[i + 1..], &name[1..])
+        }
+        Some(b'\\') if pattern.len() > 1 => {
+            name.first() == Some(&pattern[1]) && glob_match(&pattern[2..], &name[1..])
+        }
+        Some(p) => name.first() == Some(p) && glob_match(&pattern[1..], &name[1..]),
+    }
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Expand a cleaned relative pattern inside `root`: each component may be a glob; symlinks
+/// in non-final components are followed inside `root`. Returns relative paths as found
+/// (not resolved), sorted per level.
+fn expand_glob(root: &Path, rel: &str) -> Vec<String> {
+    let mut current = vec![String::new()];
+    let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+    for comp in comps {
+        let mut next = Vec::new();
+        for cur in &current {
+            if has_glob(comp) {
+                let dir = fsutil::resolve_in(root, cur, true);
+                let mut names: Vec<String> = std::fs::read_dir(&dir)
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.sort();
+                for n in names {
+                    if glob_match(comp.as_bytes(), n.as_bytes()) {
+                        next.push(join(cur, &n));
+                    }
+                }
+            } else {
+                next.push(join(cur, comp));
+            }
+        }
+        current = next;
+    }
+    current
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The compression of an archive from its first bytes, if it is a tar archive we extract.
+fn archive_kind(path: &Path) -> Option<&'static str> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; 512];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    let head = &head[..n];
+    match head {
+        [0x1f, 0x8b, ..] => Some("gzip"),
+        [b'B', b'Z', b'h', ..] => Some("bzip2"),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Some("xz"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some("zstd"),
+        _ if n >= 262 && &head[257..262] == b"ustar" => Some("tar"),
+        _ => None,
+    }
+}
+
+/// A reader of the decompressed archive at `path`.
+fn open_archive(path: &Path, kind: &str) -> Result<Box<dyn Read>> {
+    let f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let r = std::io::BufReader::new(f);
+    Ok(match kind {
+        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        "bzip2" => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        "zstd" => Box::new(zstd::stream::read::Decoder::new(r).map_err(io_err("read", path))?),
+        "xz" => {
+            // lzma-rs decodes into a writer; archives given to ADD are small enough to
+            // hold decompressed in a scratch file.
+            let mut out =
+                tempfile::tempfile().map_err(io_err("create a scratch file for", path))?;
+            let mut input = r;
+            lzma_rs::xz_decompress(&mut input, &mut out).map_err(|e| BuildError::Copy {
+                path: path.display().to_string(),
+                reason: format!("invalid xz archive: {e}"),
+            })?;
+            use std::io::Seek;
+            out.seek(std::io::SeekFrom::Start(0))
+                .map_err(io_err("read", path))?;
+            Box::new(out)
+        }
+        _ => Box::new(r),
+    })
+}
+
+/// Extract the tar at `src` into `dir` (a directory in the layer), refusing entries that
+/// would leave it.
+fn extract(src: &Path, kind: &str, dir: &Path) -> Result<()> {
+    let r = open_archive(src, kind)?;
+    let mut ar = tar::Archive::new(r);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_ownerships(true);
+    ar.set_preserve_mtime(true);
+    ar.set_unpack_xattrs(true);
+    ar.set_overwrite(true);
+    // `unpack` refuses `..` and absolute paths and never writes through a symlink that
+    // points out of `dir`.
+    ar.unpack(dir).map_err(|e| {
+        let mut reason = format!("failed to extract archive: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            reason.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        BuildError::Copy {
+            path: src.display().to_string(),
+            reason,
+        }
+    })
+}
+
+/// Download `url` (rustls, system roots); returns the body and the Last-Modified time.
+fn download(url: &str) -> Result<(Vec<u8>, Option<i64>)> {
+    let bad = |reason: String| BuildError::Copy {
+        path: url.to_string(),
+        reason,
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        let resp = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| bad(format!("failed to download: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(bad(format!(
+                "failed to download: invalid response status {}",
+                resp.status()
+            )));
+        }
+        let modified = resp
+            .headers()
+            .get(reqwest::header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| jiff::fmt::rfc2822::parse(v).ok())
+            .map(|z| z.timestamp().as_second());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("failed to download: {e}")))?;
+        Ok((body.to_vec(), modified))
+    })
+}
+
+fn url_basename(url: &str) -> String {
+    let path = url
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(url)
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let path = path.split_once('/').map(|(_, p)| p).unwrap_or("");
+    path.rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("__unnamed__")
+        .to_string()
+}
+
+impl Solver<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn copy_op(
+        &self,
+        st: &mut StageState,
+        c: &CopyCommand,
+        add: Option<AddExtras<'_>>,
+        env: &BTreeMap<String, String>,
+        cc: &strata_oci::ContainerConfig,
+        line: usize,
+        vertex: &mut dyn FnMut(&str) -> String,
+        keyword: &str,
+    ) -> Result<String> {
+        let lowers = self.lowers_top_first(st)?;
+        let dest_raw = self.expand(&c.sources.dest, env, line)?;
+        let wd = if cc.working_dir.is_empty() {
+            "/"
+        } else {
+            &cc.working_dir
+        };
+        let dest_abs = if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{wd}/{dest_raw}")
+        };
+        let dest_is_dir_syntax =
+            dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
+        let dest = clean_abs(&dest_abs);
+        let mut srcs = Vec::new();
+        for s in &c.sources.source_paths {
+            srcs.push(self.expand(s, env, line)?);
+        }
+        let inline = &c.sources.source_contents;
+        let n_sources = srcs.len() + inline.len();
+        let existing_dir =
+            !c.link && fsutil::lookup(&lowers, &dest).is_some_and(|(_, m)| m.is_dir());
+        if n_sources > 1 && !dest_is_dir_syntax && !existing_dir {
+            return Err(BuildError::Dockerfile {
+                message: format!(
+                    "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
+                ),
+                line: Some(line),
+            });
+        }
+        let owner = match &c.chown {
+            Some(v) => {
+                let v = self.expand(&v.value, env, line)?;
+                let (u, g, _) = fsutil::resolve_user(&lowers, &v)?;
+                (u, g)
+            }
+            None => (0, 0),
+        };
+        let (chmod, symbolic) = match &c.chmod {
+            Some(v) => match Chmod::parse(&self.expand(&v.value, env, line)?) {
+                Ok(Chmod::Octal(m)) => (Some(m), None),
+                Ok(Chmod::Symbolic(s)) => (None, Some(s)),
+                Err(m) => {
+                    return Err(BuildError::Dockerfile {
+                        message: m,
+                        line: Some(line),
+                    });
+                }
+            },
+            None => (None, None),
+        };
+        let cm = CopyMeta {
+            owner,
+            chmod,
+            symbolic,
+        };
+        let mut excludes = Vec::new();
+        for e in &c.excludes {
+            excludes.push(self.expand(e, env, line)?);
+        }
+        let matcher = PatternMatcher::new(&excludes).map_err(|e| BuildError::Dockerfile {
+            message: format!("invalid --exclude pattern: {e}"),
+            line: Some(line),
+        })?;
+        let excluded = |p: &str| !excludes.is_empty() && matcher.matches(p);
+        let local: Vec<&String> = srcs.iter().filter(|s| !is_url(s)).collect();
+        // Source root: the context, or a read-only view of another stage/image.
+        let mut ctx_opt: Option<Arc<Context>> = None;
+        let (source_root, source_key, view): (PathBuf, String, Option<View>) = match &c.from {
+            None if local.is_empty() => (PathBuf::new(), "none".into(), None),
+            None => {
+                let ctx = self.context()?;
+                let root = ctx.root.clone();
+                ctx_opt = Some(ctx);
+                (root, "context".to_string(), None)
+            }
+            Some(from) => {
+                let name = self.expand(&from.value, &self.global_args.clone(), line)?;
+                let state = match self.find_done_stage(&name) {
+                    Some(s) => s,
+                    None => self.resolve_image(&name)?,
+                };
+                let mut l = self.snapshots.ensure(self.store, &state.layers)?;
+                l.reverse();
+                let v = View::open(&self.snapshots, &l)?;
+                (v.path().to_path_buf(), state.key.to_string(), Some(v))
+            }
+        };
+        let wildcard = srcs.iter().any(|s| has_glob(s));
+        // Pass 1: the top-level matches of every source.
+        struct Top {
+            host: PathBuf,
+            rel: String,
+            meta: std::fs::Metadata,
+            /// Path kept under the destination with --parents.
+            keep: String,
+        }
+        let mut tops: Vec<Top> = Vec::new();
+        for s in &local {
+            let (pivot, pattern) = match s.split_once("/./") {
+                Some((p, rest)) if c.parents => (
+                    clean_abs(p).trim_start_matches('/').to_string(),
+                    format!("{p}/{rest}"),
+                ),
+                _ => (String::new(), s.to_string()),
+            };
+            let rel = clean_abs(&pattern).trim_start_matches('/').to_string();
+            let mut any = false;
+            for r in expand_glob(&source_root, &rel) {
+                // Follow links on the way, not the last one: a symlink source is a link.
+                let host = fsutil::resolve_in(&source_root, &r, false);
+                let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                    continue;
+                };
+                let resolved = host
+                    .strip_prefix(&source_root)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Some(ctx) = &ctx_opt
+                    && !ctx.contains(&resolved)
+                {
+                    continue;
+                }
+                let base = r.rsplit('/').next().unwrap_or(&r).to_string();
+                if !r.is_empty() && excluded(&base) {
+                    continue;
+                }
+                let keep = r
+                    .strip_prefix(&pivot)
+                    .unwrap_or(&r)
+                    .trim_start_matches('/')
+                    .to_string();
+                tops.push(Top {
+                    host,
+                    rel: resolved,
+                    meta,
+                    keep,
+                });
+                any = true;
+            }
+            if !any && !has_glob(&rel) {
+                return Err(BuildError::SourceNotFound {
+                    path: format!("/{rel}"),
+                });
+            }
+        }
+        let urls: Vec<&String> = srcs.iter().filter(|s| is_url(s)).collect();
+        let dest_dir = dest_is_dir_syntax
+            || n_sources > 1
+            || (wildcard && tops.len() > 1)
+            || c.parents
+            || existing_dir;
+        let into = |name: &str| -> String {
+            if dest_dir {
+                clean_abs(&format!("{dest}/{name}"))
+            } else {
+                dest.clone()
+            }
+        };
+        // Pass 2: the flat list of items.
+        let mut items: Vec<Item> = Vec::new();
+        let unpack = add.as_ref().is_some_and(|a| a.unpack);
+        for t in &tops {
+            let base = t.rel.rsplit('/').next().unwrap_or(&t.rel).to_string();
+            if t.meta.is_dir() {
+                let root_dst = if c.parents && !t.keep.is_empty() {
+                    clean_abs(&format!("{dest}/{}", t.keep))
+                } else {
+                    dest.clone()
+                };
+                if root_dst != "/" {
+                    items.push(Item {
+                        src: t.host.clone(),
+                        meta: Some(t.meta.clone()),
+                        dst: root_dst.clone(),
+                        kind: Kind::Dir,
+                        ctx_rel: ctx_opt.as_ref().map(|_| t.rel.clone()),
+                    });
+                }
+                let children: Vec<(String, std::fs::Metadata)> = match &ctx_opt {
+                    Some(ctx) => ctx
+                        .below(&t.rel)
+                        .map(|(k, e)| {
+                            let r = if t.rel.is_empty() {
+                                k.clone()
+                            } else {
+                                k[t.rel.len() + 1..].to_string()
+                            };
+                            (r, e.meta.clone())
+                        })
+                        .collect(),
+                    None => walk_dir(&t.host)?,
+                };
+                let mut skipped: Vec<String> = Vec::new();
+                for (r, meta) in children {
+                    if skipped.iter().any(|s| r.starts_with(&format!("{s}/"))) {
+                        continue;
+                    }
+                    if excluded(&r) {
+                        if meta.is_dir() {
+                            skipped.push(r);
+                        }
+                        continue;
+                    }
+                    items.push(Item {
+                        src: t.host.join(&r),
+                        dst: clean_abs(&format!("{root_dst}/{r}")),
+                        kind: if meta.is_dir() { Kind::Dir } else { Kind::Leaf },
+                        meta: Some(meta),
+                        ctx_rel: ctx_opt.as_ref().map(|_| join(&t.rel, &r)),
+                    });
+                }
+            } else {
+                let target = if c.parents {
+                    clean_abs(&format!("{dest}/{}", t.keep))
+                } else {
+                    into(&base)
+                };
+                let is_archive = unpack
+                    && ctx_opt.is_some()
+                    && t.meta.is_file()
+                    && archive_kind(&t.host).is_some();
+                items.push(Item {
+                    src: t.host.clone(),
+                    meta: Some(t.meta.clone()),
+                    dst: if is_archive { dest.clone() } else { target },
+                    kind: if is_archive {
+                        Kind::Extract
+                    } else {
+                        Kind::Leaf
+                    },
+                    ctx_rel: ctx_opt.as_ref().map(|_| t.rel.clone()),
+                });
+            }
+        }
+        for f in inline {
+            let data = if f.expand {
+                self.expand(&f.data, env, line)?
+            } else {
+                f.data.clone()
+            };
+            items.push(Item {
+                src: PathBuf::new(),
+                meta: None,
+                dst: into(&f.path),
+                kind: Kind::Data(Arc::new(data.into_bytes()), 0o644, 0),
+                ctx_rel: None,
+            });
+        }
+        for u in &urls {
+            let (body, modified) = download(u)?;
+            let got = Digest::sha256(&body);
+            if let Some(want) = add.as_ref().and_then(|a| a.checksum) {
+                let want = self.expand(want, env, line)?;
+                if got.as_str() != want {
+                    return Err(BuildError::Copy {
+                        path: u.to_string(),
+                        reason: format!("digest mismatch {got}: {want}"),
+                    });
+                }
+            }
+            items.push(Item {
+                src: PathBuf::new(),
+                meta: None,
+                dst: into(&url_basename(u)),
+                kind: Kind::Data(Arc::new(body), 0o600, modified.unwrap_or(0)),
+                ctx_rel: None,
+            });
+        }
+        // The key: the op's definition and exactly what it copies.
+        let mut key_items: Vec<String> = Vec::new();
+        for it in &items {
+            let what = match (&it.kind, &it.meta) {
+                (Kind::Data(d, mode, mtime), _) => {
+                    format!("data {mode:o} {mtime} {}", Digest::sha256(d))
+                }
+                (_, Some(m)) => {
+                    let ft = m.file_type();
+                    let mode = m.mode() & 0o7777;
+                    let tag = match it.kind {
+                        Kind::Extract => "x",
+                        _ => "",
+                    };
+                    if ft.is_symlink() {
+                        format!(
+                            "l{tag} {mode:o} {}",
+                            std::fs::read_link(&it.src)
+                                .map(|t| t.display().to_string())
+                                .unwrap_or_default()
+                        )
+                    } else if ft.is_dir() {
+                        format!("d{tag} {mode:o}")
+                    } else {
+                        let hash = match (&ctx_opt, &it.ctx_rel) {
+                            (Some(ctx), Some(r)) => ctx.content_hash(r)?,
+                            _ => String::new(),
+                        };
+                        format!("f{tag} {mode:o} {hash}")
+                    }
+                }
+                (_, None) => String::new(),
+            };
+            key_items.push(format!("{} {what}", it.dst));
+        }
+        let parent = if c.link {
+            "link".to_string()
+        } else {
+            st.key.to_string()
+        };
+        let key = KeyBuilder::new("strata.copy.v2")
+            .field("parent", &parent)
+            .field("source", &source_key)
+            .list("src", &srcs)
+            .list("exclude", &excludes)
+            .field("dest", &dest)
+            .field("owner", &format!("{}:{}", cm.owner.0, cm.owner.1))
+            .field(
+                "chmod",
+                &match (&cm.chmod, &cm.symbolic) {
+                    (Some(m), _) => format!("{m:o}"),
+                    (None, Some(s)) => s.clone(),
+                    _ => String::new(),
+                },
+            )
+            .list("item", &key_items);
+        let mut shown: Vec<String> = Vec::new();
+        if c.link {
+            shown.push("--link".into());
+        }
+        if c.parents {
+            shown.push("--parents".into());
+        }
+        for e in &excludes {
+            shown.push(format!("--exclude={e}"));
+        }
+        shown.extend(srcs.iter().cloned());
+        for f in inline {
+            shown.push(format!("<<{}", f.path));
+        }
+        shown.push(dest_raw.clone());
+        let name = vertex(&format!("{keyword} {}", shown.join(" ")));
+        let link = c.link;
+        let epoch = self.opts.source_date_epoch;
+        let parent_key = st.key.clone();
+        self.layer_op(st, key, name, |_, upper, lowers| {
+            let parents_from: &[PathBuf] = if link { &[] } else { lowers };
+            let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
+            for it in &items {
+                fsutil::make_parents(upper, parents_from, &it.dst)?;
+                let dst = upper.join(it.dst.trim_start_matches('/'));
+                match &it.kind {
+                    Kind::Dir => {
+                        fsutil::make_dir(&dst, it.meta.as_ref(), &cm)?;
+                        if let Some(m) = &it.meta {
+                            dirs.push((dst, m.clone()));
+                        }
+                    }
+                    Kind::Leaf => {
+                        if let Some(m) = &it.meta {
+                            fsutil::copy_leaf(&it.src, m, &dst, &cm)?;
+                        }
+                    }
+                    Kind::Extract => {
+                        fsutil::make_dir(&dst, None, &CopyMeta::default())?;
+                        let kind = archive_kind(&it.src).unwrap_or("tar");
+                        extract(&it.src, kind, &dst)?;
+                    }
+                    Kind::Data(bytes, mode, mtime) => {
+                        if let Ok(m) = std::fs::symlink_metadata(&dst) {
+                            if m.is_dir() {
+                                std::fs::remove_dir_all(&dst).map_err(io_err("remove", &dst))?;
+                            } else {
+                                std::fs::remove_file(&dst).map_err(io_err("remove", &dst))?;
+                            }
+                        }
+                        std::fs::write(&dst, bytes.as_slice()).map_err(io_err("write", &dst))?;
+                        std::os::unix::fs::lchown(&dst, Some(cm.owner.0), Some(cm.owner.1))
+                            .map_err(io_err("chown", &dst))?;
+                        let mode = cm.mode_for(*mode, false);
+                        std::fs::set_permissions(
+                            &dst,
+                            std::os::unix::fs::PermissionsExt::from_mode(mode),
+                        )
+                        .map_err(io_err("chmod", &dst))?;
+                        let t = filetime::FileTime::from_unix_time(
+                            epoch.map_or(*mtime, |e| (*mtime).min(e)),
+                            0,
+                        );
+                        filetime::set_file_times(&dst, t, t)
+                            .map_err(io_err("set times of", &dst))?;
+                    }
+                }
+            }
+            for (d, m) in dirs.iter().rev() {
+                fsutil::finish_dir(d, m)?;
+            }
+            Ok(())
+        })?;
+        if link {
+            // The layer's key leaves the parent out; the state after it does not.
+            st.key = KeyBuilder::new("strata.stack.v1")
+                .field("parent", parent_key.as_str())
+                .field("layer", st.key.as_str())
+                .finish();
+        }
+        drop(view);
+        Ok(format!("{keyword} {} # buildkit", shown.join(" ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_follow_filepath_match() {
+        assert!(glob_match(b"*.txt", b"a.txt"));
+        assert!(!glob_match(b"*.txt", b"a.txt.bak"));
+        assert!(glob_match(b"a?c", b"abc"));
+        assert!(glob_match(b"[a-c]x", b"bx"));
+        assert!(!glob_match(b"[^a-c]x", b"bx"));
+        assert!(glob_match(b"[!a-c]x", b"dx"));
+        assert!(glob_match(b"\\*", b"*"));
+        assert!(!glob_match(b"\\*", b"a"));
+        assert!(!glob_match(b"[a", b"a"));
+    }
+
+    #[test]
+    fn url_names() {
+        assert_eq!(url_basename("http://h/a/b.tar.gz?x=1"), "b.tar.gz");
+        assert_eq!(url_basename("https://h/"), "__unnamed__");
+    }
+
+    #[test]
+    fn glob_expansion_per_component() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["a/x.txt", "b/y.txt", "b/z.md"] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        assert_eq!(expand_glob(d.path(), "*/*.txt"), ["a/x.txt", "b/y.txt"]);
+    }
+}

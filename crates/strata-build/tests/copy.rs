@@ -1,0 +1,344 @@
+//! COPY and ADD: source selection, destination rules, flags, archives, URLs, symlinks.
+
+mod common;
+use common::*;
+
+fn exists(root: &std::path::Path, p: &str) -> bool {
+    std::fs::symlink_metadata(root.join(p.trim_start_matches('/'))).is_ok()
+}
+
+#[test]
+fn glob_selects_only_matching_files() {
+    let Some(env) = env(&[("a.txt", "a"), ("b.txt", "b"), ("c.md", "c")]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY *.txt /d/\n");
+    let r = env.rootfs("test");
+    assert!(exists(&r, "d/a.txt") && exists(&r, "d/b.txt"));
+    assert!(!exists(&r, "d/c.md"));
+}
+
+#[test]
+fn glob_in_a_directory_component() {
+    let Some(env) = env(&[("x/app.conf", "1"), ("y/app.conf", "2"), ("y/other", "o")]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY [xy]/*.conf /etc/app/\n");
+    // Both match with the same name: the later one wins, as in Docker.
+    assert_eq!(env.read("test", "/etc/app/app.conf"), "2");
+    assert!(!exists(&env.rootfs("test"), "etc/app/other"));
+}
+
+#[test]
+fn directory_source_copies_its_contents() {
+    let Some(env) = env(&[("src/x", "x"), ("src/sub/y", "y")]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY src /app/\n");
+    let r = env.rootfs("test");
+    assert!(exists(&r, "app/x") && exists(&r, "app/sub/y"));
+    assert!(!exists(&r, "app/src"));
+}
+
+#[test]
+fn destination_without_slash_is_the_new_file_name() {
+    let Some(env) = env(&[("a.txt", "A")]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY a.txt /opt/b\n");
+    assert_eq!(env.read("test", "/opt/b"), "A");
+}
+
+#[test]
+fn existing_directory_destination_without_slash_receives_the_file() {
+    let Some(env) = env(&[("a.txt", "A")]) else {
+        return;
+    };
+    env.build("FROM busybox\nCOPY a.txt /etc\n");
+    assert_eq!(env.read("test", "/etc/a.txt"), "A");
+}
+
+#[test]
+fn several_sources_need_a_directory_destination() {
+    let Some(env) = env(&[("a", "a"), ("b", "b")]) else {
+        return;
+    };
+    let e = env
+        .try_build("FROM scratch\nCOPY a b /dst\n")
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("the destination must be a directory and end with a /"),
+        "{e}"
+    );
+}
+
+#[test]
+fn relative_destination_uses_workdir() {
+    let Some(env) = env(&[("a", "a")]) else {
+        return;
+    };
+    env.build("FROM busybox\nWORKDIR /srv/app\nCOPY a ./\n");
+    assert_eq!(env.read("test", "/srv/app/a"), "a");
+}
+
+#[test]
+fn chmod_octal_applies_to_files_and_dirs() {
+    let Some(env) = env(&[("d/f", "f")]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY --chmod=0705 d /d/\n");
+    let r = env.rootfs("test");
+    assert_eq!(mode(&r.join("d/f")), 0o705);
+    assert_eq!(mode(&r.join("d")), 0o705);
+}
+
+#[test]
+fn chmod_symbolic_modifies_each_mode() {
+    let Some(env) = env(&[("f", "f"), ("g", "g")]) else {
+        return;
+    };
+    std::fs::set_permissions(
+        env.ctx.join("f"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    env.build("FROM scratch\nCOPY --chmod=u+x,go-r f /f\n");
+    assert_eq!(mode(&env.rootfs("test").join("f")), 0o700);
+}
+
+#[test]
+fn chown_resolves_names_from_the_image() {
+    let Some(env) = env(&[("f", "f")]) else {
+        return;
+    };
+    env.build("FROM busybox\nCOPY --chown=nobody:nogroup f /f\n");
+    assert_eq!(owner(&env.rootfs("test").join("f")), (65534, 65534));
+    let e = env
+        .try_build("FROM busybox\nCOPY --chown=ghost f /f\n")
+        .err()
+        .unwrap();
+    assert!(e.contains("unable to find user ghost"), "{e}");
+}
+
+#[test]
+fn link_layer_is_reused_when_the_base_changes() {
+    let Some(env) = env(&[("f", "f")]) else {
+        return;
+    };
+    env.build("FROM busybox\nRUN echo 1 > /one\nCOPY --link f /opt/f\nCOPY f /opt/g\n");
+    let b = env.build("FROM busybox\nRUN echo 2 > /one\nCOPY --link f /opt/f\nCOPY f /opt/g\n");
+    assert_eq!(b.cached(), 1, "{}", b.log);
+    assert_eq!(env.read("test", "/opt/f"), "f");
+    assert_eq!(env.read("test", "/one").trim(), "2");
+}
+
+#[test]
+fn parents_keeps_source_paths() {
+    let Some(env) = env(&[("a/b/c.txt", "c"), ("x/y/z.txt", "z")]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY --parents a/b/c.txt x/./y/z.txt /dst/\n");
+    let r = env.rootfs("test");
+    assert!(exists(&r, "dst/a/b/c.txt"));
+    assert!(exists(&r, "dst/y/z.txt"));
+    assert!(!exists(&r, "dst/x"));
+}
+
+#[test]
+fn exclude_leaves_out_matching_paths() {
+    let Some(env) = env(&[
+        ("app/main.c", "m"),
+        ("app/README.md", "r"),
+        ("app/tmp/x", "x"),
+    ]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY --exclude=*.md --exclude=tmp app /app/\n");
+    let r = env.rootfs("test");
+    assert!(exists(&r, "app/main.c"));
+    assert!(!exists(&r, "app/README.md"));
+    assert!(!exists(&r, "app/tmp"));
+}
+
+#[test]
+fn heredoc_source_becomes_a_file() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nARG WHO=world\nCOPY <<EOF /hello.txt\nhello $WHO\nEOF\n");
+    assert_eq!(env.read("test", "/hello.txt"), "hello world\n");
+}
+
+#[test]
+fn copy_from_an_image() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nCOPY --from=busybox /etc/passwd /passwd\n");
+    assert!(env.read("test", "/passwd").starts_with("root:x:0:0"));
+}
+
+#[test]
+fn dockerignored_files_are_not_copied() {
+    let Some(env) = env(&[
+        ("keep", "k"),
+        ("drop.log", "d"),
+        (".dockerignore", "*.log\n"),
+    ]) else {
+        return;
+    };
+    env.build("FROM scratch\nCOPY . /c/\n");
+    let r = env.rootfs("test");
+    assert!(exists(&r, "c/keep"));
+    assert!(!exists(&r, "c/drop.log"));
+}
+
+fn tar_bytes() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o640);
+    h.set_mtime(1_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+    b.append_data(&mut h, "pkg/bin/tool", &b"abc"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+fn add_archive(name: &str, bytes: Vec<u8>) {
+    let Some(env) = env(&[]) else { return };
+    std::fs::write(env.ctx.join(name), bytes).unwrap();
+    env.build(&format!("FROM scratch\nADD {name} /opt/\n"));
+    let r = env.rootfs("test");
+    assert_eq!(
+        std::fs::read_to_string(r.join("opt/pkg/bin/tool")).unwrap(),
+        "abc"
+    );
+    assert_eq!(mode(&r.join("opt/pkg/bin/tool")), 0o640);
+    assert!(!exists(&r, &format!("opt/{name}")));
+}
+
+#[test]
+fn add_extracts_plain_tar() {
+    add_archive("a.tar", tar_bytes());
+}
+
+#[test]
+fn add_extracts_gzip_tar() {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, &tar_bytes()).unwrap();
+    add_archive("a.tar.gz", e.finish().unwrap());
+}
+
+#[test]
+fn add_extracts_bzip2_tar() {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    std::io::Write::write_all(&mut e, &tar_bytes()).unwrap();
+    add_archive("a.tar.bz2", e.finish().unwrap());
+}
+
+#[test]
+fn add_extracts_xz_tar() {
+    let mut out = Vec::new();
+    lzma_rs::xz_compress(&mut &tar_bytes()[..], &mut out).unwrap();
+    add_archive("a.tar.xz", out);
+}
+
+#[test]
+fn add_extracts_zstd_tar() {
+    add_archive("a.tar.zst", zstd::encode_all(&tar_bytes()[..], 3).unwrap());
+}
+
+#[test]
+fn copy_does_not_extract_archives() {
+    let Some(env) = env(&[]) else { return };
+    std::fs::write(env.ctx.join("a.tar"), tar_bytes()).unwrap();
+    env.build("FROM scratch\nCOPY a.tar /opt/\n");
+    assert!(exists(&env.rootfs("test"), "opt/a.tar"));
+}
+
+/// Serve `body` over HTTP on 127.0.0.1 for `n` requests; returns the URL base.
+fn serve(body: &'static [u8], n: usize) -> String {
+    use std::io::{BufRead, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((s, _)) = l.accept() else { return };
+            let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|k| k > 2) {
+                line.clear();
+            }
+            let mut s = s;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn add_url_with_checksum() {
+    let Some(env) = env(&[]) else { return };
+    let base = serve(b"payload", 2);
+    let sum = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"payload"))
+    );
+    env.build(&format!(
+        "FROM scratch\nADD --checksum={sum} {base}/files/data.bin /dl/\n"
+    ));
+    let r = env.rootfs("test");
+    assert_eq!(
+        std::fs::read_to_string(r.join("dl/data.bin")).unwrap(),
+        "payload"
+    );
+    assert_eq!(mode(&r.join("dl/data.bin")), 0o600);
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let e = env
+        .try_build(&format!(
+            "FROM scratch\nADD --checksum={wrong} {base}/files/data.bin /dl/\n"
+        ))
+        .err()
+        .unwrap();
+    assert!(e.contains("digest mismatch"), "{e}");
+}
+
+#[test]
+fn context_symlink_to_etc_passwd_is_copied_as_a_link() {
+    let Some(env) = env(&[]) else { return };
+    std::os::unix::fs::symlink("/etc/passwd", env.ctx.join("pw")).unwrap();
+    env.build("FROM scratch\nCOPY pw /pw\n");
+    let r = env.rootfs("test");
+    let m = std::fs::symlink_metadata(r.join("pw")).unwrap();
+    assert!(m.file_type().is_symlink());
+    assert_eq!(
+        std::fs::read_link(r.join("pw")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+}
+
+#[test]
+fn symlinked_directory_is_never_followed_out_of_the_context() {
+    let Some(env) = env(&[]) else { return };
+    std::os::unix::fs::symlink("/etc", env.ctx.join("etc")).unwrap();
+    let e = env
+        .try_build("FROM scratch\nCOPY etc/passwd /x\n")
+        .err()
+        .unwrap();
+    assert!(e.contains("not found"), "{e}");
+}
+
+#[test]
+fn paths_outside_the_context_are_refused() {
+    let Some(env) = env(&[]) else { return };
+    std::fs::write(env.ctx.parent().unwrap().join("outside"), "secret").unwrap();
+    let e = env
+        .try_build("FROM scratch\nCOPY ../outside /x\n")
+        .err()
+        .unwrap();
+    assert!(e.contains("not found"), "{e}");
+}
