@@ -49,6 +49,7 @@ use std::process::{Child, Command, Stdio};
 
 pub mod caps;
 pub mod cgroup;
+pub mod copy;
 pub mod exec;
 pub mod monitor;
 pub mod network;

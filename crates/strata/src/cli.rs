@@ -110,6 +110,8 @@ pub enum Command {
     Diff(crate::cmd::diff::DiffArgs),
     /// Create a new image from a container's changes
     Commit(crate::cmd::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cmd::cp::CpArgs),
 }
 
 #[derive(Debug, Subcommand)]

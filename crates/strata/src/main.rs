@@ -109,5 +109,6 @@ fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::ContainerMonitor(a) => container::monitor(ctx, a),
         Command::Diff(a) => diff::run(ctx, a),
         Command::Commit(a) => commit::run(ctx, a),
+        Command::Cp(a) => cp::run(ctx, a),
     }
 }

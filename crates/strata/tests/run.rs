@@ -554,3 +554,57 @@ fn crash_safety_sigkill_of_monitor_and_cli() {
     assert_no_mounts(&env);
     let _ = Command::new("true").status();
 }
+
+#[test]
+fn cp_never_follows_symlinks_out_of_the_container() {
+    if !can_run() {
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "bb",
+        "sh",
+        "-c",
+        "ln -s / /escape && ln -s /etc/shadow /leak && echo inside > /etc/marker",
+    ]);
+    // Out of a stopped container, through a symlink to its root: the container's file.
+    let out = env.path("out");
+    env.ok(&["cp", "c:/escape/etc/marker", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "inside\n");
+    // A symlink is copied as a symlink, never read through.
+    let leak = env.path("leak");
+    env.ok(&["cp", "c:/leak", leak.to_str().unwrap()]);
+    assert!(
+        std::fs::symlink_metadata(&leak)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // Into the container through a symlinked directory: lands inside.
+    let host_target = env.path("hostside");
+    std::fs::create_dir_all(&host_target).unwrap();
+    let payload = env.path("payload");
+    std::fs::write(&payload, "p\n").unwrap();
+    let cdest = format!("c:/escape{}/", host_target.display());
+    let _ = env.run(&["cp", payload.to_str().unwrap(), &cdest]);
+    assert!(
+        !host_target.join("payload").exists(),
+        "cp wrote to the host"
+    );
+    env.ok(&["cp", payload.to_str().unwrap(), "c:/escape/tmp/"]);
+    assert!(
+        env.ok(&["diff", "c"])
+            .lines()
+            .any(|l| l == "A /tmp/payload")
+    );
+    // And into a running one.
+    env.ok(&["run", "-d", "--name", "r", "bb", "sleep", "30"]);
+    env.ok(&["cp", payload.to_str().unwrap(), "r:/root/"]);
+    assert_eq!(env.ok(&["exec", "r", "cat", "/root/payload"]), "p\n");
+    env.ok(&["rm", "-f", "c", "r"]);
+    assert_no_mounts(&env);
+}

@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod build;
 pub mod commit;
 pub mod container;
+pub mod cp;
 pub mod diff;
 pub mod exec;
 pub mod history;
