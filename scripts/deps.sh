@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Strata's demo and tests need on a Debian machine, only where missing.
 #   scripts/deps.sh demo   busybox-static (the demo's base image)
-#   scripts/deps.sh test   + skopeo, umoci (interop), jq, python3 moto (S3 tests)
+#   scripts/deps.sh test   + skopeo, umoci, podman, docker.io (interop), docker-registry, jq,
+#                          openssl, curl, python3 moto (S3 tests)
 set -euo pipefail
 
 need_apt=()
@@ -13,6 +14,13 @@ case "${1:-test}" in
     want busybox-static; want skopeo; want umoci; want jq; want python3-pip; want python3-venv
     # iproute2 sets up container networks (bridge, veth pairs); iptables adds their NAT.
     want iproute2; want iptables
+    # distribution 2.8, the reference registry the client tests run against; openssl and curl
+    # for the TLS tests of `strata serve`.
+    want docker-registry; want openssl; want curl
+    # Podman and Docker push to and pull from `strata serve` in the interop tests.
+    want podman; want docker.io
+    # The web page of `strata serve` is checked in headless Chromium.
+    want chromium
     # debootstrap makes the Debian minbase image of the insight tests (cached under ~/.cache).
     want debootstrap
     ;;

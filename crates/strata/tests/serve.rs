@@ -432,10 +432,16 @@ fn the_web_page_lists_repositories_tags_and_layers() {
     };
     let shot = dir.path().join("page.png");
     let url = format!("http://{}/ui/web/site", srv.addr);
+    // No background networking: this machine has no network beyond loopback.
     let headless = [
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         "--window-size=1024,768",
     ];
     run_ok(

@@ -2,6 +2,11 @@
 //! `-q`. Status and per-layer progress go to stderr (redrawn in place on a terminal, one line
 //! per change otherwise); the pulled name goes to stdout as Docker's last line does.
 //!
+//! Layers are unpacked into snapshots (`snapshots/<chainID>/`, the overlay lower directories
+//! that `run` and `build` stack) while the rest of the image still downloads: the
+//! [`SnapshotUnpacker`] is the pull's layer handler. A layer whose snapshot already exists is
+//! not unpacked again, so a second pull of an unchanged image costs one manifest request.
+//!
 //! This file also holds what the registry commands share: client options from the flags and
 //! the `insecure-registries` config, and the Docker-style per-layer progress printer.
 
@@ -91,7 +96,7 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     let opts = PullOptions {
         platform,
         platform_explicit: explicit,
-        layer_handler: None,
+        layer_handler: Some(std::sync::Arc::new(SnapshotUnpacker::default())),
     };
     let rt = runtime()?;
     let mut err = std::io::stderr();
@@ -133,6 +138,70 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     }
     writeln!(out, "{}", pulled.reference)?;
     Ok(())
+}
+
+/// Unpacks each pulled layer into its snapshot as soon as it and the layers below it are in
+/// the store. Layers arrive in manifest order, one at a time, so the diffIDs seen so far give
+/// each layer's chainID. The diffIDs come from the image config when it is already in the
+/// store (the config is fetched first but concurrently with the layers); otherwise the layer
+/// is unpacked into a scratch directory, its diffID computed from the stream as it is
+/// applied, and the directory renamed into place.
+#[derive(Default)]
+pub(crate) struct SnapshotUnpacker {
+    diff_ids: Mutex<Vec<Digest>>,
+}
+
+impl SnapshotUnpacker {
+    fn config_diff_ids(
+        store: &strata_store::Store,
+        manifest: &strata_oci::Manifest,
+    ) -> Option<Vec<Digest>> {
+        let bytes = store.read_blob(&manifest.config.digest).ok()?;
+        let config = strata_oci::ImageConfig::parse(&bytes).ok()?;
+        let ids = config.diff_ids().to_vec();
+        (ids.len() == manifest.layers.len()).then_some(ids)
+    }
+}
+
+impl strata_registry::LayerHandler for SnapshotUnpacker {
+    fn layer_ready(
+        &self,
+        store: &strata_store::Store,
+        manifest: &strata_oci::Manifest,
+        index: usize,
+    ) -> Result<(), strata_registry::HandlerError> {
+        let snapshots = strata_build::snapshot::Snapshots::new(store)?;
+        let mut seen = self
+            .diff_ids
+            .lock()
+            .map_err(|_| "snapshot state poisoned")?;
+        if seen.len() != index {
+            return Err(format!("layer {index} arrived out of order").into());
+        }
+        if let Some(ids) = Self::config_diff_ids(store, manifest) {
+            let chain = strata_layer::chain_ids(&ids[..=index]);
+            let chain_id = chain.last().ok_or("no chain ID")?;
+            if snapshots.path(chain_id).exists() {
+                seen.push(ids[index].clone());
+                return Ok(());
+            }
+        }
+        let layer = &manifest.layers[index];
+        let tmp = snapshots.temp()?;
+        let blob = store.open_blob(&layer.digest)?;
+        let opts = strata_layer::ApplyOptions {
+            allow_devices: true,
+            chown: true,
+            whiteouts: strata_layer::WhiteoutMode::Overlay { user_xattr: false },
+        };
+        let summary = strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)
+            .map_err(|e| format!("unpacking layer {}: {e}", layer.digest))?;
+        seen.push(summary.diff_id);
+        let chain = strata_layer::chain_ids(&seen);
+        let chain_id = chain.last().ok_or("no chain ID")?;
+        snapshots.commit(chain_id, tmp.path())?;
+        Ok(())
+    }
 }
 
 fn report(err: &mut dyn Write, pulled: &Pulled) -> anyhow::Result<()> {

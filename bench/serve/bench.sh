@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Push and pull of a fixture-sized image (~35 MB gzip, the peers' benchmark image) with
+# skopeo, through `strata serve` and through Debian's `docker-registry` (distribution
+# 2.8), timed with hyperfine in one run. Both registries use the local filesystem,
+# plain HTTP on 127.0.0.1 and no request logs.
+#
+#   bench/serve/bench.sh              # build strata (release), run, print the tables
+#   STRATA=/path/to/strata RUNS=10 bench/serve/bench.sh
+#
+# Everything it writes lives under $WORK (default /tmp/strata-bench-serve). Each push
+# starts from an empty registry (hyperfine --prepare restarts it over a wiped root);
+# pulls go to a fresh `dir:` destination each time.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+WORK="${WORK:-/tmp/strata-bench-serve}"
+RUNS="${RUNS:-8}"
+PEERS_FIXTURE="${PEERS_FIXTURE:-/work/shared/peers/fixture}"
+
+# ---- helpers used by hyperfine's --prepare (the script calls itself) ----------------
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # URL
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+stop_registry() { # NAME
+  local pidfile="$WORK/$1.pid"
+  if [ -f "$pidfile" ]; then
+    local pid
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$pidfile"
+  fi
+}
+
+start_registry() { # NAME (strata|distribution); port from $WORK/NAME.port
+  local name="$1" port
+  port="$(cat "$WORK/$name.port")"
+  case "$name" in
+    strata)
+      "$(cat "$WORK/strata.bin")" serve --addr "127.0.0.1:$port" --storage "fs:$WORK/strata-root" \
+        >/dev/null 2>>"$WORK/strata.log" &
+      ;;
+    distribution)
+      cat >"$WORK/distribution.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $WORK/distribution-root
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+      docker-registry serve "$WORK/distribution.yml" >>"$WORK/distribution.log" 2>&1 &
+      ;;
+  esac
+  echo $! >"$WORK/$name.pid"
+  wait_http "http://127.0.0.1:$port/v2/"
+}
+
+restart_empty() { # NAME
+  stop_registry "$1"
+  rm -rf "${WORK:?}/$1-root"
+  start_registry "$1"
+}
+
+case "${1:-}" in
+  _restart_empty) restart_empty "$2"; exit 0 ;;
+  _stop) stop_registry "$2"; exit 0 ;;
+esac
+
+# ---- setup ------------------------------------------------------------------------
+
+for tool in skopeo hyperfine curl python3 gzip tar; do
+  command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
+done
+if ! command -v docker-registry >/dev/null; then
+  echo "installing Debian's docker-registry" >&2
+  apt-get install -y -q docker-registry >/dev/null
+fi
+mkdir -p "$WORK"
+
+if [ -z "${STRATA:-}" ]; then
+  (cd "$REPO" && cargo build --release -q -p strata --bin strata)
+  STRATA="${CARGO_TARGET_DIR:-$REPO/target}/release/strata"
+fi
+echo "$STRATA" >"$WORK/strata.bin"
+
+# The image: the peers fixture's shape without building it — a base layer (busybox),
+# the builder stage's output (16 MiB of zeros, 2.5 M numbers, their gzip, 200k random
+# hex lines) and the application context (~2000 files with 24 MiB of incompressible
+# assets), as gzip layers in an OCI layout.
+LAYOUT="$WORK/fixture-oci"
+if [ ! -f "$LAYOUT/index.json" ]; then
+  echo "generating the fixture image" >&2
+  rm -rf "$WORK/src" "$LAYOUT"
+  mkdir -p "$WORK/src/base/bin" "$WORK/src/data/app/data" "$WORK/src/ctx"
+  cp "$(command -v busybox)" "$WORK/src/base/bin/busybox"
+  out="$WORK/src/data/app/data"
+  head -c $((16 << 20)) /dev/zero >"$out/zeros.bin"
+  seq 1 2500000 >"$out/numbers.txt"
+  gzip -9n <"$out/numbers.txt" >"$out/numbers.txt.gz"
+  python3 -c '
+import random
+r = random.Random(7)
+print("".join("%08x%08x\n" % (r.getrandbits(32), r.getrandbits(32)) for _ in range(200000)), end="")
+' >"$out/hex.txt"
+  bash "$PEERS_FIXTURE/gen-context.sh" "$WORK/src/ctx/app" >/dev/null
+  rm -rf "$WORK/src/ctx/app/.git" "$WORK/src/ctx/app/logs" "$WORK/src/ctx/app/tmp"
+  python3 - "$WORK/src" "$LAYOUT" <<'PY'
+import gzip, hashlib, io, json, os, subprocess, sys
+src, layout = sys.argv[1], sys.argv[2]
+blobs = os.path.join(layout, "blobs", "sha256")
+os.makedirs(blobs)
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return "sha256:" + d, len(data)
+layers, diff_ids = [], []
+for part in ("base", "data", "ctx"):
+    tar = subprocess.run(["tar", "--sort=name", "--mtime=@1700000000", "--owner=0", "--group=0",
+                          "--numeric-owner", "-C", os.path.join(src, part), "-cf", "-", "."],
+                         check=True, capture_output=True).stdout
+    diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
+    gz = subprocess.run(["gzip", "-6n"], input=tar, check=True, capture_output=True).stdout
+    d, n = put(gz)
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n})
+config = json.dumps({"architecture": "amd64", "os": "linux",
+    "config": {"Env": ["APP_HOME=/app"], "Cmd": ["app"], "WorkingDir": "/app", "User": "app"},
+    "rootfs": {"type": "layers", "diff_ids": diff_ids}}, separators=(",", ":")).encode()
+cd, cn = put(config)
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
+    "layers": layers}, separators=(",", ":")).encode()
+md, mn = put(manifest)
+json.dump({"imageLayoutVersion": "1.0.0"}, open(os.path.join(layout, "oci-layout"), "w"))
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": md, "size": mn, "annotations": {"org.opencontainers.image.ref.name": "1"}}]},
+    open(os.path.join(layout, "index.json"), "w"))
+total = sum(l["size"] for l in layers)
+print(f"fixture: {len(layers)} layers, {total / 1e6:.1f} MB gzip", file=sys.stderr)
+PY
+fi
+SIZE_MB="$(du -sb "$LAYOUT/blobs" | awk '{printf "%.1f", $1/1e6}')"
+
+for name in strata distribution; do
+  free_port >"$WORK/$name.port"
+  stop_registry "$name"
+done
+trap 'for n in strata distribution; do stop_registry $n; done' EXIT
+
+SKOPEO="skopeo --insecure-policy copy --quiet"
+push_cmd() { echo "$SKOPEO --dest-tls-verify=false oci:$LAYOUT:1 docker://127.0.0.1:$(cat "$WORK/$1.port")/bench/fixture:1"; }
+pull_cmd() { echo "rm -rf $WORK/pulled && $SKOPEO --src-tls-verify=false docker://127.0.0.1:$(cat "$WORK/$1.port")/bench/fixture:1 dir:$WORK/pulled"; }
+
+echo "== push (empty registry each run), $SIZE_MB MB image" >&2
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/push.json" \
+  -n "strata serve" --prepare "$0 _restart_empty strata" "$(push_cmd strata)" \
+  -n "docker-registry 2.8" --prepare "$0 _restart_empty distribution" "$(push_cmd distribution)"
+
+echo "== pull into an empty dir:" >&2
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/pull.json" \
+  -n "strata serve" "$(pull_cmd strata)" \
+  -n "docker-registry 2.8" "$(pull_cmd distribution)"
+
+# Resident memory after the runs (peak, VmHWM) of the registries that served the pulls.
+for name in strata distribution; do
+  pid="$(cat "$WORK/$name.pid")"
+  echo "$name peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")" >&2
+done
+
+python3 - "$WORK" <<'PY'
+import json, sys
+work = sys.argv[1]
+for what in ("push", "pull"):
+    res = json.load(open(f"{work}/{what}.json"))["results"]
+    print(f"\n{what}:")
+    print("| registry | mean | median | min | max |")
+    print("|---|---|---|---|---|")
+    for r in res:
+        print(f"| {r['command']} | {r['mean']*1000:.0f} ms ± {r['stddev']*1000:.0f} | {r['median']*1000:.0f} ms "
+              f"| {r['min']*1000:.0f} ms | {r['max']*1000:.0f} ms |")
+    s, d = res[0]["median"], res[1]["median"]
+    print(f"\nstrata / docker-registry (median): {s/d:.2f}")
+PY

@@ -1,0 +1,98 @@
+//! `strata push` and `strata pull` through the binary against `strata serve` on 127.0.0.1:
+//! an image keeps its ID and digest across the round trip, pulled layers are unpacked into
+//! snapshots (the overlay lower directories `run` and `build` use), and a second pull of an
+//! unchanged image is "up to date" and unpacks nothing again.
+
+mod common;
+mod serve_common;
+
+use std::os::unix::fs::MetadataExt;
+
+use common::Env;
+use serve_common::Serve;
+
+fn inspect(env: &Env, image: &str, template: &str) -> String {
+    env.ok(&["inspect", "-f", template, image])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn push_then_pull_into_another_store_unpacks_snapshots() {
+    let reg_dir = tempfile::tempdir().unwrap();
+    let srv = Serve::start(reg_dir.path(), &["--storage", "memory"]);
+    let reg = srv.addr.to_string();
+
+    let a = Env::new();
+    let id = a.busybox("app:1");
+    let remote = format!("{reg}/team/app:1");
+    a.ok(&["tag", "app:1", &remote]);
+    let out = a.run(&["push", &remote]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pushed = String::from_utf8_lossy(&out.stdout).to_string();
+    // Docker's last line: "1: digest: sha256:… size: N"
+    let digest = pushed
+        .lines()
+        .find_map(|l| l.split("digest: ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest in push output: {pushed}"))
+        .to_string();
+
+    let b = Env::new();
+    let out = b.run(&["pull", &remote]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("Digest: {digest}")), "{stderr}");
+    assert!(
+        stderr.contains("Status: Downloaded newer image"),
+        "{stderr}"
+    );
+    assert_eq!(inspect(&b, &remote, "{{.Id}}"), id);
+    let repo_digests = inspect(&b, &remote, "{{json .RepoDigests}}");
+    assert!(
+        repo_digests.contains(&format!("{reg}/team/app@{digest}")),
+        "{repo_digests}"
+    );
+
+    // The single layer's chainID is its diffID; its snapshot holds the unpacked files.
+    let diff_id = inspect(&b, &remote, "{{index .RootFS.Layers 0}}");
+    let hex = diff_id.strip_prefix("sha256:").expect("a sha256 diffID");
+    let snap = b.root().join("snapshots").join(hex);
+    assert!(
+        snap.join("bin/busybox").is_file(),
+        "pulled layer unpacked into {}",
+        snap.display()
+    );
+    let before = std::fs::metadata(&snap).unwrap().ino();
+
+    // A second pull changes nothing and unpacks nothing.
+    let out = b.run(&["pull", &remote]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Status: Image is up to date"), "{stderr}");
+    assert_eq!(std::fs::metadata(&snap).unwrap().ino(), before);
+    assert!(
+        std::fs::read_dir(b.root().join("snapshots/tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "no scratch directories left behind"
+    );
+    b.check_clean();
+}
+
+#[test]
+fn pull_of_a_missing_tag_names_the_reference() {
+    let reg_dir = tempfile::tempdir().unwrap();
+    let srv = Serve::start(reg_dir.path(), &["--storage", "memory"]);
+    let env = Env::new();
+    let remote = format!("{}/nothing/here:1", srv.addr);
+    let err = env.fails(&["pull", &remote]);
+    assert!(err.contains("nothing/here"), "{err}");
+    // Nothing was written for the failed pull.
+    assert_eq!(env.ok(&["images", "-q"]).trim(), "");
+}
