@@ -638,6 +638,9 @@ impl Solver<'_> {
             )
             .list("item", &key_items);
         let mut shown: Vec<String> = Vec::new();
+        if let Some(from) = &c.from {
+            shown.push(format!("--from={}", from.value));
+        }
         if c.link {
             shown.push("--link".into());
         }

@@ -466,20 +466,14 @@ impl Solver<'_> {
                     no_cache: false,
                 }
             }
-            Base::Stage(j) => {
-                let mut s = match self.slot(*j) {
-                    Slot::Done(s) => *s,
-                    _ => {
-                        return Err(BuildError::TargetNotFound {
-                            target: frontend::stage_name(self.ins, *j),
-                        });
-                    }
-                };
-                if let Some(c) = s.config.config.as_mut() {
-                    c.on_build = None;
+            Base::Stage(j) => match self.slot(*j) {
+                Slot::Done(s) => *s,
+                _ => {
+                    return Err(BuildError::TargetNotFound {
+                        target: frontend::stage_name(self.ins, *j),
+                    });
                 }
-                s
-            }
+            },
             Base::Image(name) => {
                 let id = self.id();
                 let start = Instant::now();
@@ -555,6 +549,26 @@ impl Solver<'_> {
                 id,
                 elapsed: std::time::Duration::ZERO,
             });
+        }
+        // ONBUILD triggers of the base run first, and are not inherited.
+        let triggers = st
+            .config
+            .config
+            .as_mut()
+            .and_then(|c| c.on_build.take())
+            .unwrap_or_default();
+        for t in &triggers {
+            let bad = |e: strata_dockerfile::Error| BuildError::Dockerfile {
+                message: format!("invalid ONBUILD trigger {t:?} of the base image: {e}"),
+                line: Some(stage.from_meta.span.start.line),
+            };
+            let df = strata_dockerfile::parse(&format!("FROM scratch\n{t}\n")).map_err(bad)?;
+            let ins = strata_dockerfile::parse_instructions(&df).map_err(bad)?;
+            for stage in &ins.stages {
+                for cmd in &stage.commands {
+                    self.dispatch(&mut st, cmd, &prefix, &mut vertex)?;
+                }
+            }
         }
         for cmd in &stage.commands {
             self.dispatch(&mut st, cmd, &prefix, &mut vertex)?;
@@ -777,6 +791,7 @@ impl Solver<'_> {
                     .get_or_insert_with(Vec::new)
                     .push(o.expression.clone());
                 st.config.config = Some(cc);
+                self.history(st, format!("ONBUILD {}", o.expression), true);
             }
             CommandKind::Arg(a) => {
                 let mut parts = Vec::new();
@@ -974,8 +989,8 @@ impl Solver<'_> {
         {
             self.store.lease_existing(&self.lease, &rec.digest)?;
             self.reporter.event(Event::Cached { id });
+            st.key = state_key(&digest, &rec.diff_id);
             st.layers.push(rec);
-            st.key = digest;
             return Ok(true);
         }
         let result = (|| -> Result<LayerRecord> {
@@ -999,8 +1014,8 @@ impl Solver<'_> {
                     id,
                     elapsed: start.elapsed(),
                 });
+                st.key = state_key(&digest, &rec.diff_id);
                 st.layers.push(rec);
-                st.key = digest;
                 Ok(true)
             }
             Err(e) => {
@@ -1380,10 +1395,31 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// The key of a filesystem state: the op that made it and the layer it produced, so an op
+/// run again without the cache (`--no-cache-filter`) that gives different content also
+/// changes every key after it.
+fn state_key(op: &Digest, diff_id: &Digest) -> Digest {
+    KeyBuilder::new("strata.state.v1")
+        .field("op", op.as_str())
+        .field("layer", diff_id.as_str())
+        .finish()
+}
+
 /// RUN's command line, with a single heredoc turned into the script as BuildKit does.
 fn run_args(cmd: &ShellDependentCmd) -> Vec<String> {
     if cmd.files.is_empty() || !cmd.prepend_shell || cmd.cmd_line.len() != 1 {
         return cmd.cmd_line.clone();
+    }
+    // A heredoc that is the whole command is the script itself (BuildKit runs its body).
+    if let [f] = cmd.files.as_slice() {
+        let word = cmd.cmd_line[0].trim();
+        let name = word
+            .trim_start_matches("<<")
+            .trim_start_matches('-')
+            .trim_matches(['"', '\'']);
+        if word.starts_with("<<") && name == f.name {
+            return vec![f.data.clone()];
+        }
     }
     let mut s = cmd.cmd_line[0].clone();
     for f in &cmd.files {

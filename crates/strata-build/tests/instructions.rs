@@ -1,0 +1,254 @@
+//! Every instruction's effect on the image config, history and filesystem.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn env_is_set_expanded_and_visible_to_run() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nENV A=1 B=\"two words\"\nENV C=${A}x\nRUN echo \"$C $B\" > /out\n");
+    let cc = env.cc("test");
+    let e = cc["Env"].as_array().unwrap();
+    assert!(e.contains(&json!("A=1")) && e.contains(&json!("C=1x")));
+    assert!(e.contains(&json!("B=two words")));
+    assert_eq!(env.read("test", "/out").trim(), "1x two words");
+}
+
+#[test]
+fn label_sorted_and_expanded() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nARG V=3\nLABEL z=1 a=\"x y\" ver=$V\n");
+    assert_eq!(
+        env.cc("test")["Labels"],
+        json!({"a": "x y", "ver": "3", "z": "1"})
+    );
+    assert!(
+        env.history("test")
+            .contains(&"LABEL z=1 a=x y ver=3".to_string())
+    );
+}
+
+#[test]
+fn workdir_is_created_and_relative_paths_stack() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nWORKDIR /a\nWORKDIR b\nRUN pwd > /pwd\n");
+    assert_eq!(env.cc("test")["WorkingDir"], "/a/b");
+    assert_eq!(env.read("test", "/pwd").trim(), "/a/b");
+    assert!(env.rootfs("test").join("a/b").is_dir());
+}
+
+#[test]
+fn workdir_owned_by_user() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nUSER nobody\nWORKDIR /data\n");
+    assert_eq!(owner(&env.rootfs("test").join("data")), (65534, 65534));
+}
+
+#[test]
+fn user_applies_to_run() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nRUN chmod 1777 /tmp\nUSER nobody\nRUN id -u > /tmp/uid\n");
+    assert_eq!(env.cc("test")["User"], "nobody");
+    assert_eq!(env.read("test", "/tmp/uid").trim(), "65534");
+}
+
+#[test]
+fn expose_ports_and_ranges() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nEXPOSE 80 53/udp 8000-8001\n");
+    assert_eq!(
+        env.cc("test")["ExposedPorts"],
+        json!({"53/udp": {}, "80/tcp": {}, "8000/tcp": {}, "8001/tcp": {}})
+    );
+}
+
+#[test]
+fn volume_json_and_plain() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nVOLUME /data\nVOLUME [\"/a\", \"/b\"]\n");
+    assert_eq!(
+        env.cc("test")["Volumes"],
+        json!({"/a": {}, "/b": {}, "/data": {}})
+    );
+    assert!(env.history("test").contains(&"VOLUME [/a /b]".to_string()));
+}
+
+#[test]
+fn cmd_shell_and_exec_forms() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nCMD echo hi\n");
+    assert_eq!(env.cc("test")["Cmd"], json!(["/bin/sh", "-c", "echo hi"]));
+    env.build("FROM scratch\nCMD [\"a\", \"b c\"]\n");
+    assert_eq!(env.cc("test")["Cmd"], json!(["a", "b c"]));
+    assert!(
+        env.history("test")
+            .contains(&"CMD [\"a\" \"b c\"]".to_string())
+    );
+}
+
+#[test]
+fn entrypoint_resets_inherited_cmd() {
+    let Some(env) = env(&[]) else { return };
+    // busybox's config has Cmd ["sh"]; a new ENTRYPOINT drops it.
+    env.build("FROM busybox\nENTRYPOINT [\"/bin/echo\"]\n");
+    let cc = env.cc("test");
+    assert_eq!(cc["Entrypoint"], json!(["/bin/echo"]));
+    assert!(cc["Cmd"].is_null(), "{cc}");
+    // A CMD in the same stage is kept whatever the order.
+    env.build("FROM busybox\nCMD [\"x\"]\nENTRYPOINT [\"/bin/echo\"]\n");
+    assert_eq!(env.cc("test")["Cmd"], json!(["x"]));
+}
+
+#[test]
+fn healthcheck_fields() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nHEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD curl -f http://localhost/\n");
+    let h = &env.cc("test")["Healthcheck"];
+    assert_eq!(h["Test"], json!(["CMD-SHELL", "curl -f http://localhost/"]));
+    assert_eq!(h["Interval"], json!(30_000_000_000i64));
+    assert_eq!(h["Timeout"], json!(5_000_000_000i64));
+    assert_eq!(h["Retries"], json!(3));
+    env.build("FROM scratch\nHEALTHCHECK NONE\n");
+    assert_eq!(env.cc("test")["Healthcheck"]["Test"], json!(["NONE"]));
+}
+
+#[test]
+fn stopsignal_is_checked_and_set() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nSTOPSIGNAL SIGTERM\n");
+    assert_eq!(env.cc("test")["StopSignal"], "SIGTERM");
+    assert!(env.try_build("FROM scratch\nSTOPSIGNAL SIGNOPE\n").is_err());
+}
+
+#[test]
+fn shell_changes_run_and_shell_form_cmd() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo $0 > /shell\nCMD run me\n");
+    assert_eq!(env.cc("test")["Cmd"], json!(["/bin/sh", "-ec", "run me"]));
+    assert_eq!(env.cc("test")["Shell"], json!(["/bin/sh", "-ec"]));
+    assert_eq!(env.read("test", "/shell").trim(), "/bin/sh");
+}
+
+#[test]
+fn onbuild_is_recorded_and_triggers_run_in_the_child() {
+    let Some(env) = env(&[]) else { return };
+    env.build_with(
+        "FROM busybox\nONBUILD RUN echo triggered > /onbuild\n",
+        |o| o.tags = vec!["parent".into()],
+    );
+    assert_eq!(
+        env.cc("parent")["OnBuild"],
+        json!(["RUN echo triggered > /onbuild"])
+    );
+    env.build("FROM parent\nRUN cat /onbuild > /seen\n");
+    assert_eq!(env.read("test", "/seen").trim(), "triggered");
+    assert!(env.cc("test")["OnBuild"].is_null());
+}
+
+#[test]
+fn maintainer_sets_author() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nMAINTAINER someone <s@example.com>\n");
+    assert_eq!(env.config("test")["author"], "someone <s@example.com>");
+}
+
+#[test]
+fn arg_is_in_run_env_and_history_but_not_config() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nARG VERSION=1.0\nRUN echo $VERSION > /v\n");
+    assert_eq!(env.read("test", "/v").trim(), "1.0");
+    assert!(!env.cc("test").to_string().contains("VERSION"));
+    assert!(
+        env.history("test")
+            .iter()
+            .any(|h| h.starts_with("RUN |1 VERSION=1.0 /bin/sh -c"))
+    );
+}
+
+#[test]
+fn build_arg_overrides_default() {
+    let Some(env) = env(&[]) else { return };
+    env.build_with("FROM busybox\nARG V=default\nRUN echo $V > /v\n", |o| {
+        o.build_args = strata_build::BuildArgs::parse(&["V=given".into()]).unwrap();
+    });
+    assert_eq!(env.read("test", "/v").trim(), "given");
+}
+
+#[test]
+fn meta_arg_visible_in_from_only_unless_redeclared() {
+    let Some(env) = env(&[]) else { return };
+    env.build("ARG BASE=busybox\nARG X=meta\nFROM $BASE\nRUN echo \"[$X]\" > /a\nARG X\nRUN echo \"[$X]\" > /b\n");
+    assert_eq!(env.read("test", "/a").trim(), "[]");
+    assert_eq!(env.read("test", "/b").trim(), "[meta]");
+}
+
+#[test]
+fn platform_args_are_predefined() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nARG TARGETARCH\nRUN echo $TARGETARCH > /arch\n");
+    assert_eq!(
+        env.read("test", "/arch").trim(),
+        strata_oci::Platform::host().architecture
+    );
+}
+
+#[test]
+fn run_exec_form_and_heredoc() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nRUN [\"/bin/sh\", \"-c\", \"echo exec > /e\"]\nRUN <<EOF\necho one > /h\necho two >> /h\nEOF\n");
+    assert_eq!(env.read("test", "/e").trim(), "exec");
+    assert_eq!(env.read("test", "/h"), "one\ntwo\n");
+}
+
+#[test]
+fn run_deleting_a_lower_file_writes_a_whiteout() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nRUN rm /bin/ls\n");
+    assert!(env.layer("test", -1).contains(&"bin/.wh.ls".to_string()));
+    assert!(!env.rootfs("test").join("bin/ls").exists());
+}
+
+#[test]
+fn run_replacing_a_directory_writes_an_opaque_whiteout() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nRUN mkdir -p /d && echo 1 > /d/old\nRUN rm -rf /d && mkdir /d && echo 2 > /d/new\n");
+    let top = env.layer("test", -1);
+    assert!(top.contains(&"d/.wh..wh..opq".to_string()), "{top:?}");
+    let r = env.rootfs("test");
+    assert!(!r.join("d/old").exists() && r.join("d/new").exists());
+}
+
+#[test]
+fn failing_run_reports_stage_line_status_and_output() {
+    let Some(env) = env(&[]) else { return };
+    let e = env
+        .try_build("FROM busybox AS build\nRUN echo first line; echo boom >&2; exit 3\n")
+        .err()
+        .unwrap();
+    assert!(e.contains("exit code: 3"), "{e}");
+    assert!(e.contains("[build] RUN echo first line"), "{e}");
+    assert!(e.contains("(line 2)"), "{e}");
+    assert!(e.contains("boom"), "{e}");
+}
+
+#[test]
+fn run_network_none_has_only_loopback() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nRUN --network=none ls /sys/class/net > /nets\n");
+    assert_eq!(env.read("test", "/nets").trim(), "lo");
+}
+
+#[test]
+fn run_cannot_see_host_paths() {
+    let Some(env) = env(&[]) else { return };
+    let marker = env.tmp.path().join("host-marker");
+    std::fs::write(&marker, "host").unwrap();
+    let p = marker.display().to_string();
+    env.build(&format!(
+        "FROM busybox\nRUN test ! -e {p} && test ! -e /proc/1/root{p} && echo isolated > /r\nRUN echo x > /written\n"
+    ));
+    assert_eq!(env.read("test", "/r").trim(), "isolated");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "host");
+    assert!(!std::path::Path::new("/written").exists());
+}

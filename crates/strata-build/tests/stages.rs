@@ -1,0 +1,80 @@
+//! Multi-stage builds: targets, ordering, concurrency, inheritance.
+
+mod common;
+use common::*;
+
+#[test]
+fn target_builds_only_the_stages_it_needs() {
+    let Some(env) = env(&[]) else { return };
+    let df = "FROM busybox AS base\nRUN echo base > /base\nFROM busybox AS broken\nRUN exit 1\nFROM base AS final\nRUN cat /base > /final\n";
+    let b = env.build_with(df, |o| o.target = Some("final".into()));
+    assert!(!b.log.contains("exit 1"), "{}", b.log);
+    assert_eq!(env.read("test", "/final").trim(), "base");
+    assert!(
+        env.try_build_with(df, |o| o.target = Some("nope".into()))
+            .is_err()
+    );
+}
+
+#[test]
+fn stage_inherits_config_and_layers_of_its_base() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox AS base\nENV FROM_BASE=1\nRUN echo x > /x\nFROM base\nRUN test -f /x && echo ok > /ok\n");
+    assert!(
+        env.cc("test")["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("FROM_BASE=1"))
+    );
+    assert_eq!(env.layer_count("test"), 3);
+}
+
+#[test]
+fn copy_from_stage_by_index() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nRUN echo zero > /z\nFROM scratch\nCOPY --from=0 /z /z\n");
+    assert_eq!(env.read("test", "/z").trim(), "zero");
+}
+
+#[test]
+fn independent_stages_build_concurrently() {
+    let Some(env) = env(&[]) else { return };
+    let df = "FROM busybox AS a\nRUN sleep 1 && echo a > /a\nFROM busybox AS b\nRUN sleep 1 && echo b > /b\nFROM scratch\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n";
+    let t = std::time::Instant::now();
+    env.build(df);
+    let took = t.elapsed();
+    assert!(took < std::time::Duration::from_millis(1900), "{took:?}");
+    assert_eq!(env.read("test", "/a").trim(), "a");
+    assert_eq!(env.read("test", "/b").trim(), "b");
+}
+
+#[test]
+fn a_failing_stage_fails_the_build_and_stops_dependents() {
+    let Some(env) = env(&[]) else { return };
+    let e = env
+        .try_build("FROM busybox AS dep\nRUN exit 7\nFROM busybox\nCOPY --from=dep /x /x\nRUN echo never\n")
+        .err()
+        .unwrap();
+    assert!(e.contains("exit code: 7"), "{e}");
+    assert!(!e.contains("never\n#"), "{e}");
+}
+
+#[test]
+fn run_mount_from_a_stage_orders_stages() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox AS gen\nRUN echo generated > /g\nFROM busybox\nRUN --mount=from=gen,source=/g,target=/in cat /in > /out\n");
+    assert_eq!(env.read("test", "/out").trim(), "generated");
+}
+
+#[test]
+fn local_output_exports_the_filesystem() {
+    let Some(env) = env(&[("f", "file")]) else {
+        return;
+    };
+    let b = env.build("FROM busybox\nCOPY f /f\nRUN rm /bin/ls\n");
+    let dest = env.tmp.path().join("out");
+    strata_build::export::export_local(&env.store(), &b.out.manifest, &dest).unwrap();
+    assert_eq!(std::fs::read_to_string(dest.join("f")).unwrap(), "file");
+    assert!(dest.join("bin/busybox").exists());
+    assert!(std::fs::symlink_metadata(dest.join("bin/ls")).is_err());
+}
