@@ -310,22 +310,40 @@ async fn invalid_keys(s: &dyn Storage) {
     }
 }
 
-/// A `moto_server` (S3 API) on a free loopback port, killed on drop.
+/// The S3-compatible server of the tests: an external one when `STRATA_TEST_S3_ENDPOINT` is
+/// set (`scripts/test-garage.sh` runs Garage and sets it, with `STRATA_TEST_S3_REGION`,
+/// `STRATA_TEST_S3_KEY_ID`, `STRATA_TEST_S3_SECRET`; its buckets are created by the script),
+/// else a `moto_server` on a free loopback port, killed on drop.
 pub(crate) struct Moto {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     pub endpoint: String,
+    external: Option<(String, String, String)>,
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Moto {
-    /// Start moto, or return the reason it cannot run here.
+    /// Start moto (or use the external server), or return the reason it cannot run here.
     pub(crate) async fn start() -> Result<Moto, String> {
+        if let Ok(endpoint) = std::env::var("STRATA_TEST_S3_ENDPOINT") {
+            let var = |k: &str| std::env::var(k).map_err(|_| format!("{k} is not set"));
+            return Ok(Moto {
+                child: None,
+                endpoint,
+                external: Some((
+                    var("STRATA_TEST_S3_REGION")?,
+                    var("STRATA_TEST_S3_KEY_ID")?,
+                    var("STRATA_TEST_S3_SECRET")?,
+                )),
+            });
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -339,8 +357,9 @@ impl Moto {
                 format!("moto_server not available ({e}); install with pip install 'moto[server]'")
             })?;
         let moto = Moto {
-            child,
+            child: Some(child),
             endpoint: format!("http://127.0.0.1:{port}"),
+            external: None,
         };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -354,8 +373,20 @@ impl Moto {
         Err("moto_server did not start listening within 10s".into())
     }
 
-    /// Create a bucket (moto accepts unsigned requests).
+    /// A bucket to test in: created on moto (it accepts unsigned requests); on an external
+    /// server the bucket exists and each run gets a fresh prefix in it.
     pub(crate) async fn bucket(&self, name: &str) -> crate::config::S3Config {
+        if let Some((region, key, secret)) = &self.external {
+            return crate::config::S3Config {
+                bucket: name.to_string(),
+                endpoint: Some(self.endpoint.clone()),
+                region: Some(region.clone()),
+                prefix: Some(format!("registry-{:016x}", rand::random::<u64>())),
+                access_key_id: Some(key.clone()),
+                secret_access_key: Some(secret.clone()),
+                virtual_hosted_style: false,
+            };
+        }
         let resp = reqwest::Client::new()
             .put(format!("{}/{name}", self.endpoint))
             .send()

@@ -74,21 +74,39 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// A `moto_server` on a free loopback port, killed on drop.
+/// The S3-compatible server of the tests: an external one when `STRATA_TEST_S3_ENDPOINT` is
+/// set (`scripts/test-garage.sh` runs Garage and sets it, with `STRATA_TEST_S3_REGION`,
+/// `STRATA_TEST_S3_KEY_ID`, `STRATA_TEST_S3_SECRET`; its buckets are created by the script),
+/// else a `moto_server` on a free loopback port, killed on drop.
 pub struct Moto {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     pub endpoint: String,
+    external: Option<(String, String, String)>,
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Moto {
     pub async fn start() -> Result<Moto, String> {
+        if let Ok(endpoint) = std::env::var("STRATA_TEST_S3_ENDPOINT") {
+            let var = |k: &str| std::env::var(k).map_err(|_| format!("{k} is not set"));
+            return Ok(Moto {
+                child: None,
+                endpoint,
+                external: Some((
+                    var("STRATA_TEST_S3_REGION")?,
+                    var("STRATA_TEST_S3_KEY_ID")?,
+                    var("STRATA_TEST_S3_SECRET")?,
+                )),
+            });
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -102,8 +120,9 @@ impl Moto {
                 format!("moto_server not available ({e}); install with pip install 'moto[server]'")
             })?;
         let m = Moto {
-            child,
+            child: Some(child),
             endpoint: format!("http://127.0.0.1:{port}"),
+            external: None,
         };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -117,7 +136,20 @@ impl Moto {
         Err("moto_server did not start within 10s".into())
     }
 
+    /// A bucket to test in: created on moto; on an external server the bucket exists and
+    /// each call gets a fresh prefix in it (so every test starts from an empty registry).
     pub async fn bucket(&self, name: &str) -> S3Config {
+        if let Some((region, key, secret)) = &self.external {
+            return S3Config {
+                bucket: name.into(),
+                endpoint: Some(self.endpoint.clone()),
+                region: Some(region.clone()),
+                prefix: Some(format!("registry-{:016x}", rand::random::<u64>())),
+                access_key_id: Some(key.clone()),
+                secret_access_key: Some(secret.clone()),
+                virtual_hosted_style: false,
+            };
+        }
         let r = reqwest::Client::new()
             .put(format!("{}/{name}", self.endpoint))
             .send()
