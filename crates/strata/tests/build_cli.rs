@@ -1,0 +1,373 @@
+//! `strata build` from the command line: Dockerfile on stdin, outputs, progress formats,
+//! secrets, `builder prune`, failures, SIGKILL mid-build, concurrent builds and
+//! reproducibility. The base image is Debian's busybox-static imported with `strata import`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn skip_reason() -> Option<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root");
+    }
+    if !std::fs::read_to_string("/proc/filesystems").is_ok_and(|f| f.contains("overlay")) {
+        return Some("overlayfs is not available");
+    }
+    if !Path::new("/bin/busybox").exists() {
+        return Some("busybox-static is not installed");
+    }
+    None
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+    ctx: PathBuf,
+}
+
+fn strata_at(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn setup(files: &[(&str, &str)]) -> Option<Env> {
+    if let Some(r) = skip_reason() {
+        eprintln!("skipping: {r}");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-rootfs.sh");
+    assert!(
+        Command::new("bash")
+            .arg(script)
+            .arg(&rootfs)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let root = tmp.path().join("store");
+    let out = strata_at(
+        &root,
+        &[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            rootfs.to_str().unwrap(),
+            "busybox",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    for (name, body) in files {
+        let p = ctx.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    Some(Env { tmp, root, ctx })
+}
+
+impl Env {
+    fn strata(&self, args: &[&str]) -> Output {
+        strata_at(&self.root, args)
+    }
+
+    /// `strata build --progress=plain EXTRA… CTX`, Dockerfile given as text on stdin.
+    fn build_stdin(&self, dockerfile: &str, extra: &[&str]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(&self.root)
+            .args(["build", "-f", "-"])
+            .args(extra)
+            .arg(&self.ctx)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dockerfile.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn build(&self, dockerfile: &str, extra: &[&str]) -> (String, String) {
+        let out = self.build_stdin(dockerfile, extra);
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(out.status.success(), "{e}");
+        (o, e)
+    }
+}
+
+fn tar_names(path: &Path) -> Vec<String> {
+    tar::Archive::new(std::fs::File::open(path).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect()
+}
+
+#[test]
+fn dockerfile_on_stdin_and_plain_progress() {
+    let Some(env) = setup(&[("a", "A")]) else {
+        return;
+    };
+    let (_, err) = env.build(
+        "FROM busybox\nCOPY a /a\nRUN cat /a\n",
+        &["--progress=plain", "-t", "stdin:1"],
+    );
+    assert!(err.contains("[2/3] COPY a /a"), "{err}");
+    assert!(
+        err.contains("naming to docker.io/library/stdin:1 done"),
+        "{err}"
+    );
+    let out = env.strata(&["inspect", "stdin:1"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn outputs_oci_docker_and_local() {
+    let Some(env) = setup(&[("f", "F")]) else {
+        return;
+    };
+    let oci = env.tmp.path().join("img-oci.tar");
+    let docker = env.tmp.path().join("img-docker.tar");
+    let local = env.tmp.path().join("rootfs-out");
+    env.build(
+        "FROM busybox\nCOPY f /f\n",
+        &[
+            "-t",
+            "out:1",
+            "--output",
+            &format!("type=oci,dest={}", oci.display()),
+            "--output",
+            &format!("type=docker,dest={}", docker.display()),
+            "-o",
+            &format!("type=local,dest={}", local.display()),
+        ],
+    );
+    let names = tar_names(&oci);
+    assert!(names.contains(&"oci-layout".to_string()), "{names:?}");
+    assert!(names.contains(&"index.json".to_string()));
+    let names = tar_names(&docker);
+    assert!(names.contains(&"manifest.json".to_string()), "{names:?}");
+    assert_eq!(std::fs::read_to_string(local.join("f")).unwrap(), "F");
+    assert!(local.join("bin/busybox").exists());
+    // The docker archive loads into a fresh store.
+    let other = env.tmp.path().join("other");
+    let out = strata_at(&other, &["load", "-i", docker.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn json_progress_is_one_object_per_line() {
+    let Some(env) = setup(&[]) else { return };
+    let (_, err) = env.build("FROM busybox\nRUN echo hello-json\n", &["--progress=json"]);
+    let mut saw_log = false;
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        if v["logs"][0]["data"] == "hello-json" {
+            saw_log = true;
+        }
+    }
+    assert!(saw_log, "{err}");
+}
+
+#[test]
+fn quiet_prints_only_the_image_id() {
+    let Some(env) = setup(&[]) else { return };
+    let iid = env.tmp.path().join("iid");
+    let (out, err) = env.build(
+        "FROM busybox\nRUN true\n",
+        &["-q", "--iidfile", iid.to_str().unwrap()],
+    );
+    assert!(
+        out.trim().starts_with("sha256:") && err.is_empty(),
+        "{out}{err}"
+    );
+    assert_eq!(std::fs::read_to_string(iid).unwrap(), out.trim());
+}
+
+#[test]
+fn secret_flag_reaches_run_but_not_the_image() {
+    let Some(env) = setup(&[]) else { return };
+    let s = env.tmp.path().join("tok");
+    std::fs::write(&s, "hunter2-secret").unwrap();
+    let (_, err) = env.build(
+        "FROM busybox\nRUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /n\n",
+        &[
+            "--progress=plain",
+            "-t",
+            "sec",
+            "--secret",
+            &format!("id=tok,src={}", s.display()),
+        ],
+    );
+    assert!(!err.contains("hunter2"));
+    let out = env.strata(&["save", "sec"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
+
+#[test]
+fn failing_run_exits_1_with_stage_line_and_output() {
+    let Some(env) = setup(&[]) else { return };
+    let out = env.build_stdin(
+        "FROM busybox AS b\nRUN echo some output && false\n",
+        &["--progress=plain"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did not complete successfully: exit code: 1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[b] RUN echo some output && false (line 2)"),
+        "{err}"
+    );
+    assert!(err.contains("some output"), "{err}");
+}
+
+#[test]
+fn builder_prune_empties_the_cache() {
+    let Some(env) = setup(&[("f", "x")]) else {
+        return;
+    };
+    let df = "FROM busybox\nCOPY f /f\nRUN echo 1 > /one\n";
+    env.build(df, &["-t", "p:1"]);
+    let out = env.strata(&["builder", "prune", "-f"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Total:"), "{text}");
+    let (_, err) = env.build(df, &["--progress=plain"]);
+    assert!(!err.contains("CACHED"), "{err}");
+}
+
+#[test]
+fn kill_9_mid_build_then_the_next_build_succeeds_and_the_store_is_clean() {
+    let Some(env) = setup(&[("big", &"x".repeat(2_000_000))]) else {
+        return;
+    };
+    let df = env.ctx.join("Dockerfile");
+    std::fs::write(
+        &df,
+        "FROM busybox\nCOPY big /big\nRUN head -c 3000000 /dev/urandom > /rand && sleep 0.05\nRUN cp /big /big2\n",
+    )
+    .unwrap();
+    for i in 0..20u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(&env.root)
+            .args(["build", "--no-cache", "-q", "-t", "k:1"])
+            .arg(&env.ctx)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(40 + (i * 37) % 300));
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+    }
+    let out = env.strata(&["build", "-q", "-t", "k:1", env.ctx.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.strata(&["system", "check"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn two_concurrent_builds_share_the_base() {
+    let Some(env) = setup(&[]) else { return };
+    let e = &env;
+    std::thread::scope(|s| {
+        let a = s.spawn(|| e.build_stdin("FROM busybox\nRUN echo a > /a\n", &["-t", "c:a"]));
+        let b = s.spawn(|| e.build_stdin("FROM busybox\nRUN echo b > /b\n", &["-t", "c:b"]));
+        for h in [a, b] {
+            let out = h.join().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    });
+    let out = env.strata(&["system", "check"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn source_date_epoch_reproduces_the_image_id_in_another_directory() {
+    let Some(first) = setup(&[("src/main.c", "int main(){}"), ("README", "r")]) else {
+        return;
+    };
+    // A second cold store with the same base image, and a second context elsewhere whose
+    // files have other times.
+    let other = tempfile::tempdir().unwrap();
+    let root2 = other.path().join("store2");
+    assert!(
+        Command::new("cp")
+            .arg("-a")
+            .arg(&first.root)
+            .arg(&root2)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ctx2 = other.path().join("elsewhere/ctx");
+    std::fs::create_dir_all(ctx2.join("src")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(ctx2.join("src/main.c"), "int main(){}").unwrap();
+    std::fs::write(ctx2.join("README"), "r").unwrap();
+    let df =
+        "FROM busybox\nCOPY . /src\nRUN mkdir /out && cp /src/src/main.c /out/\nWORKDIR /out\n";
+    let mut ids = Vec::new();
+    for (root, ctx) in [(&first.root, &first.ctx), (&root2, &ctx2)] {
+        std::fs::write(ctx.join("Dockerfile"), df).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(root)
+            .args(["build", "-q"])
+            .arg(ctx)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    assert_eq!(ids[0], ids[1]);
+}
