@@ -29,3 +29,26 @@ run save -o "$work/busybox.tar" demo/busybox:1.35
 echo "(saved $(du -h "$work/busybox.tar" | cut -f1) docker-archive)"
 run system check
 printf '\nstore: %s (an OCI image layout under oci/)\n' "$STRATA_ROOT"
+
+echo
+echo "== building a multi-stage image from a Dockerfile (daemonless, cache mount, COPY --from)"
+if [ "$(id -u)" -eq 0 ]; then
+  mkdir -p "$work/app"
+  printf '#!/bin/sh\necho "Hello from an image built by WHO"\n' > "$work/app/hello.sh"
+  cat > "$work/app/Dockerfile" <<'EOF'
+FROM demo/busybox:1.35 AS build
+WORKDIR /src
+COPY hello.sh .
+RUN --mount=type=cache,target=/cache sed 's/WHO/Strata/' hello.sh > /hello && chmod 755 /hello
+
+FROM demo/busybox:1.35
+COPY --from=build /hello /usr/local/bin/hello
+CMD ["hello"]
+EOF
+  run build --progress=plain -t demo/hello:1 "$work/app"
+  printf '\n(again: every step is cached)'
+  run build -t demo/hello:1 "$work/app"
+  run history demo/hello:1
+else
+  echo "(skipped: RUN needs root for overlayfs and namespaces)"
+fi
