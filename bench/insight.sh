@@ -3,13 +3,16 @@
 # scan of a `debootstrap --variant=minbase bookworm` image against that index (target ≤ 1 s
 # warm). The minbase rootfs is shared with the tests' cache (~/.cache/strata-test, or
 # $STRATA_TEST_CACHE); the generated archives are kept in $STRATA_BENCH_CACHE (default the same
-# cache) so reruns skip generation. Usage: bench/insight.sh [N_RECORDS]
+# cache) so reruns skip generation. Usage: [STRATA_BIN=path] bench/insight.sh [N_RECORDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 records="${1:-100000}"
-cargo build --release -p strata >&2
-strata="$PWD/target/release/strata"
+# STRATA_BIN: an already built release binary (skips the build).
+if [ -z "${STRATA_BIN:-}" ]; then
+  cargo build --release -p strata >&2
+fi
+strata="${STRATA_BIN:-$PWD/target/release/strata}"
 cache="${STRATA_TEST_CACHE:-$HOME/.cache/strata-test}"
 mkdir -p "$cache"
 rootfs="$cache/debian-minbase"
