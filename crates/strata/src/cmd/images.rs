@@ -404,9 +404,11 @@ fn layer_tree(
     let unique: u64 = nodes.iter().map(|n| n.size).sum();
     writeln!(
         out,
-        "\n{} images, {} layers: {} on disk ({} if no layer were shared)",
+        "\n{} image{}, {} layer{}: {} on disk ({} if no layer were shared)",
         order.len(),
+        if order.len() == 1 { "" } else { "s" },
         nodes.len(),
+        if nodes.len() == 1 { "" } else { "s" },
         size_column(unique),
         size_column(per_image_total)
     )?;
