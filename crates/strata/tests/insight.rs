@@ -1452,6 +1452,180 @@ fn analyze_finds_caches_and_images_tree_shows_shared_layers() {
     assert!(tree.contains("2 images, 4 layers"), "{tree}");
 }
 
+const APK_INSTALLED: &str = "C:Q1x9Qm7LQ1gkFRnY8o5uB4p2VHm0A=\nP:musl\nV:1.2.4_git20230717-r4\nA:x86_64\nS:407447\nI:622592\nT:the musl c library (libc) implementation\nU:https://musl.libc.org/\nL:MIT\no:musl\nm:Natanael Copa <ncopa@alpinelinux.org>\nt:1711364938\nc:8f39d46d9f6ac7c4d3a9c7c5c7fd0b28c0f93a33\np:so:libc.musl-x86_64.so.1=1\nF:lib\nR:ld-musl-x86_64.so.1\n\nC:Q1b2Ns4HhZ2OqZbh2a0XyK7kQh+5w=\nP:busybox\nV:1.36.1-r15\nA:x86_64\nT:Size optimized toolbox of many common UNIX utilities\nL:GPL-2.0-only\no:busybox\nF:bin\nR:busybox\n\nC:Q1AmB4Hr4lRgVBz6f3mKbIu2pxyBE=\nP:libcrypto3\nV:3.1.4-r5\nA:x86_64\nT:Crypto library from openssl\nL:Apache-2.0\no:openssl\np:so:libcrypto.so.3=3\nF:lib\nR:libcrypto.so.3\n\n";
+
+const DISTROLESS_BASE_FILES: &str = "Package: base-files\nStatus: install ok installed\nPriority: required\nSection: admin\nArchitecture: amd64\nVersion: 12.4+deb12u5\nDescription: Debian base system miscellaneous files\n";
+const DISTROLESS_LIBSSL: &str = "Package: libssl3\nStatus: install ok installed\nPriority: optional\nSection: libs\nArchitecture: amd64\nMulti-Arch: same\nSource: openssl\nVersion: 3.0.11-1~deb12u2\nDescription: Secure Sockets Layer toolkit - shared libraries\n";
+
+/// Alpine's apk database and a distroless-style `status.d/` image: the OS package
+/// databases other than dpkg's `status`, with apk's and dpkg's tricky orderings
+/// (`-r15` above `-r7`, `_git` after the release, `~deb12u2` before `-1`).
+#[test]
+fn alpine_and_distroless_packages_scan_with_their_own_ordering() {
+    let env = Env::new();
+    load_image(
+        &env,
+        "insight/alpine:3.19",
+        &[(
+            "ADD alpine-minirootfs-3.19.1-x86_64.tar.gz / # buildkit",
+            layer(&[
+                Entry::File("etc/os-release", b"NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n".to_vec(), 0o644),
+                Entry::File("etc/alpine-release", b"3.19.1\n".to_vec(), 0o644),
+                Entry::File("lib/apk/db/installed", APK_INSTALLED.into(), 0o644),
+            ]),
+        )],
+    );
+    load_image(
+        &env,
+        "insight/distroless:12",
+        &[(
+            "COPY / / # buildkit",
+            layer(&[
+                Entry::File("etc/os-release", OS_RELEASE.into(), 0o644),
+                Entry::File(
+                    "var/lib/dpkg/status.d/base-files",
+                    DISTROLESS_BASE_FILES.into(),
+                    0o644,
+                ),
+                Entry::File(
+                    "var/lib/dpkg/status.d/base-files.md5sums",
+                    b"d41d8cd98f00b204e9800998ecf8427e  etc/issue\n".to_vec(),
+                    0o644,
+                ),
+                Entry::File(
+                    "var/lib/dpkg/status.d/libssl3",
+                    DISTROLESS_LIBSSL.into(),
+                    0o644,
+                ),
+            ]),
+        )],
+    );
+    let alpine = json_out(&env, &["sbom", "--format", "json", "insight/alpine:3.19"]);
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        packages(&alpine),
+        vec![
+            (s("apk"), s("busybox"), s("1.36.1-r15"), 0),
+            (s("apk"), s("libcrypto3"), s("3.1.4-r5"), 0),
+            (s("apk"), s("musl"), s("1.2.4_git20230717-r4"), 0),
+        ]
+    );
+    assert_eq!(
+        alpine["packages"][1]["purl"],
+        "pkg:apk/alpine/libcrypto3@3.1.4-r5?arch=x86_64&distro=alpine-3.19&upstream=openssl"
+    );
+    assert_eq!(alpine["packages"][1]["license"], "Apache-2.0");
+    let distroless = json_out(&env, &["sbom", "--format", "json", "insight/distroless:12"]);
+    assert_eq!(
+        packages(&distroless),
+        vec![
+            (s("deb"), s("base-files"), s("12.4+deb12u5"), 0),
+            (s("deb"), s("libssl3"), s("3.0.11-1~deb12u2"), 0),
+        ]
+    );
+    assert_eq!(
+        distroless["packages"][1]["locations"],
+        json!(["var/lib/dpkg/status.d/libssl3"])
+    );
+
+    let eco = |e: &str, name: &str, fixed: &str| {
+        affected(
+            e,
+            name,
+            "ECOSYSTEM",
+            json!([{"introduced": "0"}, {"fixed": fixed}]),
+        )
+    };
+    let alpine_zip = env.path("Alpine.zip");
+    zip_records(
+        &alpine_zip,
+        &[
+            osv(
+                "ALPINE-CVE-2024-0727",
+                &["CVE-2024-0727"],
+                vec![eco("Alpine:v3.19", "openssl", "3.1.4-r6")],
+            ),
+            // Numeric revisions: r15 is above r7 (a string comparison would say otherwise).
+            osv(
+                "ALPINE-CVE-2023-42363",
+                &["CVE-2023-42363"],
+                vec![eco("Alpine:v3.19", "busybox", "1.36.1-r7")],
+            ),
+            // A `_git` snapshot sorts after its release.
+            osv(
+                "ALPINE-CVE-2025-26519",
+                &["CVE-2025-26519"],
+                vec![eco("Alpine:v3.19", "musl", "1.2.4-r3")],
+            ),
+            // Another Alpine release.
+            osv(
+                "ALPINE-CVE-2099-0002",
+                &["CVE-2099-0002"],
+                vec![eco("Alpine:v3.18", "openssl", "9.9.9-r0")],
+            ),
+        ],
+    );
+    let debian_zip = env.path("Debian.zip");
+    zip_records(
+        &debian_zip,
+        &[
+            osv(
+                "DSA-9201-1",
+                &["CVE-2024-0727"],
+                vec![eco("Debian:12", "openssl", "3.0.13-1~deb12u1")],
+            ),
+            osv(
+                "DSA-9202-1",
+                &["CVE-2023-5678"],
+                vec![eco("Debian:12", "openssl", "3.0.11-1~deb12u1")],
+            ),
+            // `~` sorts before everything: 3.0.11-1~deb12u2 is below 3.0.11-1.
+            osv(
+                "DSA-9203-1",
+                &["CVE-2023-4807"],
+                vec![eco("Debian:12", "openssl", "3.0.11-1")],
+            ),
+        ],
+    );
+    env.ok(&[
+        "scan",
+        "db",
+        "import",
+        alpine_zip.to_str().unwrap(),
+        debian_zip.to_str().unwrap(),
+    ]);
+    let report = json_out(&env, &["scan", "--format", "json", "insight/alpine:3.19"]);
+    assert_eq!(
+        findings(&report),
+        vec![(
+            s("ALPINE-CVE-2024-0727"),
+            s("libcrypto3"),
+            s("3.1.4-r5"),
+            Some(s("3.1.4-r6"))
+        )]
+    );
+    assert_eq!(report["vulnerabilities"][0]["ecosystem"], "Alpine:v3.19");
+    assert_eq!(report["vulnerabilities"][0]["matched_name"], "openssl");
+    let report = json_out(&env, &["scan", "--format", "json", "insight/distroless:12"]);
+    assert_eq!(
+        findings(&report),
+        vec![
+            (
+                s("DSA-9201-1"),
+                s("libssl3"),
+                s("3.0.11-1~deb12u2"),
+                Some(s("3.0.13-1~deb12u1"))
+            ),
+            (
+                s("DSA-9203-1"),
+                s("libssl3"),
+                s("3.0.11-1~deb12u2"),
+                Some(s("3.0.11-1"))
+            ),
+        ]
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // The Debian image: a real `debootstrap --variant=minbase` root filesystem.
 
