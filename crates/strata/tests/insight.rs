@@ -941,6 +941,19 @@ fn sbom_lists_every_ecosystem_with_the_layer_that_added_it() {
         &["sbom", "--no-cache", "--format", "json", "insight/app:1"],
     );
     assert_eq!(fresh, bom);
+
+    // The cached catalog goes once its image has left the store.
+    let hex = bom["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let cached = env.root().join(format!("meta/insight/sbom-v1-{hex}.json"));
+    assert!(cached.exists());
+    env.tiny("insight/tiny:1", "x");
+    env.ok(&["rmi", "insight/app:1"]);
+    env.ok(&["system", "gc"]);
+    env.ok(&["sbom", "insight/tiny:1"]);
+    assert!(!cached.exists(), "stale catalog kept");
 }
 
 #[test]

@@ -70,6 +70,7 @@ pub(crate) fn catalog(store: &Store, img: &Image, use_cache: bool) -> anyhow::Re
         .with_context(|| format!("reading the layers of {}", img.name))?;
     let bom = sbom::catalog(img, &inv);
     write_cache(&cache, &bom);
+    prune_cache(store, &cache);
     Ok(bom)
 }
 
@@ -107,6 +108,36 @@ fn write_cache(path: &std::path::Path, bom: &Sbom) {
     };
     if let Err(e) = write() {
         tracing::debug!("cannot write SBOM cache {}: {e}", path.display());
+    }
+}
+
+/// Drop cached catalogs of images whose manifest left the store (after `rmi` and `gc`) and
+/// those of older cache versions, so the cache never outgrows the images it describes. Runs
+/// only when a catalog was just computed, which is rare next to the cache hits.
+fn prune_cache(store: &Store, keep: &std::path::Path) {
+    let Some(dir) = keep.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let current = format!("sbom-v{CACHE_VERSION}-");
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("sbom-") else {
+            continue;
+        };
+        let stale = match name
+            .strip_prefix(&current)
+            .and_then(|h| h.strip_suffix(".json"))
+        {
+            Some(hex) => strata_oci::Digest::parse(&format!("sha256:{hex}"))
+                .map(|d| !store.has_blob(&d))
+                .unwrap_or(true),
+            // Another cache version (`sbom-v0-…`): written by an older Strata.
+            None => rest.starts_with('v'),
+        };
+        if stale && e.path() != keep {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
