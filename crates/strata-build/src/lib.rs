@@ -37,7 +37,7 @@ use std::time::Duration;
 pub use cache::{PruneReport, prune};
 pub use frontend::BuildArgs;
 pub use mounts::{SecretSource, parse_ssh};
-pub use solver::{BuildOptions, BuildOutput, build};
+pub use solver::{BuildOptions, BuildOutput, ImageResolver, build};
 
 /// Errors of a build. Messages are lowercase and name the object they are about.
 #[derive(Debug, thiserror::Error)]

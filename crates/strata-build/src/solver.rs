@@ -74,6 +74,21 @@ pub struct BuildOptions {
     pub secrets: BTreeMap<String, SecretSource>,
     /// `--ssh` agent sockets by id (`None`: `$SSH_AUTH_SOCK`).
     pub ssh: BTreeMap<String, Option<PathBuf>>,
+    /// Fetches base images the store lacks (a registry pull); `None`: the store only.
+    pub resolver: Option<Arc<dyn ImageResolver>>,
+}
+
+/// Makes base images available that the local store lacks — the seam where a registry
+/// client plugs in (the library itself never touches the network for FROM).
+pub trait ImageResolver: Send + Sync + std::fmt::Debug {
+    /// Put the image `reference` (normalised, `docker.io/library/x:tag`) for `platform`
+    /// into `store`, tagged with that name; the error is a message for the user.
+    fn fetch(
+        &self,
+        store: &Store,
+        reference: &str,
+        platform: &Platform,
+    ) -> std::result::Result<(), String>;
 }
 
 impl BuildOptions {
@@ -95,6 +110,7 @@ impl BuildOptions {
             no_cache_filter: Vec::new(),
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
+            resolver: None,
         }
     }
 }
@@ -388,7 +404,14 @@ impl Solver<'_> {
         let full = Reference::parse_docker(name)
             .map_err(|e| bad(e.to_string()))?
             .to_string();
-        let desc = self.store.resolve(&full)?.ok_or_else(|| {
+        let mut local = self.store.resolve(&full)?;
+        if local.is_none()
+            && let Some(r) = &self.opts.resolver
+        {
+            r.fetch(self.store, &full, &self.platform).map_err(bad)?;
+            local = self.store.resolve(&full)?;
+        }
+        let desc = local.ok_or_else(|| {
             bad(format!(
                 "{full}: not found in the local store (pull or import it first)"
             ))
@@ -902,7 +925,18 @@ impl Solver<'_> {
                             "host"
                         },
                     );
-                let name = vertex(&format!("RUN {}", cmd_text(&r.cmd)));
+                let mut shown: Vec<String> = r
+                    .mounts
+                    .iter()
+                    .map(|m| format!("--mount={}", m.raw))
+                    .collect();
+                match r.network {
+                    NetworkMode::None => shown.push("--network=none".into()),
+                    NetworkMode::Host => shown.push("--network=host".into()),
+                    NetworkMode::Default => {}
+                }
+                shown.push(cmd_text(&r.cmd));
+                let name = vertex(&format!("RUN {}", shown.join(" ")));
                 let spec = RunSpec {
                     args,
                     env: run_env,

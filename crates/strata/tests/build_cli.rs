@@ -371,3 +371,67 @@ fn source_date_epoch_reproduces_the_image_id_in_another_directory() {
     }
     assert_eq!(ids[0], ids[1]);
 }
+
+#[test]
+fn from_pulls_a_missing_base_image_from_a_registry() {
+    use std::io::{BufRead, BufReader};
+    let Some(env) = setup(&[]) else { return };
+    let reg_root = env.tmp.path().join("registry");
+    let mut srv = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("STRATA_ROOT", &reg_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(srv.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let remote = format!("{addr}/base/busybox:1");
+    let out = env.strata(&["push", "busybox", &remote]);
+    let pushed = out.status.success();
+    let msg = String::from_utf8_lossy(&out.stderr).into_owned();
+    // A fresh store: the base is not there and comes from the registry.
+    let fresh = env.tmp.path().join("fresh");
+    let result = if pushed {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .arg("--root")
+            .arg(&fresh)
+            .args(["build", "-q", "-t", "pulled", "-f", "-"])
+            .arg(&env.ctx)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("FROM {remote}\nRUN echo pulled > /p\n").as_bytes())
+            .unwrap();
+        Some(child.wait_with_output().unwrap())
+    } else {
+        None
+    };
+    // SAFETY: stopping the registry we started, by pid.
+    unsafe { libc::kill(srv.id() as i32, libc::SIGTERM) };
+    let _ = srv.wait();
+    assert!(pushed, "{msg}");
+    let out = result.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = strata_at(&fresh, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert!(names.contains(&format!("{addr}/base/busybox:1")), "{names}");
+}

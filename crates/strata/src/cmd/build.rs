@@ -77,6 +77,26 @@ pub struct BuildArgs {
     pub output: Vec<String>,
 }
 
+/// FROM images missing from the store are pulled, as `docker build` does.
+#[derive(Debug)]
+struct RegistryResolver {
+    opts: strata_registry::ClientOptions,
+}
+
+impl strata_build::ImageResolver for RegistryResolver {
+    fn fetch(
+        &self,
+        store: &strata_store::Store,
+        reference: &str,
+        platform: &strata_oci::Platform,
+    ) -> Result<(), String> {
+        let r = strata_oci::Reference::parse_docker(reference).map_err(|e| e.to_string())?;
+        strata_registry::pull_image(store, &r, platform, &self.opts)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// One `--output`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Output {
@@ -217,6 +237,9 @@ pub fn run(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
         let (id, sock) = strata_build::parse_ssh(s)?;
         opts.ssh.insert(id, sock);
     }
+    opts.resolver = Some(std::sync::Arc::new(RegistryResolver {
+        opts: crate::cmd::pull::client_options(false)?,
+    }));
     let outputs: Vec<Output> = args
         .output
         .iter()
