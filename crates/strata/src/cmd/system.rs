@@ -17,9 +17,7 @@ pub fn df(ctx: &Ctx, args: DfArgs) -> anyhow::Result<()> {
     let du = store.disk_usage()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let pct = |part: u64, total: u64| {
-        if total == 0 { 0 } else { part * 100 / total }
-    };
+    let pct = |part: u64, total: u64| (part * 100).checked_div(total).unwrap_or(0);
     let active = du.images.iter().filter(|i| !i.dangling).count();
     let rows = vec![
         json!({
