@@ -1727,6 +1727,50 @@ fn lockfiles_egg_info_and_uninstalled_packages() {
     );
 }
 
+/// Damaged or foreign metadata never fails the SBOM: each broken file is skipped (as dpkg,
+/// pip and npm skip what they cannot read) and the valid ones are still listed.
+#[test]
+fn malformed_metadata_is_skipped() {
+    let env = Env::new();
+    let mut garbage = vec![0xff_u8, 0xfe, 0x00, 0x80];
+    garbage.extend(std::iter::repeat_n(b'x', 5000));
+    load_image(
+        &env,
+        "insight/broken:1",
+        &[(
+            "COPY . / # buildkit",
+            layer(&[
+                Entry::File("var/lib/dpkg/status", [b"Package: ok\nStatus: install ok installed\nVersion: 1.0-1\n\nno colon here\n\nPackage: noversion\n\n".as_slice(), &garbage].concat(), 0o644),
+                Entry::File("app/node_modules/bad/package.json", b"{not json".to_vec(), 0o644),
+                Entry::File("app/node_modules/nover/package.json", br#"{"name": "nover"}"#.to_vec(), 0o644),
+                Entry::File("app/node_modules/good/package.json", package_json("good", "1.0.0"), 0o644),
+                Entry::File("app/Cargo.lock", b"[[package]\nname = ".to_vec(), 0o644),
+                Entry::File("app/package-lock.json", garbage.clone(), 0o644),
+                Entry::File("app/yarn.lock", garbage.clone(), 0o644),
+                Entry::File("site/x-1.dist-info/METADATA", b"Name: x\n".to_vec(), 0o644),
+                Entry::File("site/y-1.dist-info/METADATA", garbage.clone(), 0o644),
+                Entry::File("etc/os-release", garbage.clone(), 0o644),
+                Entry::File("bin/fake-elf", [b"\x7fELF".as_slice(), b"\xff Go buildinf:", &garbage].concat(), 0o755),
+            ]),
+        )],
+    );
+    let bom = json_out(&env, &["sbom", "--format", "json", "insight/broken:1"]);
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        packages(&bom),
+        vec![
+            (s("deb"), s("ok"), s("1.0-1"), 0),
+            (s("npm"), s("good"), s("1.0.0"), 0)
+        ]
+    );
+    assert!(bom.get("distro").is_none(), "{bom}");
+    let cdx = json_out(
+        &env,
+        &["sbom", "--format", "cyclonedx-json", "insight/broken:1"],
+    );
+    validate_cyclonedx(&cdx);
+}
+
 // ---------------------------------------------------------------------------------------
 // The Debian image: a real `debootstrap --variant=minbase` root filesystem.
 
