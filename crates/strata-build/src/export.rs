@@ -14,6 +14,71 @@ use crate::cache::LayerRecord;
 use crate::solver::{BuildOptions, BuildOutput};
 use crate::{BuildError, Result};
 
+/// A built layer in the compression the image ships: layers of intermediate stages are
+/// stored uncompressed (and cached that way), so one that ends up in the image, or one
+/// cached under another `--compression`, is compressed here once; the result is remembered
+/// in `meta/build-compressed/` by diffID.
+fn shipped(
+    store: &Store,
+    lease: &Lease,
+    layer: &LayerRecord,
+    how: &strata_layer::CompressOptions,
+) -> Result<LayerRecord> {
+    let want = strata_oci::media_type::oci_layer(how.compression);
+    if layer.media_type == want {
+        return Ok(layer.clone());
+    }
+    let dir = store.root().join("meta/build-compressed");
+    let memo = dir.join(format!(
+        "{}-{}.json",
+        layer.diff_id.hex(),
+        want.rsplit('.').next().unwrap_or("tar")
+    ));
+    if let Some(rec) = std::fs::read(&memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok())
+        .filter(|r| store.has_blob(&r.digest))
+    {
+        store.lease_existing(lease, &rec.digest)?;
+        return Ok(rec);
+    }
+    let (_, mut tar) = strata_layer::decompress(store.open_blob(&layer.digest)?)?;
+    let sink = store.writer(lease)?;
+    let mut w = strata_layer::LayerWriter::new(sink, how).map_err(crate::io_err(
+        "compress layer",
+        store.blob_path(&layer.digest),
+    ))?;
+    std::io::copy(&mut tar, &mut w).map_err(crate::io_err(
+        "compress layer",
+        store.blob_path(&layer.digest),
+    ))?;
+    let (info, sink) = w.finish().map_err(crate::io_err(
+        "compress layer",
+        store.blob_path(&layer.digest),
+    ))?;
+    sink.commit(Some(&info.digest), Some(info.size))?;
+    let rec = LayerRecord {
+        diff_id: info.diff_id,
+        digest: info.digest,
+        size: info.size,
+        media_type: info.media_type.to_string(),
+    };
+    // Keep the compressed blob alive as long as the memo names it.
+    store.set_root(
+        &format!("build-compressed-{}", rec.diff_id.hex()),
+        std::slice::from_ref(&rec.digest),
+    )?;
+    std::fs::create_dir_all(&dir).map_err(crate::io_err("create directory", &dir))?;
+    let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
+    if let Ok(bytes) = serde_json::to_vec(&rec)
+        && std::fs::write(&tmp, bytes).is_ok()
+        && std::fs::rename(&tmp, &memo).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(rec)
+}
+
 /// Normalise a `-t` value the way Docker does.
 pub fn normalize_tag(name: &str) -> Result<String> {
     let r = Reference::parse_normalized(name).map_err(|e| BuildError::Tag {
@@ -35,8 +100,20 @@ pub(crate) fn export(
     opts: &BuildOptions,
     mut config: ImageConfig,
     layers: &[LayerRecord],
+    base_layers: usize,
     base_history: usize,
 ) -> Result<BuildOutput> {
+    let layers: Vec<LayerRecord> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i < base_layers {
+                Ok(l.clone())
+            } else {
+                shipped(store, lease, l, &opts.compression)
+            }
+        })
+        .collect::<Result<_>>()?;
     let tags: Vec<String> = opts
         .tags
         .iter()
@@ -56,6 +133,7 @@ pub(crate) fn export(
     config.created = Some(created);
     config.rootfs.kind = "layers".into();
     config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let layers = &layers;
     let config_doc = Parsed::from_value(config, media_type::OCI_CONFIG);
     let config_desc = store.write_blob(lease, &config_doc.bytes, media_type::OCI_CONFIG)?;
     let layer_descs: Vec<Descriptor> = layers

@@ -139,6 +139,12 @@ struct StageState {
     base_history: usize,
     /// Ops of this stage ignore the cache (`--no-cache`, `--no-cache-filter`).
     no_cache: bool,
+    /// Layers that came with the base image (the rest were built).
+    base_layers: usize,
+    /// The stage's layers end up in the image (it is the target or one of its bases):
+    /// they are compressed as they are written. Other stages' layers are kept
+    /// uncompressed, since nothing ships them.
+    exported: bool,
 }
 
 struct Solver<'a> {
@@ -159,6 +165,8 @@ struct Solver<'a> {
     /// Stage results, by index; `done_cv` wakes stages waiting for their dependencies.
     done: Mutex<Vec<Slot>>,
     done_cv: Condvar,
+    /// Per stage: whether its layers are shipped (see [`StageState::exported`]).
+    exported: Vec<bool>,
 }
 
 /// The state of one stage's result.
@@ -184,6 +192,16 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     )?;
     let snapshots = Snapshots::new(store)?;
     snapshots.clean_stale();
+    // The target and the stages it starts FROM ship their layers.
+    let mut exported = vec![false; ins.stages.len()];
+    let mut at = Some(plan.target);
+    while let Some(i) = at {
+        exported[i] = true;
+        at = match plan.bases[i] {
+            Base::Stage(j) if !exported[j] => Some(j),
+            _ => None,
+        };
+    }
     let solver = Solver {
         store,
         lease: store.lease()?,
@@ -200,6 +218,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         declared_meta: plan.declared_meta.clone(),
         done: Mutex::new(vec![Slot::Pending; ins.stages.len()]),
         done_cv: Condvar::new(),
+        exported,
     };
     // Every stage gets a thread that waits for the stages it needs: independent stages
     // run concurrently. The first real error wins; stages waiting on a failed one stop.
@@ -265,6 +284,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         opts,
         target.config,
         &target.layers,
+        target.base_layers,
         target.base_history,
     )
 }
@@ -440,7 +460,7 @@ impl Solver<'_> {
         if config.rootfs.diff_ids.len() != manifest.layers.len() {
             return Err(bad("layer count differs from the config's diff_ids".into()));
         }
-        let layers = manifest
+        let layers: Vec<LayerRecord> = manifest
             .layers
             .iter()
             .zip(&config.rootfs.diff_ids)
@@ -459,6 +479,8 @@ impl Solver<'_> {
             .finish();
         Ok(StageState {
             base_history: config.history.len(),
+            base_layers: layers.len(),
+            exported: false,
             config,
             layers,
             key,
@@ -487,6 +509,8 @@ impl Solver<'_> {
                     cmd_set: false,
                     base_history: 0,
                     no_cache: false,
+                    base_layers: 0,
+                    exported: false,
                 }
             }
             Base::Stage(j) => match self.slot(*j) {
@@ -512,6 +536,7 @@ impl Solver<'_> {
                 s
             }
         };
+        st.exported = self.exported.get(i).copied().unwrap_or(true);
         st.no_cache = self.opts.no_cache
             || named.as_ref().is_some_and(|n| {
                 self.opts
@@ -1033,7 +1058,7 @@ impl Solver<'_> {
             let upper = tmp.path().join("upper");
             std::fs::create_dir(&upper).map_err(io_err("create directory", &upper))?;
             exec(self, &upper, &lowers)?;
-            let rec = self.write_layer(&upper)?;
+            let rec = self.write_layer(&upper, st.exported)?;
             let mut diff_ids: Vec<Digest> = st.layers.iter().map(|l| l.diff_id.clone()).collect();
             diff_ids.push(rec.diff_id.clone());
             if let Some(chain) = strata_layer::chain_id_of(&diff_ids) {
@@ -1063,10 +1088,15 @@ impl Solver<'_> {
         }
     }
 
-    fn write_layer(&self, dir: &Path) -> Result<LayerRecord> {
+    fn write_layer(&self, dir: &Path, compress: bool) -> Result<LayerRecord> {
         let sink = self.store.writer(&self.lease)?;
-        let mut w = LayerWriter::new(sink, &self.opts.compression)
-            .map_err(io_err("compress layer of", dir))?;
+        let plain = CompressOptions::new(strata_layer::Compression::None);
+        let how = if compress {
+            &self.opts.compression
+        } else {
+            &plain
+        };
+        let mut w = LayerWriter::new(sink, how).map_err(io_err("compress layer of", dir))?;
         strata_layer::create(
             dir,
             &mut w,

@@ -78,3 +78,17 @@ fn local_output_exports_the_filesystem() {
     assert!(dest.join("bin/busybox").exists());
     assert!(std::fs::symlink_metadata(dest.join("bin/ls")).is_err());
 }
+
+#[test]
+fn intermediate_layers_stay_uncompressed_and_shipped_ones_are_gzip() {
+    let Some(env) = env(&[]) else { return };
+    let df = "FROM busybox AS b\nRUN echo x > /x\nFROM scratch\nCOPY --from=b /x /x\n";
+    env.build(df);
+    let gz = "application/vnd.oci.image.layer.v1.tar+gzip";
+    assert_eq!(env.layer_media_types("test"), [gz]);
+    // The stage built before as an intermediate: cached, and compressed when shipped.
+    let b = env.build_with(df, |o| o.target = Some("b".into()));
+    assert_eq!(b.cached(), 1, "{}", b.log);
+    assert!(env.layer_media_types("test").iter().all(|m| m == gz));
+    assert_eq!(env.read("test", "/x").trim(), "x");
+}

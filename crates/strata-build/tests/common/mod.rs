@@ -247,6 +247,15 @@ impl Env {
             .collect()
     }
 
+    /// Media types of the layers of `name`.
+    pub fn layer_media_types(&self, name: &str) -> Vec<String> {
+        self.manifest(name)
+            .layers
+            .iter()
+            .map(|l| l.media_type.clone())
+            .collect()
+    }
+
     pub fn layer_count(&self, name: &str) -> usize {
         self.manifest(name).layers.len()
     }
