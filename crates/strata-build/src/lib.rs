@@ -13,11 +13,16 @@
 //!   context costs one `stat` per file.
 //! - **Solver** ([`solver`]): each filesystem-changing instruction (RUN, COPY, WORKDIR) is an
 //!   op with a cache key (a digest over a versioned canonical encoding of its definition and
-//!   its parent's key, see [`cache`]); hits reuse the recorded layer, misses execute. RUN runs
-//!   through `strata_runtime::spawn` over an overlay of the parent snapshots; COPY writes
-//!   into a fresh directory. Either directory *is* the layer diff.
+//!   its parent's key, see [`cache`]); hits reuse the recorded layer, misses execute.
+//!   Independent stages build concurrently. RUN runs through `strata_runtime::spawn` over an
+//!   overlay of the parent snapshots, with its `--mount`s ([`mounts`]); COPY/ADD writes into
+//!   a fresh directory. Either directory *is* the layer diff. Base images missing from the
+//!   store come from an [`ImageResolver`] (the binary plugs in a registry pull).
+//! - **Build cache maintenance**: [`prune`] (`strata builder prune`) forgets cache entries
+//!   and cache mounts and collects the blobs nothing else holds.
 //! - **Exporter** ([`export`]): layers (deterministic tar, diffID and digest in one pass,
-//!   parallel gzip) and the image config and OCI manifest go into the store, then tags.
+//!   parallel gzip) and the image config and OCI manifest go into the store, then tags;
+//!   [`export::export_local`] writes the filesystem for `--output type=local`.
 //!
 //! Snapshots ([`snapshot`]) are unpacked layers under `snapshots/<chainID>/`, used as
 //! overlay lower directories. The library never prints: progress goes to a [`Reporter`].

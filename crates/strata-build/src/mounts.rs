@@ -15,7 +15,7 @@
 //! `cache-mounts/<id>.lock`, so a killed build never leaves one behind.
 //!
 //! The runtime creates missing mount points inside the container's root (on the overlay's
-//! upper directory); [`remove_stubs`] deletes those empty stubs afterwards, so a mount never
+//! upper directory); `remove_stubs` deletes those empty stubs afterwards, so a mount never
 //! leaves a trace in the layer.
 
 use std::collections::BTreeMap;

@@ -5,10 +5,19 @@
 //! Config-only instructions change the config and history and leave the key alone;
 //! RUN, COPY/ADD and WORKDIR are ops whose key is derived from the parent key (see
 //! [`crate::cache`] for the fields); a hit reuses the recorded layer, a miss executes in a
-//! fresh directory that becomes both the layer blob and the next snapshot.
+//! fresh directory that becomes both the layer blob and the next snapshot. The state key
+//! after an op combines the op's key with the layer it produced, so an op re-run without
+//! the cache that gives new content invalidates everything after it.
 //!
-//! Stages run in dependency order, one after another; within an op, hashing and
-//! compression use every core.
+//! Scheduling: every stage in the plan gets a thread that waits until the stages it needs
+//! (its base, `COPY --from`, `RUN --mount from=`) are done, so independent stages build
+//! concurrently; a failed stage cancels the stages waiting on it and its error is the
+//! build's. Within an op, hashing and compression use every core. Layers of stages the
+//! image does not ship are stored uncompressed (nothing would read the compressed form);
+//! the exporter compresses the shipped ones.
+//!
+//! ONBUILD triggers of a base run before the stage's own instructions. RUN mounts are
+//! described in [`crate::mounts`], COPY/ADD in the `copy` module.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
