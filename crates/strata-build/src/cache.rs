@@ -189,6 +189,7 @@ pub fn prune(store: &Store) -> Result<PruneReport> {
     }
     let _ = fs::remove_dir_all(store.root().join("meta/build-context"));
     let _ = fs::remove_dir_all(store.root().join("meta/build-compressed"));
+    let _ = fs::remove_dir_all(store.root().join("meta/build-export"));
     let gc = store.gc(&strata_store::gc::GcOptions::default())?;
     report.bytes_reclaimed += gc.bytes_reclaimed;
     Ok(report)

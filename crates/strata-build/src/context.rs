@@ -188,9 +188,20 @@ impl Context {
 
     /// The sha256 (hex) of a regular file's content, memoised by its metadata.
     pub fn content_hash(&self, rel: &str) -> Result<String> {
+        match self.entries.get(rel) {
+            Some(e) => self.content_hash_of(rel, &e.meta),
+            None => {
+                let path = self.root.join(rel);
+                let meta = fs::symlink_metadata(&path).map_err(io_err("stat", &path))?;
+                self.content_hash_of(rel, &meta)
+            }
+        }
+    }
+
+    /// [`Context::content_hash`] with the metadata from the walk (no second `stat`).
+    fn content_hash_of(&self, rel: &str, meta: &fs::Metadata) -> Result<String> {
         let path = self.root.join(rel);
-        let meta = fs::symlink_metadata(&path).map_err(io_err("stat", &path))?;
-        let stamp = Stamp::of(&meta);
+        let stamp = Stamp::of(meta);
         if let Ok(memo) = self.memo.lock()
             && let Some((s, h)) = memo.files.get(rel)
             && *s == stamp

@@ -119,6 +119,59 @@ pub(crate) fn export(
         .iter()
         .map(|t| normalize_tag(t))
         .collect::<Result<_>>()?;
+    // The same config (before times) over the same layers was exported before: reuse that
+    // image, as BuildKit does for a fully cached build (same image ID, no store writes).
+    let export_key = crate::cache::KeyBuilder::new("strata.export.v1")
+        .field(
+            "config",
+            &String::from_utf8_lossy(&serde_json::to_vec(&config).unwrap_or_default()),
+        )
+        .list(
+            "layer",
+            &layers
+                .iter()
+                .map(|l| l.digest.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .field(
+            "epoch",
+            &opts
+                .source_date_epoch
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        )
+        .finish();
+    let memo_dir = store.root().join("meta/build-export");
+    let memo_path = memo_dir.join(format!("{}.json", export_key.hex()));
+    if let Some(prev) = std::fs::read(&memo_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Exported>(&b).ok())
+        .filter(|p| store.has_blob(&p.manifest.digest) && store.has_blob(&p.config))
+    {
+        store.lease_existing(lease, &prev.manifest.digest)?;
+        let mut tagged = !tags.is_empty();
+        for t in &tags {
+            tagged &= store
+                .resolve(t)?
+                .is_some_and(|d| d.digest == prev.manifest.digest);
+        }
+        if !tagged {
+            store.update(|txn| -> Result<()> {
+                if tags.is_empty() {
+                    txn.add_dangling(&prev.manifest)?;
+                }
+                for t in &tags {
+                    txn.tag(t, &prev.manifest)?;
+                }
+                Ok(())
+            })?;
+        }
+        return Ok(BuildOutput {
+            manifest: prev.manifest,
+            image_id: prev.config,
+            tags,
+        });
+    }
     let created = match opts.source_date_epoch {
         Some(t) => jiff::Timestamp::from_second(t)
             .map(|ts| ts.to_string())
@@ -154,11 +207,30 @@ pub(crate) fn export(
         }
         Ok(())
     })?;
+    let _ = std::fs::create_dir_all(&memo_dir);
+    let tmp = memo_dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
+    let rec = Exported {
+        manifest: manifest_desc.clone(),
+        config: config_desc.digest.clone(),
+    };
+    if let Ok(bytes) = serde_json::to_vec(&rec)
+        && std::fs::write(&tmp, bytes).is_ok()
+        && std::fs::rename(&tmp, &memo_path).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
+    }
     Ok(BuildOutput {
         manifest: manifest_desc,
         image_id: config_desc.digest,
         tags,
     })
+}
+
+/// What an export produced, remembered by its inputs.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Exported {
+    manifest: Descriptor,
+    config: strata_oci::Digest,
 }
 
 /// `--output type=local,dest=DIR`: the image's filesystem, its layers applied in order

@@ -169,3 +169,17 @@ fn concurrent_builds_share_base_layers() {
     assert_eq!(base_one, e.config("two")["rootfs"]["diff_ids"][0]);
     assert!(e.store().check().unwrap().problems.is_empty());
 }
+
+#[test]
+fn fully_cached_rebuild_gives_the_same_image() {
+    let Some(env) = env(&files()) else { return };
+    let a = env.build(DF);
+    let b = env.build(DF);
+    assert_eq!(a.out.image_id, b.out.image_id);
+    let c = env.build(&format!("{DF}LABEL x=1\n"));
+    assert_ne!(a.out.image_id, c.out.image_id);
+    // Another tag on the same image.
+    let d = env.build_with(DF, |o| o.tags = vec!["other".into()]);
+    assert_eq!(a.out.image_id, d.out.image_id);
+    assert!(env.cc("other")["Labels"].is_null());
+}
