@@ -435,3 +435,43 @@ fn from_pulls_a_missing_base_image_from_a_registry() {
     let names = String::from_utf8_lossy(&out.stdout);
     assert!(names.contains(&format!("{addr}/base/busybox:1")), "{names}");
 }
+
+#[test]
+fn tty_progress_redraws_steps_with_cached_and_finished() {
+    let Some(env) = setup(&[("f", "x")]) else {
+        return;
+    };
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping: script(1) is not installed (util-linux)");
+        return;
+    }
+    std::fs::write(
+        env.ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY f /f\nRUN sleep 0.3\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "{} --root {} build -t tty:1 {}",
+        env!("CARGO_BIN_EXE_strata"),
+        env.root.display(),
+        env.ctx.display()
+    );
+    let run = || {
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = run();
+    assert!(first.contains("[+] Building"), "{first}");
+    assert!(first.contains("FINISHED"), "{first}");
+    assert!(first.contains("=> [2/3] COPY f /f"), "{first}");
+    let second = run();
+    assert!(second.contains("=> CACHED [3/3] RUN sleep 0.3"), "{second}");
+}
