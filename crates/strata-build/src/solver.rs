@@ -176,6 +176,8 @@ struct Solver<'a> {
     done_cv: Condvar,
     /// Per stage: whether its layers are shipped (see [`StageState::exported`]).
     exported: Vec<bool>,
+    /// Held while a base image is fetched.
+    fetching: Mutex<()>,
 }
 
 /// The state of one stage's result.
@@ -228,6 +230,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         done: Mutex::new(vec![Slot::Pending; ins.stages.len()]),
         done_cv: Condvar::new(),
         exported,
+        fetching: Mutex::new(()),
     };
     // Every stage gets a thread that waits for the stages it needs: independent stages
     // run concurrently. The first real error wins; stages waiting on a failed one stop.
@@ -437,8 +440,13 @@ impl Solver<'_> {
         if local.is_none()
             && let Some(r) = &self.opts.resolver
         {
-            r.fetch(self.store, &full, &self.platform).map_err(bad)?;
+            // One fetch at a time: stages starting FROM the same image pull it once.
+            let _one = self.fetching.lock();
             local = self.store.resolve(&full)?;
+            if local.is_none() {
+                r.fetch(self.store, &full, &self.platform).map_err(bad)?;
+                local = self.store.resolve(&full)?;
+            }
         }
         let desc = local.ok_or_else(|| {
             bad(format!(
