@@ -85,11 +85,18 @@ fn report(out: &mut Option<File>, line: &str) {
 /// Run the monitor for container `args.id` in `containers`; returns the exit status of
 /// the container (or of the failed start).
 pub fn run(containers: &Containers, mut args: MonitorArgs) -> i32 {
-    // SAFETY: setting signal dispositions at startup, before any thread exists.
+    // Blocked rather than ignored: an ignored disposition would be inherited by the
+    // container's process across exec, a blocked mask is reset for it. SIGWINCH is taken
+    // synchronously by the terminal-resize thread.
+    // SAFETY: signal mask of the main thread at startup, before any thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        libc::signal(libc::SIGHUP, libc::SIG_IGN);
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGHUP, libc::SIGINT, libc::SIGWINCH] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
     let id = args.id.clone();
     let lock = match containers.try_monitor_lock(&id) {
@@ -119,11 +126,11 @@ pub fn run(containers: &Containers, mut args: MonitorArgs) -> i32 {
             return 125;
         }
     };
+    // The state is first written when the container runs: a monitor that dies before
+    // leaves it `created`, which is the truth (the lock tells the rest).
     let mut state = container.state.clone();
-    state.status = Status::Starting;
     state.monitor_pid = std::process::id() as i32;
     state.error.clear();
-    let _ = containers.write_state(&id, &state);
 
     let code = match start_and_wait(containers, &container, &mut state, &mut args) {
         Ok(code) => code,
@@ -134,33 +141,52 @@ pub fn run(containers: &Containers, mut args: MonitorArgs) -> i32 {
             state.pid = 0;
             state.finished_at = Some(jiff::Timestamp::now().to_string());
             let _ = containers.write_state(&id, &state);
+            let gone = auto_remove_detach(containers, &container);
             report(
                 &mut args.report,
                 &format!("error {} {}\n", e.code, e.message.replace('\n', " ")),
             );
-            if container.config.auto_remove {
-                remove_with_volumes(containers, &container);
-            }
+            purge(gone, &container);
             drop(lock);
             return e.code;
         }
     };
-    if container.config.auto_remove {
-        remove_with_volumes(containers, &container);
-    }
-    drop(lock);
+    // With --rm the container disappears (one rename) before the exit is reported, and
+    // the slower deletion of its files happens after: the command returns sooner and a
+    // `ps` right after it never shows the container.
+    let gone = auto_remove_detach(containers, &container);
     report(&mut args.report, &format!("exited {code}\n"));
+    purge(gone, &container);
+    drop(lock);
     code
 }
 
-/// Remove a container and its anonymous volumes (`--rm`).
-pub fn remove_with_volumes(containers: &Containers, c: &Container) {
-    let _ = containers.remove(&c.config.id);
+fn auto_remove_detach(containers: &Containers, c: &Container) -> Option<PathBuf> {
+    if !c.config.auto_remove {
+        return None;
+    }
+    containers.detach(&c.config.id).ok()
+}
+
+fn purge(gone: Option<PathBuf>, c: &Container) {
+    if let Some(dir) = gone {
+        let _ = std::fs::remove_dir_all(dir);
+        remove_anonymous_volumes(c);
+    }
+}
+
+fn remove_anonymous_volumes(c: &Container) {
     for m in c.config.mounts.iter().filter(|m| m.anonymous) {
         if let Some(vol_dir) = m.source.parent() {
             let _ = std::fs::remove_dir_all(vol_dir);
         }
     }
+}
+
+/// Remove a container and its anonymous volumes (`--rm`).
+pub fn remove_with_volumes(containers: &Containers, c: &Container) {
+    let _ = containers.remove(&c.config.id);
+    remove_anonymous_volumes(c);
 }
 
 fn pipe() -> io::Result<(File, File)> {
@@ -197,6 +223,17 @@ fn openpty() -> io::Result<(File, File)> {
             return Err(io::Error::last_os_error());
         }
         Ok((master, File::from_raw_fd(slave)))
+    }
+}
+
+/// Give pty `master` the window size of our stdin's terminal (when it is one).
+fn copy_winsize(master: i32) {
+    // SAFETY: ioctls on a zeroed winsize buffer.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master, libc::TIOCSWINSZ, &ws);
+        }
     }
 }
 
@@ -422,6 +459,26 @@ fn start_and_wait(
     };
     if let Some(master) = pty_master {
         let m2 = master.try_clone().map_err(|e| io_err("dup", e))?;
+        if args.attach {
+            // The attached terminal's size now and on every SIGWINCH (forwarded to us by
+            // the attached command).
+            copy_winsize(master.as_raw_fd());
+            let fd = master.try_clone().map_err(|e| io_err("dup", e))?;
+            thread::spawn(move || {
+                // SAFETY: waiting synchronously for a signal blocked in every thread.
+                unsafe {
+                    let mut set: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigaddset(&mut set, libc::SIGWINCH);
+                    loop {
+                        let mut sig = 0;
+                        if libc::sigwait(&set, &mut sig) == 0 {
+                            copy_winsize(fd.as_raw_fd());
+                        }
+                    }
+                }
+            });
+        }
         let to_out = args.attach.then(|| dup_std(1)).flatten();
         relays.push(relay(master, log.clone(), "stdout", to_out));
         if args.attach && cfg.open_stdin {
@@ -466,7 +523,9 @@ fn start_and_wait(
     state.exit_code = code;
     state.pid = 0;
     state.finished_at = Some(jiff::Timestamp::now().to_string());
-    containers.write_state(&cfg.id, state)?;
+    if !cfg.auto_remove {
+        containers.write_state(&cfg.id, state)?;
+    }
     drop(netns);
     drop(lease);
     Ok(code)

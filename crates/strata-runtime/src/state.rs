@@ -296,7 +296,12 @@ impl Containers {
     /// The store-wide lock for creating and naming containers.
     pub fn lock(&self) -> Result<Lock, StateError> {
         let p = self.dir.join(".lock");
-        let f = File::create(&p).map_err(io_err("open", &p))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err("open", &p))?;
         flock(&f, libc::LOCK_EX).map_err(io_err("lock", &p))?;
         Ok(Lock(f))
     }
@@ -345,9 +350,12 @@ impl Containers {
             let p = tmp.join(d);
             fs::create_dir_all(&p).map_err(io_err("create", &p))?;
         }
-        write_atomic(&tmp.join("config.json"), &json_bytes(config))?;
+        // Plain writes: the whole directory appears at once by the rename below.
+        let cfg_path = tmp.join("config.json");
+        fs::write(&cfg_path, json_bytes(config)).map_err(io_err("write", &cfg_path))?;
         let state = State::created();
-        write_atomic(&tmp.join("state.json"), &json_bytes(&state))?;
+        let state_path = tmp.join("state.json");
+        fs::write(&state_path, json_bytes(&state)).map_err(io_err("write", &state_path))?;
         let dest = self.path(&config.id);
         fs::rename(&tmp, &dest).map_err(io_err("create", &dest))?;
         Ok(Container {
@@ -463,10 +471,18 @@ impl Containers {
 
     /// Remove container `id`'s directory (renamed away first, so it vanishes at once).
     pub fn remove(&self, id: &str) -> Result<(), StateError> {
+        let gone = self.detach(id)?;
+        fs::remove_dir_all(&gone).map_err(io_err("remove", &gone))
+    }
+
+    /// The first half of [`Containers::remove`]: the container is gone for every reader
+    /// once this returns; the returned directory is deleted by the caller (or swept by
+    /// [`Containers::ids`] if the caller dies first).
+    pub fn detach(&self, id: &str) -> Result<PathBuf, StateError> {
         let dir = self.path(id);
         let gone = self.dir.join(format!(".rm-{id}"));
         fs::rename(&dir, &gone).map_err(io_err("remove", &dir))?;
-        fs::remove_dir_all(&gone).map_err(io_err("remove", &gone))
+        Ok(gone)
     }
 
     /// All containers, newest first.

@@ -175,7 +175,9 @@ pub fn start_created(
         println!("{id}");
         return Ok(());
     }
-    forward_signals(pid);
+    let tty = cs.load(id).map(|c| c.config.tty).unwrap_or(false);
+    let _raw = tty.then(RawTerminal::enter).flatten();
+    forward_signals(pid, tty.then(|| launched.child.id() as i32));
     let code = launched.exited();
     let _ = launched.child.wait();
     let code = match code {
@@ -191,15 +193,47 @@ pub fn start_created(
     Err(crate::Exit(code.clamp(0, 255) as u8).into())
 }
 
-/// Docker's `--sig-proxy`: signals we receive go to the container's pid 1.
-fn forward_signals(pid: i32) {
-    const SIGNALS: [i32; 6] = [
+/// Our terminal in raw mode while a `-t` container is attached (keys, Ctrl-C included, go
+/// to the container's terminal as Docker does); restored on drop.
+struct RawTerminal(libc::termios);
+
+impl RawTerminal {
+    fn enter() -> Option<RawTerminal> {
+        // SAFETY: termios calls on stdin with a zeroed buffer filled by tcgetattr.
+        unsafe {
+            if libc::isatty(0) != 1 {
+                return None;
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            Some(RawTerminal(saved))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restoring the attributes read in `enter`.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
+}
+
+/// Docker's `--sig-proxy`: signals we receive go to the container's pid 1; with a
+/// terminal, window-size changes go to the monitor, which resizes the container's.
+fn forward_signals(pid: i32, monitor: Option<i32>) {
+    const SIGNALS: [i32; 7] = [
         libc::SIGINT,
         libc::SIGTERM,
         libc::SIGHUP,
         libc::SIGQUIT,
         libc::SIGUSR1,
         libc::SIGUSR2,
+        libc::SIGWINCH,
     ];
     // SAFETY: blocking signals on this (main) thread before any other thread exists; the
     // forwarding thread waits for them synchronously.
@@ -214,7 +248,11 @@ fn forward_signals(pid: i32) {
             loop {
                 let mut sig = 0;
                 if libc::sigwait(&set, &mut sig) == 0 {
-                    libc::kill(pid, sig);
+                    match (sig, monitor) {
+                        (libc::SIGWINCH, Some(m)) => libc::kill(m, sig),
+                        (libc::SIGWINCH, None) => 0,
+                        _ => libc::kill(pid, sig),
+                    };
                 }
             }
         });
@@ -637,7 +675,10 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         cs.create(&config)?;
     }
     // Keep the image's blobs alive while the container exists.
-    let _ = store.set_root(&format!("container-{id}"), std::slice::from_ref(&desc.digest));
+    let _ = store.set_root(
+        &format!("container-{id}"),
+        std::slice::from_ref(&desc.digest),
+    );
     Ok((cs, id))
 }
 
