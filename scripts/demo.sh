@@ -52,3 +52,27 @@ EOF
 else
   echo "(skipped: RUN needs root for overlayfs and namespaces)"
 fi
+
+echo
+echo "== running the image: busybox httpd in a container, port 80 published on the host"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "(skipped: containers need root for overlayfs and namespaces)"
+  exit 0
+fi
+mkdir -p "$work/www"
+echo "<h1>Hello from a Strata container</h1>" > "$work/www/index.html"
+# Port 5000 unless something already listens there; then any free port.
+port="${STRATA_DEMO_PORT:-5000}"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=""; fi
+"$strata" rm -f demo-web >/dev/null 2>&1 || true
+run run -d --rm --name demo-web -p "127.0.0.1:$port:80" -v "$work/www:/www:ro" demo/busybox:1.35 \
+  httpd -f -p 80 -h /www
+trap '"$strata" stop -t 1 demo-web >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+run ps
+port="$("$strata" ps --format '{{.Names}} {{.Ports}}' | sed -n 's/^demo-web 127\.0\.0\.1:\([0-9]*\)->.*/\1/p')"
+printf '\n$ curl http://127.0.0.1:%s/\n' "$port"
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$port/" && break
+  sleep 0.1
+done
+run stop -t 1 demo-web
