@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 n="${1:-100}"
 command -v hyperfine >/dev/null || { echo "bench/cli.sh needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-cargo build --release --locked -p strata >&2
-strata="$PWD/target/release/strata"
+if [ -n "${STRATA:-}" ]; then strata="$STRATA"  # a prebuilt binary
+else cargo build --release --locked -p strata >&2; strata="$PWD/target/release/strata"; fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 export STRATA_ROOT="$work/root"
 scripts/make-busybox-rootfs.sh "$work/rootfs" >/dev/null
@@ -20,6 +20,14 @@ for i in $(seq 2 "$n"); do
   else "$strata" tag bench/base:1 "bench/tag$i:$i"; fi
 done
 echo "store: $("$strata" images -q | wc -l) image IDs, $("$strata" images | tail -n +2 | wc -l) tags" >&2
-hyperfine -N --warmup 5 --runs 50 --export-markdown "$work/cli.md" \
-  "$strata images" "$strata inspect bench/base:1" "$strata history bench/base:1" >&2
-cat "$work/cli.md"
+hyperfine -N --warmup 5 --runs 50 --export-json "$work/cli.json" \
+  -n images "$strata images" -n inspect "$strata inspect bench/base:1" \
+  -n history "$strata history bench/base:1" >&2
+# Medians: the machine is shared, and a mean follows its stalls.
+python3 - "$work/cli.json" <<'PY'
+import json, sys
+print("| command | median | min | max |")
+print("|---|---|---|---|")
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f"| strata {r['command']} | {r['median']*1000:.1f} ms | {r['min']*1000:.1f} ms | {r['max']*1000:.1f} ms |")
+PY

@@ -54,8 +54,10 @@ esac
 for tool in skopeo podman hyperfine docker-registry curl python3; do
   command -v "$tool" >/dev/null || { echo "bench/registry.sh needs $tool (../shared/peers/setup.sh installs the peers)" >&2; exit 1; }
 done
-(cd "$REPO" && cargo build --release -q --locked -p strata --bin strata)
-STRATA="${CARGO_TARGET_DIR:-$REPO/target}/release/strata"
+if [ -z "${STRATA:-}" ]; then  # a prebuilt binary, or build it (release)
+  (cd "$REPO" && cargo build --release -q --locked -p strata --bin strata)
+  STRATA="${CARGO_TARGET_DIR:-$REPO/target}/release/strata"
+fi
 python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' >"$WORK/port"
 PORT="$(cat "$WORK/port")"; REG="127.0.0.1:$PORT"
 trap 'stop_registry; podman rmi -a -f >/dev/null 2>&1 || true' EXIT

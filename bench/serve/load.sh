@@ -17,9 +17,12 @@ SECONDS_EACH="${DURATION:-10}"
 rm -rf "$WORK"; mkdir -p "$WORK"
 
 command -v docker-registry >/dev/null || { echo "installing Debian's docker-registry" >&2; apt-get install -y -q docker-registry >/dev/null; }
-(cd "$REPO" && cargo build --release -q -p strata --bin strata && cargo build --release -q -p strata-server --example load)
-TARGET="${CARGO_TARGET_DIR:-$REPO/target}/release"
-STRATA="$TARGET/strata"; LOAD="$TARGET/examples/load"
+# STRATA and LOAD name prebuilt binaries; otherwise both are built (release).
+if [ -z "${STRATA:-}" ] || [ -z "${LOAD:-}" ]; then
+  (cd "$REPO" && cargo build --release -q -p strata --bin strata && cargo build --release -q -p strata-server --example load)
+  TARGET="${CARGO_TARGET_DIR:-$REPO/target}/release"
+  STRATA="$TARGET/strata"; LOAD="$TARGET/examples/load"
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
