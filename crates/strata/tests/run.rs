@@ -608,3 +608,54 @@ fn cp_never_follows_symlinks_out_of_the_container() {
     env.ok(&["rm", "-f", "c", "r"]);
     assert_no_mounts(&env);
 }
+
+#[test]
+fn resource_limits_use_cgroups() {
+    if !can_run() {
+        return;
+    }
+    let has = |c: &str| {
+        Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("cgroup.procs")
+            .exists()
+    };
+    if !(has("pids") && has("memory")) && !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!("SKIP: no pids/memory cgroup controller on this host");
+        return;
+    }
+    let env = Env::new();
+    image(&env);
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "6",
+        "--memory",
+        "64m",
+        "bb",
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("can't fork"),
+        "the pids limit did not apply: {err}"
+    );
+    let cg = String::from_utf8_lossy(&out.stdout);
+    assert!(cg.contains("strata-"), "{cg}");
+    // The cgroups are removed with the container.
+    let id = cg
+        .lines()
+        .find_map(|l| l.split("strata-").nth(1))
+        .unwrap()
+        .to_string();
+    assert!(
+        !Path::new("/sys/fs/cgroup/pids")
+            .join(format!("strata-{id}"))
+            .exists()
+    );
+    let err = env.fails(&["run", "--rm", "--memory", "lots", "bb", "true"]);
+    assert!(err.contains("invalid size"), "{err}");
+}
