@@ -4,7 +4,8 @@
 //! `<Dockerfile>.dockerignore` beside the Dockerfile, which wins) with
 //! [`strata_patterns::PatternMatcher::matches_using_parent_results`], so each path costs one
 //! test per pattern. An excluded directory is skipped whole unless an exception pattern
-//! (`!…`) could re-include something below it. The result is the list of included paths
+//! (`!…`) starts with its path (BuildKit's rule: `!README.md` does not reopen `.git/`, while
+//! `!logs/keep` reopens `logs/`). The result is the list of included paths
 //! with their `lstat` metadata; nothing is read yet.
 //!
 //! [`Context::content_hash`] hashes one file's content (sha256), memoised by
@@ -141,7 +142,15 @@ impl Context {
                 let is_dir = meta.is_dir();
                 if excluded {
                     excluded_any = true;
-                    if is_dir && matcher.exclusions() {
+                    // As BuildKit's walker (fsutil) does: an excluded directory is entered
+                    // only when an exception pattern starts with its path.
+                    let dir_slash = format!("{rel}/");
+                    if is_dir
+                        && matcher.exclusions()
+                        && matcher.patterns().iter().any(|p| {
+                            p.is_exclusion() && format!("{}/", p.as_str()).starts_with(&dir_slash)
+                        })
+                    {
                         subdirs.push((rel, child_info));
                     }
                     continue;
@@ -275,6 +284,23 @@ mod tests {
         let names: Vec<&str> = ctx.entries.keys().map(String::as_str).collect();
         assert_eq!(names, ["README.md", "keep", "keep/k", "src", "src/x.c"]);
         assert_eq!(ctx.below("src").count(), 1);
+    }
+
+    #[test]
+    fn excluded_directories_are_entered_only_for_an_exception_under_them() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["logs/keep", "logs/drop", ".git/README.md", "README.md"] {
+            let p = d.path().join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, f).unwrap();
+        }
+        let pats: Vec<String> = ["logs", ".git", "!logs/keep", "!README.md"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let ctx = Context::open(d.path(), &pats, None).unwrap();
+        let names: Vec<&str> = ctx.entries.keys().map(String::as_str).collect();
+        assert_eq!(names, ["README.md", "logs/keep"]);
     }
 
     #[test]
