@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::thread;
 
-use crate::network::{self, IpCommand};
+use crate::network::{self, Ip as _, IpCommand};
 use crate::state::{Container, Containers, LogWriter, State, StateError, Status};
 use crate::{ContainerSpec, Mount, Network, Options, ProcessSpec, Rootfs, Stdio3};
 
@@ -320,9 +320,16 @@ fn start_and_wait(
         let l = network::lease(&format!("{}\n{}\n", c.dir.display(), std::process::id()))
             .map_err(|e| StartError::strata(error_chain(&e)))?;
         bound = crate::proxy::bind(&cfg.ports).map_err(|e| StartError::strata(error_chain(&e)))?;
-        let ns = network::new_netns().map_err(|e| StartError::strata(error_chain(&e)))?;
-        network::attach(&ip, ns.as_raw_fd(), &cfg.id, l.addr)
-            .map_err(|e| StartError::strata(error_chain(&e)))?;
+        let (ns, ns_sock) =
+            network::new_netns_with_socket().map_err(|e| StartError::strata(error_chain(&e)))?;
+        // Netlink and ioctls directly (no `ip` processes, ~15 ms less per start); `ip` as
+        // the fallback names the failure more precisely if the direct path fails.
+        if network::attach_direct(ns.as_raw_fd(), ns_sock.as_raw_fd(), &cfg.id, l.addr).is_err() {
+            let _ = ip.batch(None, &format!("link del {}\n", network::host_veth(&cfg.id)));
+            network::attach(&ip, ns.as_raw_fd(), &cfg.id, l.addr)
+                .map_err(|e| StartError::strata(error_chain(&e)))?;
+        }
+        drop(ns_sock);
         hosts.push_str(&format!("{}\t{}\n", l.addr, cfg.hostname));
         state.ip_address = Some(l.addr.to_string());
         netns = Some(ns);

@@ -11,8 +11,11 @@
 //! - Addresses are leased by *lock*, not by bookkeeping: an address is taken while a
 //!   process holds an exclusive `flock` on `/run/strata/ipam/<address>`; a crashed holder
 //!   releases it automatically, so there is no stale state to clean up.
-//! - Links and addresses are configured with iproute2's `ip -batch` (two processes per
-//!   container: one on the host, one inside the namespace), behind the [`Ip`] trait.
+//! - Per container, one rtnetlink request creates the veth pair (host end up on the
+//!   bridge, `eth0` created directly inside the namespace) and ioctls on a socket opened
+//!   inside the namespace set its address, links and default route ([`attach_direct`]):
+//!   no process is started. iproute2's `ip -batch`, behind the [`Ip`] trait, creates the
+//!   bridge once per boot and is the fallback path ([`attach`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -296,5 +299,268 @@ mod tests {
         assert!(calls[1].0);
         assert!(calls[1].1.contains("addr add 10.89.0.9/16 dev eth0"));
         assert!(calls[1].1.contains("route add default via 10.89.0.1"));
+    }
+}
+
+/// Create a network namespace like [`new_netns`], and an `AF_INET` datagram socket that
+/// lives in it (for the configuration ioctls of [`attach_direct`]).
+pub fn new_netns_with_socket() -> Result<(OwnedFd, OwnedFd), NetworkError> {
+    let open = |p: &str| -> Result<OwnedFd, NetworkError> {
+        let f = File::open(p).map_err(io_err(format!("open {p}")))?;
+        Ok(OwnedFd::from(f))
+    };
+    let host = open("/proc/thread-self/ns/net")?;
+    // SAFETY: unshare/socket/setns on this thread only, with valid descriptors.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNET) < 0 {
+            return Err(io_err("create a network namespace")(
+                io::Error::last_os_error(),
+            ));
+        }
+    }
+    let ns = open("/proc/thread-self/ns/net");
+    // SAFETY: a socket call; the descriptor is owned below.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    let sock_err = io::Error::last_os_error();
+    // SAFETY: as above.
+    let back = unsafe { libc::setns(host.as_raw_fd(), libc::CLONE_NEWNET) };
+    if back < 0 {
+        return Err(io_err("return to the host network namespace")(
+            io::Error::last_os_error(),
+        ));
+    }
+    if sock < 0 {
+        return Err(io_err("open a socket in the container namespace")(sock_err));
+    }
+    // SAFETY: a fresh descriptor we own.
+    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(sock) };
+    Ok((ns?, sock))
+}
+
+fn ifreq(name: &str) -> libc::ifreq {
+    // SAFETY: ifreq is plain data; zero is a valid value.
+    let mut r: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in name.bytes().take(libc::IFNAMSIZ - 1).enumerate() {
+        r.ifr_name[i] = b as libc::c_char;
+    }
+    r
+}
+
+fn sockaddr_in(a: Ipv4Addr) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(a).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size; this is how the ioctls take it.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
+fn ioctl_ok(r: libc::c_int, what: &str) -> Result<(), NetworkError> {
+    if r < 0 {
+        return Err(io_err(what.to_string())(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn link_up(sock: RawFd, name: &str) -> Result<(), NetworkError> {
+    let mut r = ifreq(name);
+    // SAFETY: ioctls on a valid socket with an initialised ifreq.
+    unsafe {
+        ioctl_ok(
+            libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut r),
+            &format!("read flags of {name}"),
+        )?;
+        r.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        ioctl_ok(
+            libc::ioctl(sock, libc::SIOCSIFFLAGS, &r),
+            &format!("bring {name} up"),
+        )
+    }
+}
+
+/// Append one netlink attribute (header, payload, padding to 4 bytes).
+fn nla(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    let len = 4 + payload.len();
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(payload);
+    while !buf.len().is_multiple_of(4) {
+        buf.push(0);
+    }
+}
+
+/// A nested attribute whose payload `f` writes.
+fn nla_nested(buf: &mut Vec<u8>, kind: u16, f: impl FnOnce(&mut Vec<u8>)) {
+    let start = buf.len();
+    buf.extend_from_slice(&[0, 0]);
+    buf.extend_from_slice(&(kind | libc::NLA_F_NESTED as u16).to_ne_bytes());
+    f(buf);
+    let len = (buf.len() - start) as u16;
+    buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+}
+
+fn ifinfomsg(flags: u32, change: u32) -> Vec<u8> {
+    // struct ifinfomsg: family(1) pad(1) type(2) index(4) flags(4) change(4)
+    let mut v = vec![libc::AF_UNSPEC as u8, 0, 0, 0];
+    v.extend_from_slice(&0i32.to_ne_bytes());
+    v.extend_from_slice(&flags.to_ne_bytes());
+    v.extend_from_slice(&change.to_ne_bytes());
+    v
+}
+
+fn cname(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+/// The RTM_NEWLINK request creating the veth pair: `host` (up, on bridge `master`) and
+/// its peer `eth0` created directly in namespace `netns`.
+pub fn veth_request(host: &str, master: u32, netns: RawFd, seq: u32) -> Vec<u8> {
+    const IFLA_IFNAME: u16 = 3;
+    const IFLA_MASTER: u16 = 10;
+    const IFLA_LINKINFO: u16 = 18;
+    const IFLA_NET_NS_FD: u16 = 28;
+    const IFLA_INFO_KIND: u16 = 1;
+    const IFLA_INFO_DATA: u16 = 2;
+    const VETH_INFO_PEER: u16 = 1;
+    let up = libc::IFF_UP as u32;
+    let mut body = ifinfomsg(up, up);
+    nla(&mut body, IFLA_IFNAME, &cname(host));
+    nla(&mut body, IFLA_MASTER, &master.to_ne_bytes());
+    nla_nested(&mut body, IFLA_LINKINFO, |b| {
+        nla(b, IFLA_INFO_KIND, b"veth\0");
+        nla_nested(b, IFLA_INFO_DATA, |b| {
+            nla_nested(b, VETH_INFO_PEER, |b| {
+                b.extend_from_slice(&ifinfomsg(0, 0));
+                nla(b, IFLA_IFNAME, b"eth0\0");
+                nla(b, IFLA_NET_NS_FD, &netns.to_ne_bytes());
+            });
+        });
+    });
+    let mut msg = Vec::with_capacity(16 + body.len());
+    let len = (16 + body.len()) as u32;
+    msg.extend_from_slice(&len.to_ne_bytes());
+    msg.extend_from_slice(&libc::RTM_NEWLINK.to_ne_bytes());
+    let flags =
+        (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16;
+    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&seq.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&body);
+    msg
+}
+
+/// Send one rtnetlink request and read its acknowledgement.
+fn netlink(request: &[u8]) -> Result<(), NetworkError> {
+    // SAFETY: socket/sendto/recv on buffers we own; the descriptor is closed on drop.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        );
+        if fd < 0 {
+            return Err(io_err("open a netlink socket")(io::Error::last_os_error()));
+        }
+        let fd = <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd);
+        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        let sent = libc::sendto(
+            fd.as_raw_fd(),
+            request.as_ptr().cast(),
+            request.len(),
+            0,
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        );
+        if sent < 0 {
+            return Err(io_err("send a netlink request")(io::Error::last_os_error()));
+        }
+        let mut buf = [0u8; 4096];
+        let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
+        if n < 20 {
+            return Err(io_err("read the netlink answer")(io::Error::last_os_error()));
+        }
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        if kind == libc::NLMSG_ERROR as u16 {
+            let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
+            if err != 0 {
+                return Err(io_err("create the veth pair")(
+                    io::Error::from_raw_os_error(-err),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`attach`] without running `ip`: one netlink request creates the veth pair (host end
+/// up on the bridge, `eth0` in the namespace), then ioctls on `ns_sock` (a socket inside
+/// the namespace) set the address, bring `eth0` and `lo` up and add the default route.
+pub fn attach_direct(
+    netns: RawFd,
+    ns_sock: RawFd,
+    id: &str,
+    addr: Ipv4Addr,
+) -> Result<(), NetworkError> {
+    let master: u32 = fs::read_to_string(Path::new("/sys/class/net").join(BRIDGE).join("ifindex"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| {
+            io_err(format!("find bridge {BRIDGE}"))(io::Error::from_raw_os_error(libc::ENODEV))
+        })?;
+    netlink(&veth_request(&host_veth(id), master, netns, 1))?;
+    let mask = Ipv4Addr::from(u32::MAX << (32 - PREFIX));
+    // SAFETY: ioctls on a valid socket with initialised ifreq/rtentry structures.
+    unsafe {
+        let mut r = ifreq("eth0");
+        r.ifr_ifru.ifru_addr = sockaddr_in(addr);
+        ioctl_ok(
+            libc::ioctl(ns_sock, libc::SIOCSIFADDR, &r),
+            "set the address of eth0",
+        )?;
+        let mut r = ifreq("eth0");
+        r.ifr_ifru.ifru_netmask = sockaddr_in(mask);
+        ioctl_ok(
+            libc::ioctl(ns_sock, libc::SIOCSIFNETMASK, &r),
+            "set the netmask of eth0",
+        )?;
+    }
+    link_up(ns_sock, "eth0")?;
+    link_up(ns_sock, "lo")?;
+    // SAFETY: as above.
+    unsafe {
+        let mut rt: libc::rtentry = std::mem::zeroed();
+        rt.rt_dst = sockaddr_in(Ipv4Addr::UNSPECIFIED);
+        rt.rt_genmask = sockaddr_in(Ipv4Addr::UNSPECIFIED);
+        rt.rt_gateway = sockaddr_in(GATEWAY);
+        rt.rt_flags = libc::RTF_UP | libc::RTF_GATEWAY;
+        ioctl_ok(
+            libc::ioctl(ns_sock, libc::SIOCADDRT, &rt),
+            "add the default route",
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::*;
+
+    #[test]
+    fn veth_request_is_well_formed() {
+        let m = veth_request("vsabc", 7, 5, 1);
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
+        assert_eq!(m.len() % 4, 0);
+        let s = String::from_utf8_lossy(&m);
+        assert!(s.contains("vsabc") && s.contains("veth") && s.contains("eth0"));
     }
 }
