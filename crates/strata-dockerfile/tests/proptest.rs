@@ -126,8 +126,17 @@ fn exercise(src: &str) {
     }
 }
 
+/// 2000 cases per property in the suite; `PROPTEST_CASES` raises it for long runs
+/// (`PROPTEST_CASES=5000000 cargo test --release -p strata-dockerfile --test proptest`).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,400}") {
