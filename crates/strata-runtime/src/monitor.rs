@@ -199,8 +199,8 @@ fn pipe() -> io::Result<(File, File)> {
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
-/// Open a pty pair: (master, slave).
-fn openpty() -> io::Result<(File, File)> {
+/// Open a pty pair: (master, slave), both close-on-exec.
+pub fn openpty() -> io::Result<(File, File)> {
     // SAFETY: standard pty calls on descriptors we own; ptsname_r fills a local buffer.
     unsafe {
         let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);

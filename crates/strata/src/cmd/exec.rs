@@ -24,7 +24,7 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (the command's stdin must then be a terminal)
+    /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Username or UID (format: "<name|uid>[:<group|gid>]")
@@ -108,7 +108,7 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
         capabilities: Some(cfg.capabilities.clone()),
         privileged: cfg.privileged || args.privileged,
         seccomp: cfg.seccomp,
-        tty: args.tty,
+        tty: args.tty && !args.detach,
         cgroup_procs: c
             .state
             .cgroups
@@ -116,7 +116,27 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
             .map(|d| d.join("cgroup.procs"))
             .collect(),
     };
-    let stdio = if args.detach {
+    // -t: a pseudo-terminal of our own, relayed to our stdin/stdout (raw while attached).
+    let mut pty_master = None;
+    let stdio = if args.tty && !args.detach {
+        let (master, slave) = strata_runtime::monitor::openpty()
+            .map_err(|e| fail(anyhow::anyhow!("cannot open a pseudo-terminal: {e}")))?;
+        // SAFETY: ioctls on our stdin and the new pty with a zeroed winsize buffer.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            let mut ws: libc::winsize = std::mem::zeroed();
+            if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+                libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+            }
+        }
+        let (s2, s3) = (slave.try_clone()?, slave.try_clone()?);
+        pty_master = Some(master);
+        Stdio3 {
+            stdin: Stdio::from(slave),
+            stdout: Stdio::from(s2),
+            stderr: Stdio::from(s3),
+        }
+    } else if args.detach {
         Stdio3 {
             stdin: Stdio::null(),
             stdout: Stdio::null(),
@@ -156,7 +176,27 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
     if args.detach {
         return Ok(());
     }
+    let _raw = pty_master
+        .as_ref()
+        .and_then(|_| crate::cmd::run::RawTerminal::enter());
+    let mut relay = None;
+    if let Some(master) = pty_master {
+        let mut from = master.try_clone()?;
+        if args.interactive {
+            let mut to = master;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut to);
+            });
+        }
+        relay = Some(std::thread::spawn(move || {
+            // Ends with EIO once the last process holding the terminal exits.
+            let _ = std::io::copy(&mut from, &mut std::io::stdout());
+        }));
+    }
     let status = child.wait()?;
+    if let Some(r) = relay {
+        let _ = r.join();
+    }
     use std::os::unix::process::ExitStatusExt;
     let code = status
         .code()

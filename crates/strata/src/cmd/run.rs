@@ -195,10 +195,10 @@ pub fn start_created(
 
 /// Our terminal in raw mode while a `-t` container is attached (keys, Ctrl-C included, go
 /// to the container's terminal as Docker does); restored on drop.
-struct RawTerminal(libc::termios);
+pub struct RawTerminal(libc::termios);
 
 impl RawTerminal {
-    fn enter() -> Option<RawTerminal> {
+    pub fn enter() -> Option<RawTerminal> {
         // SAFETY: termios calls on stdin with a zeroed buffer filled by tcgetattr.
         unsafe {
             if libc::isatty(0) != 1 {
