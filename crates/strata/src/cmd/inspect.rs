@@ -21,11 +21,13 @@ pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
     }
     let store = ctx.store()?;
     let images = store.images()?;
-    let containers = if args.kind.as_deref() == Some("image") {
-        None
-    } else {
-        Some(crate::cmd::container::containers(ctx)?)
-    };
+    // Only look at containers when there are any (inspect must not create the directory).
+    let containers =
+        if args.kind.as_deref() == Some("image") || !ctx.root()?.join("containers").is_dir() {
+            None
+        } else {
+            Some(crate::cmd::container::containers(ctx)?)
+        };
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in &args.names {
