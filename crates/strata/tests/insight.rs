@@ -1965,3 +1965,84 @@ fn debian_minbase_sbom_lists_exactly_what_dpkg_query_lists() {
     assert!(from_glibc.contains("DSA-9101-1 libc6"));
     assert_eq!(hit, from_glibc);
 }
+
+#[test]
+fn build_scan_reports_the_built_image_and_sets_the_exit_status() {
+    let env = Env::new();
+    env.busybox("base:1");
+    let archive = env.path("PyPI.zip");
+    zip_records(
+        &archive,
+        &[osv(
+            "PYSEC-2099-1",
+            &["CVE-2099-0001"],
+            vec![affected(
+                "PyPI",
+                "requests",
+                "ECOSYSTEM",
+                json!([{"introduced": "0"}, {"fixed": "2.20.0"}]),
+            )],
+        )],
+    );
+    env.ok(&["scan", "db", "import", archive.to_str().unwrap()]);
+    let ctx = env.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\nRUN d=/usr/lib/python3/site-packages/requests-2.19.0.dist-info && mkdir -p $d \\\n && printf 'Metadata-Version: 2.1\\nName: requests\\nVersion: 2.19.0\\n' > $d/METADATA\n",
+    )
+    .unwrap();
+
+    // A finding with --scan-exit-code: the image is built and tagged, the report names the
+    // advisory, and the command exits with the given status.
+    let out = env.run(&[
+        "build",
+        "-t",
+        "app:1",
+        "--scan",
+        "--scan-exit-code",
+        "3",
+        ctx.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("PYSEC-2099-1") || stdout.contains("CVE-2099-0001"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2.20.0"), "the fixed version: {stdout}");
+    env.ok(&["inspect", "app:1"]);
+
+    // -q keeps stdout for the image ID; the JSON report goes to stderr.
+    let out = env.run(&[
+        "build",
+        "-q",
+        "--scan",
+        "--scan-format",
+        "json",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PYSEC-2099-1"));
+
+    // Bad scan flags are refused before anything is built.
+    let err = env.fails(&[
+        "build",
+        "--scan",
+        "--scan-severity",
+        "SEVERE",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(err.contains("SEVERE"), "{err}");
+}

@@ -75,6 +75,41 @@ pub struct BuildArgs {
     /// `type=local,dest=DIR` (the image is kept in the store too)
     #[arg(short = 'o', long = "output")]
     pub output: Vec<String>,
+    /// Scan the built image for known vulnerabilities against the offline OSV index, as
+    /// `strata scan` does (the report goes to stdout, or to stderr with -q)
+    #[arg(long)]
+    pub scan: bool,
+    /// With --scan: only report these severities (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)
+    #[arg(long = "scan-severity", value_delimiter = ',', value_name = "SEVERITY")]
+    pub scan_severity: Vec<String>,
+    /// With --scan: leave out vulnerabilities that have no fixed version yet
+    #[arg(long = "scan-ignore-unfixed")]
+    pub scan_ignore_unfixed: bool,
+    /// With --scan: exit with this status when vulnerabilities are reported
+    #[arg(long = "scan-exit-code", default_value_t = 0, value_name = "N")]
+    pub scan_exit_code: u8,
+    /// With --scan: report format, table, json or sarif
+    #[arg(long = "scan-format", default_value = "table")]
+    pub scan_format: String,
+}
+
+impl BuildArgs {
+    /// The `strata scan` flags of `--scan`, checked before the build starts.
+    fn scan_flags(&self, quiet: bool) -> anyhow::Result<Option<crate::cmd::scan::ScanFlags>> {
+        if !self.scan {
+            return Ok(None);
+        }
+        let flags = crate::cmd::scan::ScanFlags {
+            severity: self.scan_severity.clone(),
+            exit_code: self.scan_exit_code,
+            ignore_unfixed: self.scan_ignore_unfixed,
+            format: self.scan_format.clone(),
+            // stdout carries the image ID with -q.
+            output: quiet.then(|| PathBuf::from("/dev/stderr")),
+        };
+        flags.check()?;
+        Ok(Some(flags))
+    }
 }
 
 /// FROM images missing from the store are pulled, as `docker build` does.
@@ -247,6 +282,8 @@ pub fn run(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let store = ctx.store()?;
     let quiet = args.quiet || args.progress == "quiet";
+    // With --progress=json stdout carries the events, so the report goes to stderr too.
+    let scan = args.scan_flags(quiet || args.progress == "json" || args.progress == "rawjson")?;
     let mode = match args.progress.as_str() {
         _ if quiet => "quiet",
         "auto" | "tty" if std::io::stderr().is_terminal() => "tty",
@@ -295,6 +332,14 @@ pub fn run(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+    }
+    if let Some(flags) = &scan {
+        let shown = out
+            .tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| out.image_id.to_string());
+        crate::cmd::scan::scan_stored(ctx, &shown, &out.manifest.digest, flags)?;
     }
     Ok(())
 }

@@ -90,6 +90,11 @@ impl Default for ScanFlags {
 }
 
 impl ScanFlags {
+    /// Check the flags (severities, format) without scanning anything.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.options().map(|_| ())
+    }
+
     fn options(&self) -> anyhow::Result<ScanOptions> {
         let severities = self
             .severity
