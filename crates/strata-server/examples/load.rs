@@ -143,6 +143,15 @@ async fn setup(c: &reqwest::Client, a: &Args) -> Result<String, String> {
     Ok(layer_d)
 }
 
+/// Send a GET and read the whole body; the number of bytes read.
+async fn get(req: reqwest::RequestBuilder) -> Result<u64, String> {
+    let r = req.send().await.map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("status {}", r.status()));
+    }
+    Ok(r.bytes().await.map_err(|e| e.to_string())?.len() as u64)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -200,32 +209,14 @@ async fn main() {
                 let t = Instant::now();
                 let res: Result<u64, String> = match a.scenario.as_str() {
                     "blob-get" => {
-                        async {
-                            let r = c
-                                .get(format!("{}/v2/{}/blobs/{layer_d}", a.base, a.repo))
-                                .send()
-                                .await
-                                .map_err(|e| e.to_string())?;
-                            if !r.status().is_success() {
-                                return Err(format!("status {}", r.status()));
-                            }
-                            Ok(r.bytes().await.map_err(|e| e.to_string())?.len() as u64)
-                        }
-                        .await
+                        let url = format!("{}/v2/{}/blobs/{layer_d}", a.base, a.repo);
+                        get(c.get(url)).await
                     }
                     "manifest-get" => {
-                        async {
-                            let r = c
-                                .get(format!("{}/v2/{}/manifests/load", a.base, a.repo))
-                                .header("accept", "application/vnd.oci.image.manifest.v1+json")
-                                .send()
-                                .await
-                                .map_err(|e| e.to_string())?;
-                            if !r.status().is_success() {
-                                return Err(format!("status {}", r.status()));
-                            }
-                            Ok(r.bytes().await.map_err(|e| e.to_string())?.len() as u64)
-                        }
+                        let url = format!("{}/v2/{}/manifests/load", a.base, a.repo);
+                        get(c
+                            .get(url)
+                            .header("accept", "application/vnd.oci.image.manifest.v1+json"))
                         .await
                     }
                     _ => {

@@ -17,7 +17,21 @@ use serve_common::{HTPASSWD, Serve, skopeo};
 
 /// `strata` with `$DOCKER_CONFIG` set, the password on stdin when given.
 fn strata(env: &Env, docker_config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    strata_with_path(env, docker_config, None, args, stdin)
+}
+
+/// [`strata`] with `$PATH` replaced (to find a credential helper).
+fn strata_with_path(
+    env: &Env,
+    docker_config: &Path,
+    path: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     let mut c = env.cmd();
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
     c.env("DOCKER_CONFIG", docker_config)
         .args(args)
         .stdin(Stdio::piped())
@@ -201,24 +215,7 @@ fn a_credential_helper_stores_serves_and_erases() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run = |env: &Env, args: &[&str], stdin: Option<&str>| {
-        let mut c = env.cmd();
-        c.env("DOCKER_CONFIG", &cfg)
-            .env("PATH", &path)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
+        strata_with_path(env, &cfg, Some(&path), args, stdin)
     };
 
     ok(
