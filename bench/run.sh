@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 runs="${1:-30}"
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh needs root (overlayfs, namespaces)" >&2; exit 1; }
-cargo build --release --locked -p strata >&2
-strata="$PWD/target/release/strata"
+if [ -n "${STRATA:-}" ]; then strata="$STRATA"  # a prebuilt binary
+else cargo build --release --locked -p strata >&2; strata="$PWD/target/release/strata"; fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 export STRATA_ROOT="$work/root"
 scripts/make-busybox-rootfs.sh "$work/rootfs" >/dev/null
