@@ -19,7 +19,9 @@
 //!   longer than its descriptor is refused at once.
 //! - **Layers are handed on while others still download**: an optional [`LayerHandler`] is
 //!   called for each layer in manifest order as soon as it and every layer below it are in
-//!   the store (on a blocking thread), so unpacking overlaps the network.
+//!   the store (on a blocking thread), so unpacking overlaps the network; a handler that says
+//!   it is [`concurrent`](LayerHandler::concurrent) gets each layer as soon as that layer is
+//!   in the store, several at a time.
 //! - **Tagging**: the platform manifest is what gets tagged (as Docker's image store does);
 //!   `RepoDigests` records `NAME@DIGEST` with the digest the reference resolved to (the
 //!   index's, for a multi-platform image). A pull by digest adds the image untagged. When
@@ -57,6 +59,14 @@ pub trait LayerHandler: Send + Sync {
         manifest: &Manifest,
         index: usize,
     ) -> std::result::Result<(), HandlerError>;
+
+    /// `true` when layers may be handed on as soon as each one is in the store, several at a
+    /// time and in any order (for handlers whose work on one layer does not need the layers
+    /// below it, such as unpacking each layer into its own directory). The default is one
+    /// at a time, in manifest order.
+    fn concurrent(&self) -> bool {
+        false
+    }
 }
 
 /// How to pull.
@@ -538,17 +548,17 @@ async fn fetch_blobs(
                 (Err(e), _) | (_, Err(e)) => Err(e),
             }
         });
-    let handler = async {
-        let Some(handler) = opts.layer_handler.clone() else {
-            return Ok(());
-        };
-        for (i, rx) in receivers.into_iter().enumerate() {
+    // Hand layer `i` to the handler on a blocking thread once its blob is in the store;
+    // `false` when its download failed (the download side reports that error).
+    let hand_on = |i: usize, rx: futures::channel::oneshot::Receiver<()>| {
+        let handler = opts.layer_handler.clone();
+        let (s, m) = (store.clone(), manifest.clone());
+        async move {
+            let Some(h) = handler else { return Ok(false) };
             if rx.await.is_err() {
-                // A download failed; its error is reported by the download side.
-                return Ok(());
+                return Ok(false);
             }
-            let (h, s, m) = (handler.clone(), store.clone(), manifest.clone());
-            let digest = manifest.layers[i].digest.clone();
+            let digest = m.layers[i].digest.clone();
             let res = tokio::task::spawn_blocking(move || h.layer_ready(&s, &m, i))
                 .await
                 .map_err(|e| Error::LayerHandler {
@@ -560,6 +570,25 @@ async fn fetch_blobs(
                 message: e.to_string(),
             })?;
             progress.event(Event::Extracted { digest });
+            Ok::<bool, Error>(true)
+        }
+    };
+    let handler = async {
+        let Some(h) = opts.layer_handler.as_ref() else {
+            return Ok(());
+        };
+        if h.concurrent() {
+            let all = receivers
+                .into_iter()
+                .enumerate()
+                .map(|(i, rx)| hand_on(i, rx));
+            futures::future::try_join_all(all).await?;
+            return Ok(());
+        }
+        for (i, rx) in receivers.into_iter().enumerate() {
+            if !hand_on(i, rx).await? {
+                return Ok(());
+            }
         }
         Ok::<(), Error>(())
     };

@@ -185,6 +185,50 @@ async fn layer_handler_sees_layers_in_order() {
     assert_eq!(*rec.0.lock().unwrap(), vec![0, 1, 2, 3, 4, 5]);
 }
 
+/// A handler that takes layers as they come: each one is in the store when it is handed on.
+struct Concurrent(Mutex<Vec<usize>>);
+
+impl LayerHandler for Concurrent {
+    fn concurrent(&self) -> bool {
+        true
+    }
+
+    fn layer_ready(
+        &self,
+        store: &Store,
+        manifest: &Manifest,
+        index: usize,
+    ) -> Result<(), strata_registry::HandlerError> {
+        assert!(store.has_blob(&manifest.layers[index].digest));
+        self.0.lock().unwrap().push(index);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_layer_handler_sees_every_layer_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_fs_server(&tmp.path().join("reg")).await;
+    let src = Store::open(tmp.path().join("src")).unwrap();
+    let layers: Vec<Vec<u8>> = (0..6)
+        .map(|i| noise(50_000 * (6 - i), 10 + i as u64))
+        .collect();
+    let image = make_image(&src, "local/c:1", &layers);
+    let client = Client::new(options()).unwrap();
+    let dest = reference(&format!("{}/c:1", server.host()));
+    client.push(&src, &image, &dest, &NoProgress).await.unwrap();
+    let dst = Store::open(tmp.path().join("dst")).unwrap();
+    let rec = Arc::new(Concurrent(Mutex::new(Vec::new())));
+    let opts = PullOptions {
+        layer_handler: Some(rec.clone()),
+        ..Default::default()
+    };
+    client.pull(&dst, &dest, &opts, &NoProgress).await.unwrap();
+    let mut seen = rec.0.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explicit_platform_mismatch_and_unknown_manifest() {
     let tmp = tempfile::tempdir().unwrap();

@@ -96,3 +96,64 @@ fn pull_of_a_missing_tag_names_the_reference() {
     // Nothing was written for the failed pull.
     assert_eq!(env.ok(&["images", "-q"]).trim(), "");
 }
+
+/// chainIDs of a layer stack: chain(0) = diffID(0), chain(n) = sha256(chain(n-1) + " " + diffID(n)).
+fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    use sha2::Digest as _;
+    let mut out: Vec<String> = Vec::new();
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(format!("{prev} {d}").as_bytes()))
+            ),
+        };
+        out.push(next);
+    }
+    out
+}
+
+#[test]
+fn every_layer_of_a_pulled_image_becomes_its_snapshot() {
+    let reg_dir = tempfile::tempdir().unwrap();
+    let srv = Serve::start(reg_dir.path(), &["--storage", "memory"]);
+    let a = Env::new();
+    a.busybox("base:1");
+    let ctx = a.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\nRUN echo one > /one && mkdir /data && echo x > /data/x\nRUN rm -r /data && echo two > /two\nRUN echo three > /three\n",
+    )
+    .unwrap();
+    a.ok(&["build", "-q", "-t", "layered:1", ctx.to_str().unwrap()]);
+    let remote = format!("{}/team/layered:1", srv.addr);
+    a.ok(&["push", "layered:1", &remote]);
+
+    let b = Env::new();
+    b.ok(&["pull", "-q", &remote]);
+    let layers: Vec<String> =
+        serde_json::from_str(&inspect(&b, &remote, "{{json .RootFS.Layers}}")).unwrap();
+    assert_eq!(layers.len(), 4, "{layers:?}");
+    let snaps = b.root().join("snapshots");
+    let chain = chain_ids(&layers);
+    for c in &chain {
+        let dir = snaps.join(c.strip_prefix("sha256:").unwrap());
+        assert!(dir.is_dir(), "snapshot {c} missing");
+    }
+    let top = |i: usize| snaps.join(chain[i].strip_prefix("sha256:").unwrap());
+    assert_eq!(
+        std::fs::read_to_string(top(1).join("one")).unwrap(),
+        "one\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(top(3).join("three")).unwrap(),
+        "three\n"
+    );
+    // The deletion is an overlay whiteout (a 0/0 character device) in its layer's snapshot.
+    use std::os::unix::fs::FileTypeExt;
+    let wh = std::fs::symlink_metadata(top(2).join("data")).unwrap();
+    assert!(wh.file_type().is_char_device(), "{wh:?}");
+    b.check_clean();
+}

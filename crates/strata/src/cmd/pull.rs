@@ -140,15 +140,25 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Unpacks each pulled layer into its snapshot as soon as it and the layers below it are in
-/// the store. Layers arrive in manifest order, one at a time, so the diffIDs seen so far give
-/// each layer's chainID. The diffIDs come from the image config when it is already in the
-/// store (the config is fetched first but concurrently with the layers); otherwise the layer
-/// is unpacked into a scratch directory, its diffID computed from the stream as it is
-/// applied, and the directory renamed into place.
+/// Unpacks each pulled layer into its snapshot as soon as that layer is in the store, several
+/// layers at a time (each unpacks into its own scratch directory, so they do not depend on
+/// each other). A snapshot is named by its chainID, which needs the diffIDs of every layer
+/// below it: each unpacked directory waits in [`Unpacked`] until the layers below it are
+/// done, and is then renamed into place, in order. The diffID of a layer is computed from
+/// its stream as it is applied and checked against the image config when the config is
+/// already in the store (it is fetched first, but concurrently with the layers); a layer
+/// whose snapshot already exists is not unpacked again.
 #[derive(Default)]
 pub(crate) struct SnapshotUnpacker {
-    diff_ids: Mutex<Vec<Digest>>,
+    state: Mutex<Unpacked>,
+}
+
+/// Layers unpacked so far: diffIDs of the committed prefix, and the layers above it that are
+/// waiting for a lower one (their scratch directories are removed if the pull fails).
+#[derive(Default)]
+struct Unpacked {
+    committed: Vec<Digest>,
+    waiting: std::collections::BTreeMap<usize, (Digest, Option<strata_build::snapshot::TempDir>)>,
 }
 
 impl SnapshotUnpacker {
@@ -164,6 +174,10 @@ impl SnapshotUnpacker {
 }
 
 impl strata_registry::LayerHandler for SnapshotUnpacker {
+    fn concurrent(&self) -> bool {
+        true
+    }
+
     fn layer_ready(
         &self,
         store: &strata_store::Store,
@@ -171,35 +185,52 @@ impl strata_registry::LayerHandler for SnapshotUnpacker {
         index: usize,
     ) -> Result<(), strata_registry::HandlerError> {
         let snapshots = strata_build::snapshot::Snapshots::new(store)?;
-        let mut seen = self
-            .diff_ids
-            .lock()
-            .map_err(|_| "snapshot state poisoned")?;
-        if seen.len() != index {
-            return Err(format!("layer {index} arrived out of order").into());
-        }
-        if let Some(ids) = Self::config_diff_ids(store, manifest) {
+        let layer = &manifest.layers[index];
+        let config_ids = Self::config_diff_ids(store, manifest);
+        let known = config_ids.as_ref().and_then(|ids| {
             let chain = strata_layer::chain_ids(&ids[..=index]);
+            let exists = chain.last().is_some_and(|c| snapshots.path(c).exists());
+            exists.then(|| ids[index].clone())
+        });
+        let done = match known {
+            Some(diff_id) => (diff_id, None),
+            None => {
+                let tmp = snapshots.temp()?;
+                let blob = store.open_blob(&layer.digest)?;
+                let opts = strata_layer::ApplyOptions {
+                    allow_devices: true,
+                    chown: true,
+                    whiteouts: strata_layer::WhiteoutMode::Overlay { user_xattr: false },
+                };
+                let summary = strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)
+                    .map_err(|e| format!("unpacking layer {}: {e}", layer.digest))?;
+                if let Some(ids) = &config_ids
+                    && ids[index] != summary.diff_id
+                {
+                    return Err(format!(
+                        "layer {}: its content has diffID {}, the image config says {}",
+                        layer.digest, summary.diff_id, ids[index]
+                    )
+                    .into());
+                }
+                (summary.diff_id, Some(tmp))
+            }
+        };
+        let mut state = self.state.lock().map_err(|_| "snapshot state poisoned")?;
+        state.waiting.insert(index, done);
+        // Commit every layer whose lower layers are all committed.
+        loop {
+            let next = state.committed.len();
+            let Some((diff_id, tmp)) = state.waiting.remove(&next) else {
+                break;
+            };
+            state.committed.push(diff_id);
+            let chain = strata_layer::chain_ids(&state.committed);
             let chain_id = chain.last().ok_or("no chain ID")?;
-            if snapshots.path(chain_id).exists() {
-                seen.push(ids[index].clone());
-                return Ok(());
+            if let Some(tmp) = tmp {
+                snapshots.commit(chain_id, tmp.path())?;
             }
         }
-        let layer = &manifest.layers[index];
-        let tmp = snapshots.temp()?;
-        let blob = store.open_blob(&layer.digest)?;
-        let opts = strata_layer::ApplyOptions {
-            allow_devices: true,
-            chown: true,
-            whiteouts: strata_layer::WhiteoutMode::Overlay { user_xattr: false },
-        };
-        let summary = strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)
-            .map_err(|e| format!("unpacking layer {}: {e}", layer.digest))?;
-        seen.push(summary.diff_id);
-        let chain = strata_layer::chain_ids(&seen);
-        let chain_id = chain.last().ok_or("no chain ID")?;
-        snapshots.commit(chain_id, tmp.path())?;
         Ok(())
     }
 }
