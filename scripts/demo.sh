@@ -49,6 +49,7 @@ EOF
   printf '\n(again: every step is cached)'
   run build -t demo/hello:1 "$work/app"
   run history demo/hello:1
+  run run --rm demo/hello:1
 else
   echo "(skipped: RUN needs root for overlayfs and namespaces)"
 fi

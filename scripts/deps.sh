@@ -9,7 +9,7 @@ need_apt=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need_apt+=("$1"); }
 
 case "${1:-test}" in
-  demo) want busybox-static; want ca-certificates; want iproute2 ;;
+  demo) want busybox-static; want ca-certificates; want iproute2; want iptables; want curl ;;
   test)
     want busybox-static; want skopeo; want umoci; want jq; want python3-pip; want python3-venv
     # iproute2 sets up container networks (bridge, veth pairs); iptables adds their NAT.

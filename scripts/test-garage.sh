@@ -51,7 +51,7 @@ root_domain = ".s3.garage.localhost"
 api_bind_addr = "127.0.0.1:$admin"
 EOF
 g() { garage -c "$work/garage.toml" "$@"; }
-g server >"$work/garage.log" 2>&1 &
+garage -c "$work/garage.toml" server >"$work/garage.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do g status >/dev/null 2>&1 && break; sleep 0.2; done
 g status >/dev/null || { echo "garage did not start:"; cat "$work/garage.log"; exit 1; }

@@ -393,21 +393,9 @@ impl Storage for ObjectStorage {
             });
         }
         if self.head(&target).await?.is_some() {
-            // Already published (a concurrent upload of the same content). It was
-            // verified when it was published; verify ours unless we already did.
-            if known.is_none() {
-                let actual = self.hash_parts(&parts, expected.algorithm()).await?;
-                if &actual != expected {
-                    self.upload_delete(id).await?;
-                    return Err(StorageError::DigestMismatch {
-                        id: id.to_string(),
-                        expected: expected.clone(),
-                        actual,
-                    });
-                }
-            }
-            self.upload_delete(id).await?;
-            return Ok(size);
+            return self
+                .commit_to_published(id, expected, &parts, size, known.is_some())
+                .await;
         }
         if known.is_some() && parts.len() == 1 && size <= MAX_COPY {
             self.store
@@ -448,6 +436,13 @@ impl Storage for ObjectStorage {
         .await;
         if let Err(e) = copied {
             let _ = w.abort().await;
+            // Some stores (Garage) cancel the other multipart uploads to a key when one
+            // completes: a concurrent upload of the same content got there first.
+            if self.head(&target).await?.is_some_and(|m| m.size == size) {
+                return self
+                    .commit_to_published(id, expected, &parts, size, known.is_some())
+                    .await;
+            }
             return Err(e);
         }
         let actual = hasher.finish();
@@ -467,8 +462,12 @@ impl Storage for ObjectStorage {
                 .put(&target, PutPayload::default())
                 .await
                 .map_err(|e| self.err(&target, e))?;
-        } else {
-            w.finish().await.map_err(|e| self.err(&target, e))?;
+        } else if let Err(e) = w.finish().await {
+            // As above: the key may have been published by a concurrent upload of the same
+            // content, which cancelled ours. Ours was verified just now.
+            if self.head(&target).await?.is_none_or(|m| m.size != size) {
+                return Err(self.err(&target, e));
+            }
         }
         self.upload_delete(id).await?;
         Ok(size)
@@ -592,6 +591,32 @@ impl Storage for ObjectStorage {
 }
 
 impl ObjectStorage {
+    /// Finish upload `id` whose blob `expected` is already published (by a concurrent upload
+    /// of the same content, verified when it was published): verify our own bytes unless
+    /// that was done already, then drop the upload.
+    async fn commit_to_published(
+        &self,
+        id: &str,
+        expected: &Digest,
+        parts: &[(u64, Path, u64)],
+        size: u64,
+        verified: bool,
+    ) -> Result<u64, StorageError> {
+        if !verified {
+            let actual = self.hash_parts(parts, expected.algorithm()).await?;
+            if &actual != expected {
+                self.upload_delete(id).await?;
+                return Err(StorageError::DigestMismatch {
+                    id: id.to_string(),
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+        self.upload_delete(id).await?;
+        Ok(size)
+    }
+
     async fn hash_parts(
         &self,
         parts: &[(u64, Path, u64)],
