@@ -7,7 +7,7 @@
 #   scripts/test-garage.sh             run when `garage` is installed; otherwise say so and exit 0
 #   scripts/test-garage.sh --install   build Garage first (cargo install, pinned; ~30 min on 2 cores)
 #
-# .ci/run calls this after scripts/test.sh, so CI runs it on machines where Garage is installed.
+# .ci/run calls this before scripts/test.sh, so CI runs it on machines where Garage is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -72,4 +72,10 @@ export STRATA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3"
 export STRATA_TEST_S3_REGION=garage
 export STRATA_TEST_S3_KEY_ID="$key_id"
 export STRATA_TEST_S3_SECRET="$secret"
-cargo test -p strata-server --locked s3 -- --nocapture
+log="$work/test.log"
+set +e
+cargo test -p strata-server --locked s3 -- --nocapture 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+echo "test-garage: $(grep -Eo '^test result: .*' "$log" | awk '{p+=$4; f+=$6} END {print p" passed, "f" failed"}')"
+exit "$status"
