@@ -42,7 +42,7 @@ COPY hello.sh .
 RUN --mount=type=cache,target=/cache sed 's/WHO/Strata/' hello.sh > /hello && chmod 755 /hello
 
 FROM demo/busybox:1.35
-COPY --from=build /hello /usr/local/bin/hello
+COPY --from=build /hello /usr/bin/hello
 CMD ["hello"]
 EOF
   run build --progress=plain -t demo/hello:1 "$work/app"
