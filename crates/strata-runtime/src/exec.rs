@@ -127,17 +127,7 @@ pub fn exec_in(
                 check(libc::chdir(cwd.as_ptr()))?;
                 return crate::finish_process(tty, filter.as_ref());
             }
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-            let mut status = 0;
-            loop {
-                let r = libc::waitpid(child, &mut status, 0);
-                if r == child {
-                    break;
-                }
-                if r < 0 && *libc::__errno_location() != libc::EINTR {
-                    libc::_exit(125);
-                }
-            }
+            let status = crate::close_and_wait(child);
             if libc::WIFSIGNALED(status) {
                 libc::_exit(128 + libc::WTERMSIG(status));
             }

@@ -992,25 +992,7 @@ pub fn spawn(spec: &ContainerSpec, stdout: Stdio, stderr: Stdio) -> Result<Child
             }
             // The first child: hold no descriptor (the parent waits for EOF on its
             // exec-status pipe and on the output pipes), wait, and mirror the status.
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-            let mut status = 0;
-            loop {
-                let r = libc::waitpid(pid, &mut status, 0);
-                if r == pid {
-                    break;
-                }
-                if r < 0 && *libc::__errno_location() != libc::EINTR {
-                    libc::_exit(125);
-                }
-            }
-            if libc::WIFSIGNALED(status) {
-                let sig = libc::WTERMSIG(status);
-                libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
-                libc::signal(sig, libc::SIG_DFL);
-                libc::kill(libc::getpid(), sig);
-                libc::_exit(128 + sig);
-            }
-            libc::_exit(libc::WEXITSTATUS(status));
+            close_and_mirror(pid);
         });
     }
     cmd.spawn().map_err(|source| RuntimeError::Spawn {
@@ -1111,6 +1093,49 @@ fn finish_process(tty: bool, filter: Option<&seccomp::Filter>) -> io::Result<()>
         f.install()?;
     }
     Ok(())
+}
+
+/// The first child after its fork: hold no descriptor of the caller's (the parent waits for
+/// EOF on its pipes), wait for `pid`, and exit as it did — re-raising a fatal signal so the
+/// parent sees the same status. Exits 125 when waiting fails. Never returns.
+///
+/// # Safety
+/// Runs in a forked child; only raw system calls.
+unsafe fn close_and_mirror(pid: libc::pid_t) -> ! {
+    // SAFETY: (whole body) raw system calls on integers and a local status word.
+    unsafe {
+        let status = close_and_wait(pid);
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Close every descriptor above stderr, then wait for `pid` (retrying on `EINTR`) and return
+/// its wait status; exits 125 when waiting fails.
+///
+/// # Safety
+/// Runs in a forked child; only raw system calls.
+pub(crate) unsafe fn close_and_wait(pid: libc::pid_t) -> libc::c_int {
+    // SAFETY: (whole body) raw system calls on integers and a local status word.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let r = libc::waitpid(pid, &mut status, 0);
+            if r == pid {
+                return status;
+            }
+            if r < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(125);
+            }
+        }
+    }
 }
 
 /// Pid 1 with `--init`: forward every catchable signal to `child`, reap everything, and
@@ -1233,25 +1258,7 @@ pub fn spawn_with(
             // The first child: report pid 1's host pid, hold no descriptor, wait, mirror.
             let bytes = pid.to_ne_bytes();
             libc::write(pid_write_fd, bytes.as_ptr().cast(), bytes.len());
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-            let mut status = 0;
-            loop {
-                let r = libc::waitpid(pid, &mut status, 0);
-                if r == pid {
-                    break;
-                }
-                if r < 0 && *libc::__errno_location() != libc::EINTR {
-                    libc::_exit(125);
-                }
-            }
-            if libc::WIFSIGNALED(status) {
-                let sig = libc::WTERMSIG(status);
-                libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
-                libc::signal(sig, libc::SIG_DFL);
-                libc::kill(libc::getpid(), sig);
-                libc::_exit(128 + sig);
-            }
-            libc::_exit(libc::WEXITSTATUS(status));
+            close_and_mirror(pid);
         });
     }
     let child = cmd.spawn().map_err(fail)?;
