@@ -5,8 +5,8 @@
 //!
 //! ## Model
 //! - The namespace is created by the caller (the per-container monitor) with
-//!   [`new_netns`] and held as a descriptor: no `/run/netns` bind mount, so nothing is left
-//!   mounted if the monitor is killed. When the last holder (monitor, container) goes, the
+//!   [`new_netns_with_socket`] and held as a descriptor: no `/run/netns` bind mount, so
+//!   nothing is left mounted if the monitor is killed. When the last holder (monitor, container) goes, the
 //!   kernel destroys the namespace and both veth ends with it.
 //! - Addresses are leased by *lock*, not by bookkeeping: an address is taken while a
 //!   process holds an exclusive `flock` on `/run/strata/ipam/<address>`; a crashed holder
@@ -95,33 +95,6 @@ impl Ip for IpCommand {
         }
         Ok(())
     }
-}
-
-/// Create a new network namespace and return a descriptor for it, leaving the calling
-/// thread in the namespace it was in.
-pub fn new_netns() -> Result<OwnedFd, NetworkError> {
-    let open = |p: &str| -> Result<OwnedFd, NetworkError> {
-        let f = File::open(p).map_err(io_err(format!("open {p}")))?;
-        Ok(OwnedFd::from(f))
-    };
-    let host = open("/proc/thread-self/ns/net")?;
-    // SAFETY: unshare and setns on this thread only, with valid descriptors.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNET) < 0 {
-            return Err(io_err("create a network namespace")(
-                io::Error::last_os_error(),
-            ));
-        }
-    }
-    let ns = open("/proc/thread-self/ns/net");
-    // SAFETY: as above.
-    let back = unsafe { libc::setns(host.as_raw_fd(), libc::CLONE_NEWNET) };
-    if back < 0 {
-        return Err(io_err("return to the host network namespace")(
-            io::Error::last_os_error(),
-        ));
-    }
-    ns
 }
 
 /// An address held for one container (released when dropped or when the process dies).
@@ -302,8 +275,9 @@ mod tests {
     }
 }
 
-/// Create a network namespace like [`new_netns`], and an `AF_INET` datagram socket that
-/// lives in it (for the configuration ioctls of [`attach_direct`]).
+/// Create a new network namespace and return a descriptor for it, leaving the calling
+/// thread in the namespace it was in, and an `AF_INET` datagram socket that lives in it
+/// (for the configuration ioctls of [`attach_direct`]).
 pub fn new_netns_with_socket() -> Result<(OwnedFd, OwnedFd), NetworkError> {
     let open = |p: &str| -> Result<OwnedFd, NetworkError> {
         let f = File::open(p).map_err(io_err(format!("open {p}")))?;
