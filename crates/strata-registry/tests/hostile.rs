@@ -80,7 +80,9 @@ impl Hostile {
 
     fn denied(&self, h: &HeaderMap, host: &str) -> Option<Response> {
         let challenge = match self.mode {
-            Mode::BasicAuth => {
+            // The redirecting registry demands credentials too, so that the test can tell
+            // the registry's requests (which carry them) from the storage's (which must not).
+            Mode::BasicAuth | Mode::RedirectBlob => {
                 if header_str(h, header::AUTHORIZATION).as_deref() == Some("Basic dXNlcjpzM2NyM3Q=")
                 {
                     return None;
@@ -529,25 +531,38 @@ async fn huge_manifest_is_refused() {
     assert!(err.contains("larger than 4194304 bytes"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redirect_to_storage_drops_authorization() {
-    let f = hostile(Mode::RedirectBlob).await;
-    // Credentials for the registry, sent as Basic auth to it.
+/// Options whose credentials file holds `user:s3cr3t` for the fixture's registry (the
+/// directory lives as long as the returned guard).
+fn with_basic_credentials(f: &Fixture) -> (tempfile::TempDir, strata_registry::ClientOptions) {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("config.json");
     let mut cfg = DockerConfig::load(&path).unwrap();
     cfg.store(&f.host, &AuthEntry::basic("user", "s3cr3t"))
         .unwrap();
-    // This fixture does not demand auth, so seed the challenge with a Basic-auth twin:
-    // the registry requests carry no Authorization here, and neither may the storage ones.
     let opts = strata_registry::ClientOptions {
         docker_config: Some(path),
         ..quick_options()
     };
+    (tmp, opts)
+}
+
+const BASIC: &str = "Basic dXNlcjpzM2NyM3Q=";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_to_storage_drops_authorization() {
+    let f = hostile(Mode::RedirectBlob).await;
+    let (_cfg, opts) = with_basic_credentials(&f);
     let (_t, store, res) = pull(&f, opts).await;
     res.unwrap();
     assert!(store.has_blob(&f.state.layer));
     let log = f.state.log.lock().unwrap();
+    // The registry got the credentials for the layer; the storage it redirected to did not.
+    let layer = format!("blobs/{}", f.state.layer);
+    assert!(
+        log.iter()
+            .any(|(p, _, a)| *p == layer && a.as_deref() == Some(BASIC)),
+        "{log:?}"
+    );
     let storage: Vec<_> = log
         .iter()
         .filter(|(p, _, _)| p.starts_with("storage/"))
@@ -557,17 +572,9 @@ async fn redirect_to_storage_drops_authorization() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn basic_auth_is_sent_to_the_registry_but_not_across_a_redirect() {
+async fn basic_auth_is_sent_with_every_registry_request() {
     let f = hostile(Mode::BasicAuth).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("config.json");
-    let mut cfg = DockerConfig::load(&path).unwrap();
-    cfg.store(&f.host, &AuthEntry::basic("user", "s3cr3t"))
-        .unwrap();
-    let opts = strata_registry::ClientOptions {
-        docker_config: Some(path),
-        ..quick_options()
-    };
+    let (_cfg, opts) = with_basic_credentials(&f);
     let (_t, _store, res) = pull(&f, opts).await;
     res.unwrap();
     {
@@ -575,7 +582,7 @@ async fn basic_auth_is_sent_to_the_registry_but_not_across_a_redirect() {
         assert!(
             log.iter()
                 .filter(|(p, _, _)| p.starts_with("blobs/"))
-                .all(|(_, _, a)| a.as_deref() == Some("Basic dXNlcjpzM2NyM3Q="))
+                .all(|(_, _, a)| a.as_deref() == Some(BASIC))
         );
     }
     // Without credentials: a clear refusal.

@@ -165,8 +165,8 @@ impl LayerHandler for Recorder {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn layer_handler_sees_layers_in_order() {
+/// Push a six-layer image and pull it with `handler`.
+async fn pull_six_layers(handler: Arc<dyn LayerHandler>) {
     let tmp = tempfile::tempdir().unwrap();
     let server = start_fs_server(&tmp.path().join("reg")).await;
     let src = Store::open(tmp.path().join("src")).unwrap();
@@ -176,12 +176,17 @@ async fn layer_handler_sees_layers_in_order() {
     let dest = reference(&format!("{}/l:1", server.host()));
     client.push(&src, &image, &dest, &NoProgress).await.unwrap();
     let dst = Store::open(tmp.path().join("dst")).unwrap();
-    let rec = Arc::new(Recorder(Mutex::new(Vec::new())));
     let opts = PullOptions {
-        layer_handler: Some(rec.clone()),
+        layer_handler: Some(handler),
         ..Default::default()
     };
     client.pull(&dst, &dest, &opts, &NoProgress).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layer_handler_sees_layers_in_order() {
+    let rec = Arc::new(Recorder(Mutex::new(Vec::new())));
+    pull_six_layers(rec.clone()).await;
     assert_eq!(*rec.0.lock().unwrap(), vec![0, 1, 2, 3, 4, 5]);
 }
 
@@ -207,23 +212,8 @@ impl LayerHandler for Concurrent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_layer_handler_sees_every_layer_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start_fs_server(&tmp.path().join("reg")).await;
-    let src = Store::open(tmp.path().join("src")).unwrap();
-    let layers: Vec<Vec<u8>> = (0..6)
-        .map(|i| noise(50_000 * (6 - i), 10 + i as u64))
-        .collect();
-    let image = make_image(&src, "local/c:1", &layers);
-    let client = Client::new(options()).unwrap();
-    let dest = reference(&format!("{}/c:1", server.host()));
-    client.push(&src, &image, &dest, &NoProgress).await.unwrap();
-    let dst = Store::open(tmp.path().join("dst")).unwrap();
     let rec = Arc::new(Concurrent(Mutex::new(Vec::new())));
-    let opts = PullOptions {
-        layer_handler: Some(rec.clone()),
-        ..Default::default()
-    };
-    client.pull(&dst, &dest, &opts, &NoProgress).await.unwrap();
+    pull_six_layers(rec.clone()).await;
     let mut seen = rec.0.lock().unwrap().clone();
     seen.sort();
     assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
