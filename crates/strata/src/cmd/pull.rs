@@ -151,6 +151,8 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
 #[derive(Default)]
 pub(crate) struct SnapshotUnpacker {
     state: Mutex<Unpacked>,
+    /// The config's diffIDs, read once the config is in the store.
+    config_ids: std::sync::OnceLock<Vec<Digest>>,
 }
 
 /// Layers unpacked so far: diffIDs of the committed prefix, and the layers above it that are
@@ -162,14 +164,22 @@ struct Unpacked {
 }
 
 impl SnapshotUnpacker {
+    /// The image config's diffIDs, if the config is in the store yet (read once).
     fn config_diff_ids(
+        &self,
         store: &strata_store::Store,
         manifest: &strata_oci::Manifest,
-    ) -> Option<Vec<Digest>> {
+    ) -> Option<&[Digest]> {
+        if let Some(ids) = self.config_ids.get() {
+            return Some(ids);
+        }
         let bytes = store.read_blob(&manifest.config.digest).ok()?;
         let config = strata_oci::ImageConfig::parse(&bytes).ok()?;
         let ids = config.diff_ids().to_vec();
-        (ids.len() == manifest.layers.len()).then_some(ids)
+        if ids.len() != manifest.layers.len() {
+            return None;
+        }
+        Some(self.config_ids.get_or_init(|| ids))
     }
 }
 
@@ -186,8 +196,8 @@ impl strata_registry::LayerHandler for SnapshotUnpacker {
     ) -> Result<(), strata_registry::HandlerError> {
         let snapshots = strata_build::snapshot::Snapshots::new(store)?;
         let layer = &manifest.layers[index];
-        let config_ids = Self::config_diff_ids(store, manifest);
-        let known = config_ids.as_ref().and_then(|ids| {
+        let config_ids = self.config_diff_ids(store, manifest);
+        let known = config_ids.and_then(|ids| {
             let chain = strata_layer::chain_ids(&ids[..=index]);
             let exists = chain.last().is_some_and(|c| snapshots.path(c).exists());
             exists.then(|| ids[index].clone())
@@ -204,7 +214,7 @@ impl strata_registry::LayerHandler for SnapshotUnpacker {
                 };
                 let summary = strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)
                     .map_err(|e| format!("unpacking layer {}: {e}", layer.digest))?;
-                if let Some(ids) = &config_ids
+                if let Some(ids) = config_ids
                     && ids[index] != summary.diff_id
                 {
                     return Err(format!(
