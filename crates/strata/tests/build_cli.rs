@@ -34,6 +34,29 @@ fn strata_at(root: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `strata --root ROOT build -f - EXTRA… CTX`, Dockerfile given as text on stdin.
+fn build_stdin_at(root: &Path, ctx: &Path, dockerfile: &str, extra: &[&str]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("--root")
+        .arg(root)
+        .args(["build", "-f", "-"])
+        .args(extra)
+        .arg(ctx)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn setup(files: &[(&str, &str)]) -> Option<Env> {
     if let Some(r) = skip_reason() {
         eprintln!("skipping: {r}");
@@ -82,27 +105,9 @@ impl Env {
         strata_at(&self.root, args)
     }
 
-    /// `strata build --progress=plain EXTRA… CTX`, Dockerfile given as text on stdin.
+    /// `strata build EXTRA… CTX`, Dockerfile given as text on stdin.
     fn build_stdin(&self, dockerfile: &str, extra: &[&str]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .arg("--root")
-            .arg(&self.root)
-            .args(["build", "-f", "-"])
-            .args(extra)
-            .arg(&self.ctx)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dockerfile.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        build_stdin_at(&self.root, &self.ctx, dockerfile, extra)
     }
 
     fn build(&self, dockerfile: &str, extra: &[&str]) -> (String, String) {
@@ -400,24 +405,12 @@ fn from_pulls_a_missing_base_image_from_a_registry() {
     // A fresh store: the base is not there and comes from the registry.
     let fresh = env.tmp.path().join("fresh");
     let result = if pushed {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .arg("--root")
-            .arg(&fresh)
-            .args(["build", "-q", "-t", "pulled", "-f", "-"])
-            .arg(&env.ctx)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("FROM {remote}\nRUN echo pulled > /p\n").as_bytes())
-            .unwrap();
-        Some(child.wait_with_output().unwrap())
+        Some(build_stdin_at(
+            &fresh,
+            &env.ctx,
+            &format!("FROM {remote}\nRUN echo pulled > /p\n"),
+            &["-q", "-t", "pulled"],
+        ))
     } else {
         None
     };
