@@ -22,6 +22,7 @@
 //! reported is the lowest `fixed` event above the installed version.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -49,7 +50,6 @@ impl Severity {
             s if s >= 9.0 => Severity::Critical,
             s if s >= 7.0 => Severity::High,
             s if s >= 4.0 => Severity::Medium,
-            s if s > 0.0 => Severity::Low,
             _ => Severity::Low,
         }
     }
@@ -275,6 +275,9 @@ pub fn affected(adv: &Advisory, version: &str, scheme: Scheme) -> Option<Option<
 /// Match every package of `sbom` against `db`.
 pub fn scan(sbom: &Sbom, db: &Database, options: &ScanOptions) -> Result<Vec<Finding>> {
     let mut out: Vec<Finding> = Vec::new();
+    // (advisory, package URL) pairs already reported: one finding each, whichever of the
+    // package's ecosystems listed it first.
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     for p in &sbom.packages {
         let (ecosystems, name, version, scheme) = lookup_keys(p, sbom.distro.as_ref());
         for eco in &ecosystems {
@@ -288,7 +291,7 @@ pub fn scan(sbom: &Sbom, db: &Database, options: &ScanOptions) -> Result<Vec<Fin
                 if !options.severities.is_empty() && !options.severities.contains(&adv.severity) {
                     continue;
                 }
-                if out.iter().any(|f| f.id == adv.id && f.purl == p.purl) {
+                if !seen.insert((adv.id.clone(), p.purl.clone())) {
                     continue;
                 }
                 out.push(Finding {
@@ -328,7 +331,7 @@ pub fn sarif(image: &str, findings: &[Finding], tool_version: &str) -> Value {
     for f in findings {
         if !rule_ids.contains(&f.id.as_str()) {
             rule_ids.push(&f.id);
-            let mut rule = json!({
+            let rule = json!({
                 "id": f.id,
                 "shortDescription": {"text": if f.summary.is_empty() { f.id.clone() } else { f.summary.clone() }},
                 "properties": {"security-severity": format!("{:.1}", f.score.unwrap_or(match f.severity {
@@ -338,13 +341,8 @@ pub fn sarif(image: &str, findings: &[Finding], tool_version: &str) -> Value {
                     Severity::Low => 0.1,
                     Severity::Unknown => 0.0,
                 })), "tags": ["security", "vulnerability", f.severity.as_str()]},
+                "helpUri": format!("https://osv.dev/vulnerability/{}", f.id),
             });
-            if let Some(obj) = rule.as_object_mut() {
-                obj.insert(
-                    "helpUri".into(),
-                    json!(format!("https://osv.dev/vulnerability/{}", f.id)),
-                );
-            }
             rules.push(rule);
         }
     }
