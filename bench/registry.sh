@@ -11,6 +11,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 source "$REPO/scripts/env.sh"
+source "$REPO/bench/lib.sh"
 WORK="${WORK:-/tmp/strata-bench-registry}"
 RUNS="${RUNS:-5}"
 mkdir -p "$WORK"
@@ -25,24 +26,8 @@ stop_registry() {
 start_registry() { # empty each time
   stop_registry
   rm -rf "$WORK/registry-root"
-  cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry-root
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$(cat "$WORK/port")
-EOF
-  docker-registry serve "$WORK/registry.yml" >>"$WORK/registry.log" 2>&1 &
-  echo $! >"$WORK/registry.pid"
-  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$(cat "$WORK/port")/v2/" && return 0; sleep 0.05; done
-  echo "docker-registry did not start" >&2; exit 1
+  start_distribution "$WORK/registry-root" "$(cat "$WORK/port")"
+  echo "$registry_pid" >"$WORK/registry.pid"
 }
 export CONTAINERS_STORAGE_CONF="$WORK/podman/storage.conf" CONTAINERS_CONF="$WORK/podman/containers.conf"
 export CONTAINERS_REGISTRIES_CONF="$WORK/podman/registries.conf"
@@ -58,7 +43,7 @@ if [ -z "${STRATA:-}" ]; then  # a prebuilt binary, or build it (release)
   (cd "$REPO" && cargo build --release -q --locked -p strata --bin strata)
   STRATA="${CARGO_TARGET_DIR:-$REPO/target}/release/strata"
 fi
-python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' >"$WORK/port"
+free_port >"$WORK/port"
 PORT="$(cat "$WORK/port")"; REG="127.0.0.1:$PORT"
 trap 'stop_registry; podman rmi -a -f >/dev/null 2>&1 || true' EXIT
 

@@ -20,18 +20,7 @@ PEERS_FIXTURE="${PEERS_FIXTURE:-/work/shared/peers/fixture}"
 
 # ---- helpers used by hyperfine's --prepare (the script calls itself) ----------------
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # URL
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "no answer from $1" >&2
-  return 1
-}
+source "$REPO/bench/lib.sh"
 
 stop_registry() { # NAME
   local pidfile="$WORK/$1.pid"
@@ -53,21 +42,9 @@ start_registry() { # NAME (strata|distribution); port from $WORK/NAME.port
         >/dev/null 2>>"$WORK/strata.log" &
       ;;
     distribution)
-      cat >"$WORK/distribution.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/distribution-root
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-EOF
-      docker-registry serve "$WORK/distribution.yml" >>"$WORK/distribution.log" 2>&1 &
+      start_distribution "$WORK/distribution-root" "$port"
+      echo "$registry_pid" >"$WORK/$name.pid"
+      return
       ;;
   esac
   echo $! >"$WORK/$name.pid"

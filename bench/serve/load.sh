@@ -24,7 +24,7 @@ if [ -z "${STRATA:-}" ] || [ -z "${LOAD:-}" ]; then
   STRATA="$TARGET/strata"; LOAD="$TARGET/examples/load"
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$REPO/bench/lib.sh"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -34,25 +34,12 @@ start() { # NAME PORT
     strata)
       "$STRATA" serve --addr "127.0.0.1:$2" --storage "fs:$WORK/strata-root" >/dev/null 2>"$WORK/strata.log" & ;;
     docker-registry)
-      cat >"$WORK/distribution.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/distribution-root
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$2
-YML
-      docker-registry serve "$WORK/distribution.yml" >"$WORK/distribution.log" 2>&1 & ;;
+      start_distribution "$WORK/distribution-root" "$2"
+      pids+=("$registry_pid")
+      return ;;
   esac
   pids+=($!)
-  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$2/v2/" && return 0; sleep 0.05; done
-  echo "$1 did not answer on 127.0.0.1:$2" >&2; exit 1
+  wait_http "http://127.0.0.1:$2/v2/" || exit 1
 }
 
 declare -A PORT
