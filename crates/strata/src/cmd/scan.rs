@@ -131,12 +131,12 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow!("'strata scan' requires an image"))?;
             // Bad flags are reported before anything is read.
             args.flags.options()?;
-            // Resolve the name here (Docker's rules and errors), then scan by digest exactly
-            // as a command that has just produced an image does.
+            // Resolve the name with Docker's rules and errors, then scan what it names.
             let store = ctx.store()?;
             let images = store.images()?;
             let desc = crate::image::resolve(&store, &images, &image)?;
-            scan_stored(ctx, &image, &desc.digest, &args.flags)
+            let img = strata_insight::Image::load(&store, &image, &desc)?;
+            scan_and_report(&store, img, &args.flags)
         }
     }
 }
