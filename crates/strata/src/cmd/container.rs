@@ -476,10 +476,18 @@ pub fn for_each(
     names: &[String],
     mut f: impl FnMut(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    for_each_print(names, |n| f(n).map(|()| n.to_string()))
+}
+
+/// Like [`for_each`], printing what `f` returns on success instead of the name.
+pub fn for_each_print<T: std::fmt::Display>(
+    names: &[String],
+    mut f: impl FnMut(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<()> {
     let mut failed = false;
     for n in names {
         match f(n) {
-            Ok(()) => println!("{n}"),
+            Ok(out) => println!("{out}"),
             Err(e) => {
                 failed = true;
                 eprintln!("Error response from daemon: {}", crate::render_error(&e));

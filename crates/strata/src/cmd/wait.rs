@@ -14,23 +14,9 @@ pub struct WaitArgs {
 
 pub fn run(ctx: &Ctx, args: WaitArgs) -> anyhow::Result<()> {
     let cs = container::containers(ctx)?;
-    let mut failed = false;
-    for n in &args.containers {
-        let r = (|| -> anyhow::Result<i32> {
-            let id = container::resolve(&cs, n)?;
-            cs.wait_monitor(&id)?;
-            Ok(cs.load(&id).map(|c| c.state.exit_code).unwrap_or(0))
-        })();
-        match r {
-            Ok(code) => println!("{code}"),
-            Err(e) => {
-                failed = true;
-                eprintln!("Error response from daemon: {}", crate::render_error(&e));
-            }
-        }
-    }
-    if failed {
-        return Err(crate::Exit(1).into());
-    }
-    Ok(())
+    container::for_each_print(&args.containers, |n| {
+        let id = container::resolve(&cs, n)?;
+        cs.wait_monitor(&id)?;
+        Ok(cs.load(&id).map(|c| c.state.exit_code).unwrap_or(0))
+    })
 }
