@@ -28,6 +28,17 @@ fn can_run() -> bool {
     true
 }
 
+/// A fresh environment with the busybox image `bb`, or `None` (test skipped) when
+/// containers cannot run here.
+fn imported() -> Option<Env> {
+    if !can_run() {
+        return None;
+    }
+    let env = Env::new();
+    image(&env);
+    Some(env)
+}
+
 fn image(env: &Env) {
     let rootfs = env.busybox_rootfs();
     env.ok(&[
@@ -88,11 +99,7 @@ fn alive(pid: i64) -> bool {
 
 #[test]
 fn seed_scenario_httpd_with_published_port() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     let www = env.path("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("index.html"), "hello from strata\n").unwrap();
@@ -148,11 +155,7 @@ fn seed_scenario_httpd_with_published_port() {
 
 #[test]
 fn exit_statuses_follow_docker() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     assert_eq!(
         code(&env.run(&["run", "--rm", "bb", "sh", "-c", "exit 3"])),
         3
@@ -188,11 +191,7 @@ fn exit_statuses_follow_docker() {
 
 #[test]
 fn copy_on_write_diff_and_commit() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     env.ok(&[
         "run",
         "--name",
@@ -239,11 +238,7 @@ fn copy_on_write_diff_and_commit() {
 
 #[test]
 fn escapes_are_refused() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     let host = env.path("hostdir");
     std::fs::create_dir_all(&host).unwrap();
     let out = env.run(&[
@@ -341,11 +336,7 @@ fn escapes_are_refused() {
 
 #[test]
 fn exec_logs_wait_and_volumes() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     env.ok(&["volume", "create", "data"]);
     env.ok(&[
         "run",
@@ -405,11 +396,7 @@ fn exec_logs_wait_and_volumes() {
 
 #[test]
 fn containers_on_the_bridge_reach_each_other() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     let www = env.path("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("index.html"), "peer\n").unwrap();
@@ -473,11 +460,7 @@ fn containers_on_the_bridge_reach_each_other() {
 
 #[test]
 fn crash_safety_sigkill_of_monitor_and_cli() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     // The monitor killed: the container dies with it and `ps` says so.
     let id = env
         .ok(&["run", "-d", "--name", "victim", "bb", "sleep", "60"])
@@ -557,11 +540,7 @@ fn crash_safety_sigkill_of_monitor_and_cli() {
 
 #[test]
 fn cp_never_follows_symlinks_out_of_the_container() {
-    if !can_run() {
-        return;
-    }
-    let env = Env::new();
-    image(&env);
+    let Some(env) = imported() else { return };
     env.ok(&[
         "run",
         "--name",
