@@ -240,6 +240,27 @@ pub fn finish_dir(dst: &Path, meta: &fs::Metadata) -> Result<()> {
     set_times(dst, meta)
 }
 
+/// Every entry below `dir` with its `lstat` metadata (parents first, sorted by name), not
+/// following links; errors name the path they are about.
+pub(crate) fn walk(dir: &Path) -> impl Iterator<Item = Result<(walkdir::DirEntry, fs::Metadata)>> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter()
+        .map(move |e| {
+            let e = e.map_err(|e| BuildError::Copy {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let m = e.metadata().map_err(|err| BuildError::Copy {
+                path: e.path().display().to_string(),
+                reason: err.to_string(),
+            })?;
+            Ok((e, m))
+        })
+}
+
 /// Copy the tree at `src` (whose metadata is `meta`) to `dst`, keeping owners, modes,
 /// times and symlinks (never followed).
 pub fn copy_tree(src: &Path, meta: &fs::Metadata, dst: &Path) -> Result<()> {
@@ -253,19 +274,8 @@ pub fn copy_tree(src: &Path, meta: &fs::Metadata, dst: &Path) -> Result<()> {
     }
     make_dir(dst, Some(meta), &keep(meta))?;
     let mut dirs = Vec::new();
-    for e in walkdir::WalkDir::new(src)
-        .follow_links(false)
-        .sort_by_file_name()
-        .min_depth(1)
-    {
-        let e = e.map_err(|e| BuildError::Copy {
-            path: src.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let m = e.metadata().map_err(|err| BuildError::Copy {
-            path: e.path().display().to_string(),
-            reason: err.to_string(),
-        })?;
+    for e in walk(src) {
+        let (e, m) = e?;
         let rel = e.path().strip_prefix(src).unwrap_or(e.path());
         let d = dst.join(rel);
         if m.is_dir() {

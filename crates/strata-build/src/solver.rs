@@ -1579,28 +1579,17 @@ fn context_items(ctx: &Context, rel: &str) -> Result<Vec<String>> {
 
 /// Every entry below `dir` (relative paths, parents first, sorted), not following links.
 fn walk_dir(dir: &Path) -> Result<Vec<(String, std::fs::Metadata)>> {
-    let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-        .min_depth(1)
-    {
-        let e = e.map_err(|e| BuildError::Copy {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let meta = e.metadata().map_err(|err| BuildError::Copy {
-            path: e.path().display().to_string(),
-            reason: err.to_string(),
-        })?;
-        let rel = e
-            .path()
-            .strip_prefix(dir)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        out.push((rel, meta));
-    }
-    Ok(out)
+    crate::fsutil::walk(dir)
+        .map(|e| {
+            let (e, meta) = e?;
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((rel, meta))
+        })
+        .collect()
 }
 
 #[cfg(test)]
