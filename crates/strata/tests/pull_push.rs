@@ -157,3 +157,28 @@ fn every_layer_of_a_pulled_image_becomes_its_snapshot() {
     assert!(wh.file_type().is_char_device(), "{wh:?}");
     b.check_clean();
 }
+
+#[test]
+fn all_tags_round_trip_and_search_lists_the_repository() {
+    let reg_dir = tempfile::tempdir().unwrap();
+    let srv = Serve::start(reg_dir.path(), &["--storage", "memory"]);
+    let reg = srv.addr.to_string();
+    let a = Env::new();
+    let one = a.tiny("tools:1", "one");
+    let two = a.tiny("tools:2", "two");
+    a.ok(&["tag", "tools:1", &format!("{reg}/team/tools:1")]);
+    a.ok(&["tag", "tools:2", &format!("{reg}/team/tools:2")]);
+    a.ok(&["push", "--all-tags", &format!("{reg}/team/tools")]);
+
+    let b = Env::new();
+    b.ok(&["pull", "--all-tags", &format!("{reg}/team/tools")]);
+    assert_eq!(inspect(&b, &format!("{reg}/team/tools:1"), "{{.Id}}"), one);
+    assert_eq!(inspect(&b, &format!("{reg}/team/tools:2"), "{{.Id}}"), two);
+
+    // An OCI registry has no search API: the catalog, filtered by the term; names from a
+    // registry other than Docker Hub carry its host, as Docker shows them.
+    let found = b.ok(&["search", "--format", "{{.Name}}", &format!("{reg}/tools")]);
+    assert_eq!(found.trim(), format!("{reg}/team/tools"), "{found}");
+    let none = b.ok(&["search", "--format", "{{.Name}}", &format!("{reg}/nothing")]);
+    assert_eq!(none.trim(), "");
+}
