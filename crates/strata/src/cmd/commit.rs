@@ -44,28 +44,27 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
     let c = cs.load(&id)?;
     let store = ctx.store()?;
     let images = store.images()?;
-    // The container's image: the stored image whose ID it recorded.
-    let mut base: Option<(Manifest, ImageConfig)> = None;
-    for d in images.digests() {
-        let Some(desc) = images.by_digest(d).map(image::strip) else {
-            continue;
-        };
-        let Ok((_, m)) = image::load_manifest(&store, &desc) else {
-            continue;
-        };
-        if m.config.digest.to_string() == c.config.image_id {
-            let bytes = store.read_blob(&m.config.digest)?;
-            let cfg = ImageConfig::parse_with_digest(&bytes, &m.config.digest)?;
-            base = Some((m, cfg));
-            break;
-        }
-    }
-    let (base_manifest, mut config) = base.ok_or_else(|| {
-        anyhow!(
-            "image {} of container {id} is no longer in the store",
-            c.config.image_id
-        )
-    })?;
+    // The container's image: the stored image whose ID (config digest) it recorded, found
+    // from the cached summaries; only its own manifest and config are read.
+    let desc = images
+        .digests()
+        .into_iter()
+        .find(|d| {
+            image::image_id(&store, &images, d).is_ok_and(|i| i.to_string() == c.config.image_id)
+        })
+        .and_then(|d| images.by_digest(d).map(image::strip))
+        .ok_or_else(|| {
+            anyhow!(
+                "image {} of container {id} is no longer in the store",
+                c.config.image_id
+            )
+        })?;
+    let (_, base_manifest) = image::load_manifest(&store, &desc)?;
+    let config_digest = &base_manifest.config.digest;
+    let bytes = store
+        .read_blob(config_digest)
+        .with_context(|| format!("reading image config {config_digest}"))?;
+    let mut config = ImageConfig::parse_with_digest(&bytes, config_digest)?;
 
     // Mount-point stubs are not part of the change (only removable while stopped).
     let upper = c.upper();
