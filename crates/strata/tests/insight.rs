@@ -933,22 +933,32 @@ fn sbom_lists_every_ecosystem_with_the_layer_that_added_it() {
         "{names}"
     );
 
-    // A second run reads the cached catalog and says the same; --no-cache reads again.
+    // A second run reads the cached catalog and says the same.
     let again = json_out(&env, &["sbom", "--format", "json", "insight/app:1"]);
     assert_eq!(again, bom);
-    let fresh = json_out(
-        &env,
-        &["sbom", "--no-cache", "--format", "json", "insight/app:1"],
-    );
-    assert_eq!(fresh, bom);
-
-    // The cached catalog goes once its image has left the store.
     let hex = bom["manifest_digest"]
         .as_str()
         .unwrap()
         .trim_start_matches("sha256:");
     let cached = env.root().join(format!("meta/insight/sbom-v1-{hex}.json"));
     assert!(cached.exists());
+
+    // A doctored cache shows that the cache is what is read, and that --no-cache reads
+    // the layers again (and puts the true catalog back).
+    let mut doctored = bom.clone();
+    doctored["packages"] = json!([]);
+    std::fs::write(&cached, serde_json::to_vec(&doctored).unwrap()).unwrap();
+    let from_cache = json_out(&env, &["sbom", "--format", "json", "insight/app:1"]);
+    assert_eq!(from_cache["packages"], json!([]));
+    let fresh = json_out(
+        &env,
+        &["sbom", "--no-cache", "--format", "json", "insight/app:1"],
+    );
+    assert_eq!(fresh, bom);
+    let again = json_out(&env, &["sbom", "--format", "json", "insight/app:1"]);
+    assert_eq!(again, bom);
+
+    // The cached catalog goes once its image has left the store.
     env.tiny("insight/tiny:1", "x");
     env.ok(&["rmi", "insight/app:1"]);
     env.ok(&["system", "gc"]);
