@@ -232,17 +232,7 @@ pub(crate) fn purl(
         Ok(p.to_string())
     };
     build().unwrap_or_else(|_| {
-        let esc = |s: &str| {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-._~".contains(c) {
-                        c.to_string()
-                    } else {
-                        format!("%{:02X}", c as u32 & 0xff)
-                    }
-                })
-                .collect::<String>()
-        };
+        let esc = percent_encode;
         let ns = namespace
             .map(|n| format!("{}/", n.split('/').map(esc).collect::<Vec<_>>().join("/")))
             .unwrap_or_default();
@@ -250,9 +240,28 @@ pub(crate) fn purl(
     })
 }
 
+/// Percent-encode every byte of the UTF-8 form except RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallback_escaping_encodes_utf8_bytes() {
+        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(percent_encode("1.0+b1 é"), "1.0%2Bb1%20%C3%A9");
+    }
 
     #[test]
     fn purls_follow_the_spec_examples() {
