@@ -69,14 +69,21 @@ fn shipped(
         std::slice::from_ref(&rec.digest),
     )?;
     std::fs::create_dir_all(&dir).map_err(crate::io_err("create directory", &dir))?;
+    write_memo(&dir, &memo, &rec);
+    Ok(rec)
+}
+
+/// Best effort: write `value` as JSON to `path` (in `dir`) through a temporary file and a
+/// rename, so a reader sees the whole memo or none; a failure only costs a later rebuild.
+fn write_memo(dir: &std::path::Path, path: &std::path::Path, value: &impl serde::Serialize) {
     let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
-    if let Ok(bytes) = serde_json::to_vec(&rec)
-        && std::fs::write(&tmp, bytes).is_ok()
-        && std::fs::rename(&tmp, &memo).is_err()
-    {
+    let written = serde_json::to_vec(value)
+        .ok()
+        .is_some_and(|bytes| std::fs::write(&tmp, bytes).is_ok())
+        && std::fs::rename(&tmp, path).is_ok();
+    if !written {
         let _ = std::fs::remove_file(&tmp);
     }
-    Ok(rec)
 }
 
 /// Normalise a `-t` value the way Docker does.
@@ -208,17 +215,11 @@ pub(crate) fn export(
         Ok(())
     })?;
     let _ = std::fs::create_dir_all(&memo_dir);
-    let tmp = memo_dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
     let rec = Exported {
         manifest: manifest_desc.clone(),
         config: config_desc.digest.clone(),
     };
-    if let Ok(bytes) = serde_json::to_vec(&rec)
-        && std::fs::write(&tmp, bytes).is_ok()
-        && std::fs::rename(&tmp, &memo_path).is_err()
-    {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    write_memo(&memo_dir, &memo_path, &rec);
     Ok(BuildOutput {
         manifest: manifest_desc,
         image_id: config_desc.digest,
