@@ -125,6 +125,29 @@ fn builder_prune_forgets_the_cache_and_cache_mounts() {
 }
 
 #[test]
+fn builder_prune_keeps_a_cache_mount_a_build_holds() {
+    let Some(env) = env(&files()) else { return };
+    env.build("FROM busybox\nRUN --mount=type=cache,target=/m echo x > /m/f\n");
+    let dir = strata_build::mounts::cache_mount_dir(&env.root);
+    let mount = dir
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a cache mount directory");
+    // A running build holds the mount's lock (shared, as `sharing=shared` does).
+    let lock = std::fs::File::open(mount.with_extension("lock")).unwrap();
+    lock.lock_shared().unwrap();
+    let r = strata_build::prune(&env.store()).unwrap();
+    assert!(r.cache_mounts.is_empty(), "{r:?}");
+    assert!(mount.join("f").exists());
+    drop(lock);
+    let r = strata_build::prune(&env.store()).unwrap();
+    assert_eq!(r.cache_mounts.len(), 1, "{r:?}");
+    assert!(!mount.exists());
+}
+
+#[test]
 fn source_date_epoch_gives_the_same_image_from_different_paths() {
     let df =
         "FROM busybox\nWORKDIR /w\nCOPY . /src/\nRUN echo built > /w/out && mkdir /w/d\nENV X=1\n";
