@@ -148,51 +148,13 @@ impl Launched {
     }
 }
 
-/// Signal numbers by Docker's names (`SIGTERM`, `TERM`, `15`).
+/// Signal numbers by Docker's names (`SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`): the
+/// Dockerfile `STOPSIGNAL` parser, limited to the signals `kill` accepts.
 pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        bail!("invalid signal: {s}");
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    let n = match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ILL" => libc::SIGILL,
-        "TRAP" => libc::SIGTRAP,
-        "ABRT" | "IOT" => libc::SIGABRT,
-        "BUS" => libc::SIGBUS,
-        "FPE" => libc::SIGFPE,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "SEGV" => libc::SIGSEGV,
-        "USR2" => libc::SIGUSR2,
-        "PIPE" => libc::SIGPIPE,
-        "ALRM" => libc::SIGALRM,
-        "TERM" => libc::SIGTERM,
-        "STKFLT" => libc::SIGSTKFLT,
-        "CHLD" => libc::SIGCHLD,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "TSTP" => libc::SIGTSTP,
-        "TTIN" => libc::SIGTTIN,
-        "TTOU" => libc::SIGTTOU,
-        "URG" => libc::SIGURG,
-        "XCPU" => libc::SIGXCPU,
-        "XFSZ" => libc::SIGXFSZ,
-        "VTALRM" => libc::SIGVTALRM,
-        "PROF" => libc::SIGPROF,
-        "WINCH" => libc::SIGWINCH,
-        "IO" | "POLL" => libc::SIGIO,
-        "PWR" => libc::SIGPWR,
-        "SYS" => libc::SIGSYS,
-        _ => bail!("invalid signal: {s}"),
-    };
-    Ok(n)
+    strata_dockerfile::instructions::parse_signal(s)
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| anyhow!("invalid signal: {s}"))
 }
 
 /// Send `sig` to a running container's pid 1 (checked against pid reuse).
@@ -509,4 +471,20 @@ pub fn ensure_stopped(cs: &Containers, c: &Container) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_signal;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), 37);
+        for bad in ["0", "65", "-1", "SIGNOPE", ""] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
 }
