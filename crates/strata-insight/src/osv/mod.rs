@@ -70,6 +70,12 @@ pub fn key(ecosystem: &str, name: &str) -> String {
     }
 }
 
+/// The sources imported under `root` (a store root), without reading their indexes (which
+/// [`Database::open`] loads whole). An absent database has none.
+pub fn sources(root: &Path) -> Result<Vec<Source>> {
+    read_sources(&db_dir(root))
+}
+
 fn read_sources(dir: &Path) -> Result<Vec<Source>> {
     let path = dir.join("sources.json");
     match fs::read(&path) {
