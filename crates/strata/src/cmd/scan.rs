@@ -326,21 +326,21 @@ fn db_import(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<()> {
 
 fn db_status(ctx: &Ctx, format: &str) -> anyhow::Result<()> {
     let root = ctx.root()?;
-    let db = Database::open(&root).context("opening the vulnerability database")?;
+    // Only the source list: the indexes themselves can be hundreds of megabytes.
+    let sources = osv::sources(&root).context("reading the vulnerability database")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format.trim() {
         "json" => {
-            serde_json::to_writer_pretty(&mut out, db.sources())?;
+            serde_json::to_writer_pretty(&mut out, &sources)?;
             out.write_all(b"\n")?;
         }
         "table" => {
-            if db.is_empty() {
+            if sources.is_empty() {
                 eprintln!("no vulnerability data imported yet: use 'strata scan db import FILE…'");
             }
             let now = jiff::Timestamp::now();
-            let rows: Vec<Value> = db
-                .sources()
+            let rows: Vec<Value> = sources
                 .iter()
                 .map(|s| {
                     let age = s
