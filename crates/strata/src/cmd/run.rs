@@ -259,8 +259,8 @@ fn forward_signals(pid: i32, monitor: Option<i32>) {
     }
 }
 
-/// Random hex ID (64 characters, as Docker's).
-fn new_id() -> String {
+/// Random hex ID (64 characters, as Docker's; also anonymous volume names).
+pub fn new_id() -> String {
     let mut bytes = [0u8; 32];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         use std::io::Read;

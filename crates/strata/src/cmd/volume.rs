@@ -177,14 +177,7 @@ pub fn run(ctx: &Ctx, cmd: VolumeCommand) -> anyhow::Result<()> {
     let vols = Volumes::new(&ctx.root()?)?;
     match cmd {
         VolumeCommand::Create(a) => {
-            let name = a.name.unwrap_or_else(|| {
-                let mut b = [0u8; 32];
-                if let Ok(mut f) = fs::File::open("/dev/urandom") {
-                    use std::io::Read;
-                    let _ = f.read_exact(&mut b);
-                }
-                b.iter().map(|x| format!("{x:02x}")).collect()
-            });
+            let name = a.name.unwrap_or_else(crate::cmd::run::new_id);
             vols.create(&name, false)?;
             println!("{name}");
             Ok(())
