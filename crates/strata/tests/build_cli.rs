@@ -1,4 +1,5 @@
-//! `strata build` from the command line: Dockerfile on stdin, outputs, progress formats,
+//! `strata build` from the command line: Dockerfile in the context or on stdin, the
+//! instructions' effect on the image, multi-stage and `--target`, outputs, progress formats,
 //! secrets, `builder prune`, failures, SIGKILL mid-build, concurrent builds and
 //! reproducibility. The base image is Debian's busybox-static imported with `strata import`.
 
@@ -119,6 +120,41 @@ impl Env {
         assert!(out.status.success(), "{e}");
         (o, e)
     }
+}
+
+/// `strata build --progress=plain EXTRA… CTX`, the Dockerfile read from the context.
+fn build_ctx(env: &Env, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["build", "--progress=plain"];
+    args.extend_from_slice(extra);
+    let ctx = env.ctx.display().to_string();
+    args.push(&ctx);
+    let out = env.strata(&args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The image config and the files of the top layer of `name`.
+fn image(env: &Env, name: &str) -> (serde_json::Value, Vec<String>) {
+    let store = strata_store::Store::open(&env.root).unwrap();
+    let desc = store.resolve(name).unwrap().expect("tagged");
+    let doc = store.read_document(&desc).unwrap();
+    let strata_oci::Document::Manifest(m) = doc.value else {
+        panic!()
+    };
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&m.config.digest).unwrap()).unwrap();
+    let top = m.layers.last().unwrap();
+    let (_, mut r) = strata_layer::decompress(store.open_blob(&top.digest).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut bytes).unwrap();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&bytes[..]).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    (cfg, names)
 }
 
 fn tar_names(path: &Path) -> Vec<String> {
@@ -467,4 +503,87 @@ fn tty_progress_redraws_steps_with_cached_and_finished() {
     assert!(first.contains("=> [2/3] COPY f /f"), "{first}");
     let second = run();
     assert!(second.contains("=> CACHED [3/3] RUN sleep 0.3"), "{second}");
+}
+
+#[test]
+fn run_copy_and_config_instructions() {
+    let Some(env) = setup(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nARG GREETING=hello\nENV APP=/app\nWORKDIR $APP\nCOPY a.txt ./\nRUN echo $GREETING > out.txt && rm /bin/true\nLABEL b=2 a=1\nEXPOSE 8080/tcp\nUSER nobody\nCMD [\"sh\"]\n",
+        ),
+        ("a.txt", "A"),
+        ("ignored.md", "x"),
+        (".dockerignore", "*.md\n"),
+    ]) else {
+        return;
+    };
+    let (ok, _, err) = build_ctx(&env, &["-t", "app:1"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("[3/4] COPY a.txt ./"), "{err}");
+    let (cfg, top) = image(&env, "docker.io/library/app:1");
+    assert!(top.contains(&"app/out.txt".to_string()), "{top:?}");
+    assert!(top.contains(&"bin/.wh.true".to_string()), "{top:?}");
+    let c = &cfg["config"];
+    assert_eq!(c["WorkingDir"], "/app");
+    assert_eq!(c["User"], "nobody");
+    assert_eq!(c["Labels"], serde_json::json!({"a": "1", "b": "2"}));
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(c["Cmd"], serde_json::json!(["sh"]));
+    assert!(
+        c["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("APP=/app"))
+    );
+    let hist: Vec<String> = cfg["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        hist.contains(
+            &"RUN |1 GREETING=hello /bin/sh -c echo $GREETING > out.txt && rm /bin/true # buildkit"
+                .to_string()
+        ),
+        "{hist:?}"
+    );
+    assert!(
+        hist.contains(&"EXPOSE map[8080/tcp:{}]".to_string()),
+        "{hist:?}"
+    );
+    assert!(hist.contains(&"CMD [\"sh\"]".to_string()), "{hist:?}");
+    // Second build: everything cached; editing an ignored file changes nothing.
+    std::fs::write(env.ctx.join("ignored.md"), "changed").unwrap();
+    let (ok, _, err) = build_ctx(&env, &["-t", "app:2"]);
+    assert!(ok, "{err}");
+    assert_eq!(err.matches("CACHED").count(), 3, "{err}");
+    // Editing a copied file rebuilds the COPY and what follows.
+    std::fs::write(env.ctx.join("a.txt"), "B").unwrap();
+    let (ok, _, err) = build_ctx(&env, &["-t", "app:3"]);
+    assert!(ok, "{err}");
+    assert_eq!(err.matches("CACHED").count(), 1, "{err}");
+}
+
+#[test]
+fn multi_stage_copy_from_and_target() {
+    let Some(env) = setup(&[(
+        "Dockerfile",
+        "FROM busybox AS builder\nRUN mkdir -p /out && echo built > /out/x\nFROM busybox AS unused\nRUN exit 1\nFROM scratch\nCOPY --from=builder /out/ /data/\n",
+    )]) else {
+        return;
+    };
+    let (ok, _, err) = build_ctx(&env, &["-t", "multi"]);
+    assert!(ok, "{err}");
+    let (cfg, top) = image(&env, "docker.io/library/multi:latest");
+    assert_eq!(top, vec!["data/".to_string(), "data/x".to_string()]);
+    assert_eq!(cfg["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
+    let (ok, _, err) = build_ctx(&env, &["--target", "unused"]);
+    assert!(!ok);
+    assert!(
+        err.contains("did not complete successfully: exit code: 1"),
+        "{err}"
+    );
+    assert!(err.contains("line 4"), "{err}");
 }
