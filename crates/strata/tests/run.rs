@@ -626,17 +626,23 @@ fn resource_limits_use_cgroups() {
     );
     let cg = String::from_utf8_lossy(&out.stdout);
     assert!(cg.contains("strata-"), "{cg}");
-    // The cgroups are removed with the container.
-    let id = cg
-        .lines()
-        .find_map(|l| l.split("strata-").nth(1))
-        .unwrap()
-        .to_string();
-    assert!(
-        !Path::new("/sys/fs/cgroup/pids")
-            .join(format!("strata-{id}"))
-            .exists()
-    );
+    // The cgroups are removed with the container: every `strata-` cgroup it was in (v1:
+    // one per controller, nested below the caller's; v2: one), not only the pids one.
+    for l in cg.lines().filter(|l| l.contains("strata-")) {
+        let mut f = l.splitn(3, ':');
+        let (ctrl, path) = (f.nth(1).unwrap(), f.next().unwrap());
+        let mounts: &[&str] = if ctrl.is_empty() {
+            &["", "unified"]
+        } else {
+            &[ctrl]
+        };
+        for m in mounts {
+            let p = Path::new("/sys/fs/cgroup")
+                .join(m)
+                .join(path.trim_start_matches('/'));
+            assert!(!p.exists(), "{} outlived its container", p.display());
+        }
+    }
     let err = env.fails(&["run", "--rm", "--memory", "lots", "bb", "true"]);
     assert!(err.contains("invalid size"), "{err}");
 }
