@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use strata_insight::sbom::{self, Sbom};
 use strata_insight::{Image, Inventory, ReadOptions};
+use strata_oci::Descriptor;
 use strata_store::Store;
 
 use crate::Ctx;
@@ -55,7 +56,19 @@ pub fn run(ctx: &Ctx, args: SbomArgs) -> anyhow::Result<()> {
 pub(crate) fn load_image(store: &Store, reference: &str) -> anyhow::Result<Image> {
     let images = store.images()?;
     let desc = image::resolve(store, &images, reference)?;
-    Ok(Image::load(store, reference, &desc)?)
+    load(store, reference, &desc)
+}
+
+/// The stored image `desc` as insight sees it (for an index, the manifest the image
+/// commands pick). `name` is only for reports.
+pub(crate) fn load(store: &Store, name: &str, desc: &Descriptor) -> anyhow::Result<Image> {
+    let (manifest_desc, manifest) = image::load_manifest(store, desc)?;
+    Ok(Image::from_manifest(
+        store,
+        name,
+        manifest_desc.digest,
+        &manifest,
+    )?)
 }
 
 /// The catalog of `img`, from the cache when allowed and present.

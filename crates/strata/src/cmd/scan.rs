@@ -135,7 +135,7 @@ pub fn run(ctx: &Ctx, args: ScanArgs) -> anyhow::Result<()> {
             let store = ctx.store()?;
             let images = store.images()?;
             let desc = crate::image::resolve(&store, &images, &image)?;
-            let img = strata_insight::Image::load(&store, &image, &desc)?;
+            let img = super::sbom::load(&store, &image, &desc)?;
             scan_and_report(&store, img, &args.flags)
         }
     }
@@ -154,7 +154,7 @@ pub fn scan_stored(
     let images = store.images()?;
     let desc = crate::image::resolve(&store, &images, &digest.to_string())
         .with_context(|| format!("finding the image {digest} to scan"))?;
-    let img = strata_insight::Image::load(&store, name, &desc)?;
+    let img = super::sbom::load(&store, name, &desc)?;
     scan_and_report(&store, img, flags)
 }
 
