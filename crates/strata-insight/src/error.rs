@@ -24,9 +24,6 @@ pub enum InsightError {
         #[source]
         source: strata_oci::ConfigError,
     },
-    /// The image is an index without a usable manifest, or a nested index.
-    #[error("image {image} has no image manifest in the store")]
-    NoManifest { image: String },
     /// A layer blob could not be decompressed.
     #[error("failed to read layer {digest}")]
     Layer {

@@ -7,7 +7,7 @@
 //! without an entry get an empty `created_by`.
 
 use strata_oci::config::ImageConfig;
-use strata_oci::{Descriptor, Digest, Document, Manifest, Platform, media_type};
+use strata_oci::{Digest, Manifest};
 use strata_store::Store;
 
 use crate::error::{InsightError, Result};
@@ -41,45 +41,8 @@ pub struct Image {
 }
 
 impl Image {
-    /// Load the image `desc` (a manifest, or an index from which the host's platform, else
-    /// the first manifest present in the store, is taken). `name` is only for reports.
-    pub fn load(store: &Store, name: &str, desc: &Descriptor) -> Result<Image> {
-        let store_err = |source| InsightError::Store {
-            image: name.to_string(),
-            source,
-        };
-        let doc = store.read_document(desc).map_err(store_err)?;
-        let (manifest_digest, manifest) = match doc.value {
-            Document::Manifest(m) => (desc.digest.clone(), m),
-            Document::Index(ix) => {
-                let host = Platform::host();
-                let present: Vec<&Descriptor> = ix
-                    .manifests
-                    .iter()
-                    .filter(|d| media_type::kind(&d.media_type) == media_type::Kind::Manifest)
-                    .filter(|d| store.has_blob(&d.digest))
-                    .collect();
-                let chosen = present
-                    .iter()
-                    .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(&host)))
-                    .or_else(|| present.first())
-                    .ok_or_else(|| InsightError::NoManifest {
-                        image: name.to_string(),
-                    })?;
-                match store.read_document(chosen).map_err(store_err)?.value {
-                    Document::Manifest(m) => (chosen.digest.clone(), m),
-                    Document::Index(_) => {
-                        return Err(InsightError::NoManifest {
-                            image: name.to_string(),
-                        });
-                    }
-                }
-            }
-        };
-        Image::from_manifest(store, name, manifest_digest, &manifest)
-    }
-
-    /// Build the view from a manifest already read.
+    /// Build the view from a platform manifest already read (choosing one from an index is
+    /// the caller's: the `strata` binary does it as its image commands do).
     pub fn from_manifest(
         store: &Store,
         name: &str,

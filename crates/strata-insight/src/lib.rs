@@ -2,7 +2,7 @@
 //!
 //! Image insight works offline from the local store:
 //!
-//! 1. [`image::Image::load`] reads the manifest and config of a stored image;
+//! 1. [`image::Image::from_manifest`] reads the config of a stored image's manifest;
 //!    [`layers::Inventory::read`] streams every layer (in parallel) into a per-layer view
 //!    of the files and the merged final filesystem, keeping package metadata and build
 //!    information of executables as it goes.
