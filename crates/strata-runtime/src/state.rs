@@ -335,15 +335,11 @@ impl Containers {
     /// Create a container: directories and files appear at once. The caller holds
     /// [`Containers::lock`] (names are checked against the existing containers).
     pub fn create(&self, config: &Config) -> Result<Container, StateError> {
-        for id in self.ids()? {
-            if let Ok(c) = read_json::<Config>(&self.path(&id).join("config.json"))
-                && c.name == config.name
-            {
-                return Err(StateError::NameInUse {
-                    name: config.name.clone(),
-                    id,
-                });
-            }
+        if let Some(id) = self.id_named(&self.ids()?, &config.name) {
+            return Err(StateError::NameInUse {
+                name: config.name.clone(),
+                id,
+            });
         }
         let tmp = self.dir.join(format!(".tmp-{}", config.id));
         for d in ["upper", "work", "merged", "run"] {
@@ -365,6 +361,16 @@ impl Containers {
         })
     }
 
+    /// The container among `ids` named `name` (unreadable configs skipped).
+    fn id_named(&self, ids: &[String], name: &str) -> Option<String> {
+        ids.iter()
+            .find(|id| {
+                read_json::<Config>(&self.path(id).join("config.json"))
+                    .is_ok_and(|c| c.name == name)
+            })
+            .cloned()
+    }
+
     /// Resolve a name, full ID or unique ID prefix, as Docker does.
     pub fn resolve(&self, input: &str) -> Result<String, StateError> {
         let name = input.strip_prefix('/').unwrap_or(input);
@@ -372,12 +378,8 @@ impl Containers {
         if ids.iter().any(|i| i == input) {
             return Ok(input.to_string());
         }
-        for id in &ids {
-            if let Ok(c) = read_json::<Config>(&self.path(id).join("config.json"))
-                && c.name == name
-            {
-                return Ok(id.clone());
-            }
+        if let Some(id) = self.id_named(&ids, name) {
+            return Ok(id);
         }
         let hits: Vec<&String> = ids
             .iter()
