@@ -172,13 +172,7 @@ pub fn prune(store: &Store) -> Result<PruneReport> {
             if name.ends_with(".lock") || !e.path().is_dir() {
                 continue;
             }
-            let lock_path = mounts.join(format!("{name}.lock"));
-            let lock = fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .map_err(crate::io_err("open", &lock_path))?;
+            let (lock, _) = crate::mounts::cache_mount_lock(&mounts, &name)?;
             if lock.try_lock().is_err() {
                 continue;
             }

@@ -202,6 +202,20 @@ pub fn cache_mount_dir(store_root: &Path) -> PathBuf {
     store_root.join("cache-mounts")
 }
 
+/// The lock file of cache mount `name` in `base` (created when missing), and its path. A
+/// build holds it (shared or exclusive) while it uses the mount; `builder prune` skips a
+/// mount it cannot lock.
+pub(crate) fn cache_mount_lock(base: &Path, name: &str) -> Result<(fs::File, PathBuf)> {
+    let path = base.join(format!("{name}.lock"));
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err("open", &path))?;
+    Ok((lock, path))
+}
+
 fn cache_name(id: &str) -> String {
     strata_oci::Digest::sha256(id.as_bytes()).hex()[..32].to_string()
 }
@@ -232,13 +246,7 @@ pub(crate) fn materialize(plans: &[MountPlan], env: &MountEnv<'_>) -> Result<Mat
                 let base = cache_mount_dir(env.store_root);
                 fs::create_dir_all(&base).map_err(io_err("create directory", &base))?;
                 let name = cache_name(id);
-                let lock_path = base.join(format!("{name}.lock"));
-                let lock = fs::OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&lock_path)
-                    .map_err(io_err("open", &lock_path))?;
+                let (lock, lock_path) = cache_mount_lock(&base, &name)?;
                 let mut dir = base.join(&name);
                 match sharing {
                     CacheSharing::Shared => {
