@@ -386,7 +386,8 @@ pub fn image_lowers(
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != manifest.layers.len() {
         bail!(
-            "image config lists {} layers but the manifest {}",
+            "image config {} lists {} layers but the manifest {}",
+            manifest.config.digest,
             diff_ids.len(),
             manifest.layers.len()
         );
