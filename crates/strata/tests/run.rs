@@ -199,7 +199,8 @@ fn copy_on_write_diff_and_commit() {
         "bb",
         "sh",
         "-c",
-        "echo changed > /etc/passwd && echo new > /root/new && rm /bin/vi",
+        "echo changed > /etc/passwd && echo new > /root/new && rm /bin/vi \
+         && dd if=/dev/zero of=/root/zeros bs=1000 count=1000 2>/dev/null",
     ]);
     // The image and a second container of it are unchanged.
     let other = env.ok(&[
@@ -232,6 +233,19 @@ fn copy_on_write_diff_and_commit() {
     assert_eq!(out, "changed\nnew\ngone\n");
     let hist = env.ok(&["history", "--format", "{{.Comment}}", "cow:1"]);
     assert!(hist.starts_with("cow\n"), "{hist}");
+    // The committed layer's size is its unpacked size (a megabyte of zeros compresses to
+    // about a kilobyte), and the base layers keep the sizes the base image shows.
+    let hist = env.ok(&["history", "--format", "{{.Size}}", "cow:1"]);
+    let top = hist.lines().next().unwrap_or_default();
+    assert!(top.starts_with("1.0") && top.ends_with("MB"), "{hist}");
+    let size = |r: &str| -> u64 {
+        env.ok(&["inspect", "--format", "{{.Size}}", r])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let grown = size("cow:1") - size("bb");
+    assert!((1_000_000..1_100_000).contains(&grown), "{grown}");
     env.ok(&["rm", "c1"]);
     assert_no_mounts(&env);
 }

@@ -144,6 +144,10 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
         media_type::OCI_MANIFEST,
     );
     let manifest_desc = store.write_blob(&lease, &manifest.bytes, media_type::OCI_MANIFEST)?;
+    // Unpacked layer sizes, as `images`/`history` show them: the base image's as it shows
+    // them, then the new layer's own unpacked size (not its compressed blob size).
+    let mut sizes = image::layer_sizes(images.meta(&desc.digest), &base_manifest);
+    sizes.push(info.uncompressed_size);
     store.update(|txn| -> anyhow::Result<()> {
         match &target {
             Some(t) => {
@@ -153,6 +157,9 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
                 txn.add_dangling(&manifest_desc)?;
             }
         }
+        txn.meta_mut(&manifest_desc.digest)
+            .extra
+            .insert(image::META_LAYER_SIZES.into(), serde_json::json!(sizes));
         Ok(())
     })?;
     drop(lease);
