@@ -38,6 +38,7 @@ use super::{Solver, StageState, clean_abs, walk_dir};
 use crate::cache::KeyBuilder;
 use crate::context::Context;
 use crate::fsutil::{self, CopyMeta, View};
+use crate::planned::PlannedLayer;
 use crate::{BuildError, Result, io_err};
 
 /// What one planned item is.
@@ -296,6 +297,51 @@ fn url_basename(url: &str) -> String {
         .find(|s| !s.is_empty())
         .unwrap_or("__unnamed__")
         .to_string()
+}
+
+/// The planned twin of the on-disk copy in [`Solver::copy_op`]: the same operations on a
+/// [`PlannedLayer`], in the same order.
+fn plan_copy(
+    items: &[Item],
+    cm: &CopyMeta,
+    parents_from: &[PathBuf],
+    epoch: Option<i64>,
+) -> Result<PlannedLayer> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut plan = PlannedLayer::new(now);
+    let mut dirs: Vec<(&str, &std::fs::Metadata)> = Vec::new();
+    for it in items {
+        plan.make_parents(parents_from, &it.dst)?;
+        match &it.kind {
+            Kind::Dir => {
+                plan.make_dir(&it.dst, it.meta.as_ref(), cm);
+                if let Some(m) = &it.meta {
+                    dirs.push((&it.dst, m));
+                }
+            }
+            Kind::Leaf => {
+                if let Some(m) = &it.meta {
+                    plan.copy_leaf(&it.src, m, &it.dst, cm)?;
+                }
+            }
+            Kind::Data(bytes, mode, mtime) => {
+                let mtime = epoch.map_or(*mtime, |e| (*mtime).min(e));
+                plan.write_data(&it.dst, bytes.clone(), *mode, mtime, cm);
+            }
+            Kind::Extract => {
+                return Err(BuildError::Copy {
+                    path: it.src.display().to_string(),
+                    reason: "an archive to extract cannot be planned".into(),
+                });
+            }
+        }
+    }
+    for (d, m) in dirs.iter().rev() {
+        plan.finish_dir(d, m);
+    }
+    Ok(plan)
 }
 
 impl Solver<'_> {
@@ -659,60 +705,76 @@ impl Solver<'_> {
         let link = c.link;
         let epoch = self.opts.source_date_epoch;
         let parent_key = st.key.clone();
-        self.layer_op(st, key, name, |_, upper, lowers| {
-            let parents_from: &[PathBuf] = if link { &[] } else { lowers };
-            let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
-            for it in &items {
-                fsutil::make_parents(upper, parents_from, &it.dst)?;
-                let dst = upper.join(it.dst.trim_start_matches('/'));
-                match &it.kind {
-                    Kind::Dir => {
-                        fsutil::make_dir(&dst, it.meta.as_ref(), &cm)?;
-                        if let Some(m) = &it.meta {
-                            dirs.push((dst, m.clone()));
-                        }
-                    }
-                    Kind::Leaf => {
-                        if let Some(m) = &it.meta {
-                            fsutil::copy_leaf(&it.src, m, &dst, &cm)?;
-                        }
-                    }
-                    Kind::Extract => {
-                        fsutil::make_dir(&dst, None, &CopyMeta::default())?;
-                        let kind = archive_kind(&it.src).unwrap_or("tar");
-                        extract(&it.src, kind, &dst)?;
-                    }
-                    Kind::Data(bytes, mode, mtime) => {
-                        if let Ok(m) = std::fs::symlink_metadata(&dst) {
-                            if m.is_dir() {
-                                std::fs::remove_dir_all(&dst).map_err(io_err("remove", &dst))?;
-                            } else {
-                                std::fs::remove_file(&dst).map_err(io_err("remove", &dst))?;
+        let planned = st.tail && !items.iter().any(|it| matches!(it.kind, Kind::Extract));
+        if planned {
+            // Nothing reads this layer back as a directory: stream the copy into the tar.
+            self.layer_op_with(st, key, name, |s, st, lowers| {
+                let parents_from: &[PathBuf] = if link { &[] } else { lowers };
+                let plan = plan_copy(&items, &cm, parents_from, epoch)?;
+                let what = Path::new(&dest);
+                s.write_layer(what, st.exported, |out, opts| {
+                    plan.write(out, opts)?;
+                    Ok(())
+                })
+            })?;
+        } else {
+            self.layer_op(st, key, name, |_, upper, lowers| {
+                let parents_from: &[PathBuf] = if link { &[] } else { lowers };
+                let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
+                for it in &items {
+                    fsutil::make_parents(upper, parents_from, &it.dst)?;
+                    let dst = upper.join(it.dst.trim_start_matches('/'));
+                    match &it.kind {
+                        Kind::Dir => {
+                            fsutil::make_dir(&dst, it.meta.as_ref(), &cm)?;
+                            if let Some(m) = &it.meta {
+                                dirs.push((dst, m.clone()));
                             }
                         }
-                        std::fs::write(&dst, bytes.as_slice()).map_err(io_err("write", &dst))?;
-                        std::os::unix::fs::lchown(&dst, Some(cm.owner.0), Some(cm.owner.1))
-                            .map_err(io_err("chown", &dst))?;
-                        let mode = cm.mode_for(*mode, false);
-                        std::fs::set_permissions(
-                            &dst,
-                            std::os::unix::fs::PermissionsExt::from_mode(mode),
-                        )
-                        .map_err(io_err("chmod", &dst))?;
-                        let t = filetime::FileTime::from_unix_time(
-                            epoch.map_or(*mtime, |e| (*mtime).min(e)),
-                            0,
-                        );
-                        filetime::set_file_times(&dst, t, t)
-                            .map_err(io_err("set times of", &dst))?;
+                        Kind::Leaf => {
+                            if let Some(m) = &it.meta {
+                                fsutil::copy_leaf(&it.src, m, &dst, &cm)?;
+                            }
+                        }
+                        Kind::Extract => {
+                            fsutil::make_dir(&dst, None, &CopyMeta::default())?;
+                            let kind = archive_kind(&it.src).unwrap_or("tar");
+                            extract(&it.src, kind, &dst)?;
+                        }
+                        Kind::Data(bytes, mode, mtime) => {
+                            if let Ok(m) = std::fs::symlink_metadata(&dst) {
+                                if m.is_dir() {
+                                    std::fs::remove_dir_all(&dst)
+                                        .map_err(io_err("remove", &dst))?;
+                                } else {
+                                    std::fs::remove_file(&dst).map_err(io_err("remove", &dst))?;
+                                }
+                            }
+                            std::fs::write(&dst, bytes.as_slice())
+                                .map_err(io_err("write", &dst))?;
+                            std::os::unix::fs::lchown(&dst, Some(cm.owner.0), Some(cm.owner.1))
+                                .map_err(io_err("chown", &dst))?;
+                            let mode = cm.mode_for(*mode, false);
+                            std::fs::set_permissions(
+                                &dst,
+                                std::os::unix::fs::PermissionsExt::from_mode(mode),
+                            )
+                            .map_err(io_err("chmod", &dst))?;
+                            let t = filetime::FileTime::from_unix_time(
+                                epoch.map_or(*mtime, |e| (*mtime).min(e)),
+                                0,
+                            );
+                            filetime::set_file_times(&dst, t, t)
+                                .map_err(io_err("set times of", &dst))?;
+                        }
                     }
                 }
-            }
-            for (d, m) in dirs.iter().rev() {
-                fsutil::finish_dir(d, m)?;
-            }
-            Ok(())
-        })?;
+                for (d, m) in dirs.iter().rev() {
+                    fsutil::finish_dir(d, m)?;
+                }
+                Ok(())
+            })?;
+        }
         if link {
             // The layer's key leaves the parent out; the state after it does not.
             st.key = KeyBuilder::new("strata.stack.v1")

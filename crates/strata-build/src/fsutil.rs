@@ -303,7 +303,9 @@ pub fn make_parents(layer: &Path, lowers_top_first: &[PathBuf], dest: &str) -> R
         }
         rel.push_str(part);
         let p = layer.join(&rel);
-        if p.is_dir() {
+        // Not `is_dir`: a symlink the copy wrote must not lead the next entries out of
+        // the layer directory; creating the parent then fails on it.
+        if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
             continue;
         }
         match lookup(lowers_top_first, &rel) {

@@ -33,6 +33,7 @@ pub mod export;
 pub mod frontend;
 pub mod fsutil;
 pub mod mounts;
+mod planned;
 pub mod snapshot;
 pub mod solver;
 

@@ -154,6 +154,10 @@ struct StageState {
     /// they are compressed as they are written. Other stages' layers are kept
     /// uncompressed, since nothing ships them.
     exported: bool,
+    /// Nothing in this build reads the result of the current op back as a directory: no
+    /// filesystem op follows in the stage and no other stage uses it. Its copy can then be
+    /// written straight to the layer tar (see [`crate::planned`]).
+    tail: bool,
 }
 
 struct Solver<'a> {
@@ -176,6 +180,8 @@ struct Solver<'a> {
     done_cv: Condvar,
     /// Per stage: whether its layers are shipped (see [`StageState::exported`]).
     exported: Vec<bool>,
+    /// Per stage: whether another stage of the plan uses it (base, `COPY --from`, mount).
+    used: Vec<bool>,
     /// Held while a base image is fetched.
     fetching: Mutex<()>,
 }
@@ -213,6 +219,14 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             _ => None,
         };
     }
+    let mut used = vec![false; ins.stages.len()];
+    for deps in &plan.deps {
+        for &d in deps {
+            if let Some(u) = used.get_mut(d) {
+                *u = true;
+            }
+        }
+    }
     let solver = Solver {
         store,
         lease: store.lease()?,
@@ -230,6 +244,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         done: Mutex::new(vec![Slot::Pending; ins.stages.len()]),
         done_cv: Condvar::new(),
         exported,
+        used,
         fetching: Mutex::new(()),
     };
     // Every stage gets a thread that waits for the stages it needs: independent stages
@@ -498,6 +513,7 @@ impl Solver<'_> {
             base_history: config.history.len(),
             base_layers: layers.len(),
             exported: false,
+            tail: false,
             config,
             layers,
             key,
@@ -528,6 +544,7 @@ impl Solver<'_> {
                     no_cache: false,
                     base_layers: 0,
                     exported: false,
+                    tail: false,
                 }
             }
             Base::Stage(j) => match self.slot(*j) {
@@ -635,9 +652,22 @@ impl Solver<'_> {
                 }
             }
         }
-        for cmd in &stage.commands {
+        let is_fs_op = |c: &Command| {
+            matches!(
+                c.kind,
+                CommandKind::Run(_)
+                    | CommandKind::Copy(_)
+                    | CommandKind::Add(_)
+                    | CommandKind::Workdir(_)
+            )
+        };
+        let last_fs_op = stage.commands.iter().rposition(is_fs_op);
+        let used = self.used.get(i).copied().unwrap_or(true);
+        for (n, cmd) in stage.commands.iter().enumerate() {
+            st.tail = !used && last_fs_op.is_some_and(|l| n >= l);
             self.dispatch(&mut st, cmd, &prefix, &mut vertex)?;
         }
+        st.tail = false;
         Ok(st)
     }
 
@@ -1049,6 +1079,33 @@ impl Solver<'_> {
         name: String,
         exec: impl FnOnce(&Self, &Path, &[PathBuf]) -> Result<()>,
     ) -> Result<bool> {
+        self.layer_op_with(st, key, name, |s, st, lowers| {
+            let tmp = s.snapshots.temp()?;
+            let upper = tmp.path().join("upper");
+            std::fs::create_dir(&upper).map_err(io_err("create directory", &upper))?;
+            exec(s, &upper, lowers)?;
+            let rec = s.write_layer(&upper, st.exported, |out, opts| {
+                strata_layer::create(&upper, out, opts)?;
+                Ok(())
+            })?;
+            let mut diff_ids: Vec<Digest> = st.layers.iter().map(|l| l.diff_id.clone()).collect();
+            diff_ids.push(rec.diff_id.clone());
+            if let Some(chain) = strata_layer::chain_id_of(&diff_ids) {
+                s.snapshots.commit(&chain, &upper)?;
+            }
+            Ok(rec)
+        })
+    }
+
+    /// [`Solver::layer_op`] where `make` writes the layer (and its snapshot, if it makes
+    /// one) from the stage state and the snapshot directories below it, topmost first.
+    fn layer_op_with(
+        &self,
+        st: &mut StageState,
+        key: KeyBuilder,
+        name: String,
+        make: impl FnOnce(&Self, &StageState, &[PathBuf]) -> Result<LayerRecord>,
+    ) -> Result<bool> {
         let id = self.id();
         let start = Instant::now();
         let digest = key.finish();
@@ -1069,20 +1126,9 @@ impl Solver<'_> {
             st.layers.push(rec);
             return Ok(true);
         }
-        let result = (|| -> Result<LayerRecord> {
-            let lowers = self.lowers_top_first(st)?;
-            let tmp = self.snapshots.temp()?;
-            let upper = tmp.path().join("upper");
-            std::fs::create_dir(&upper).map_err(io_err("create directory", &upper))?;
-            exec(self, &upper, &lowers)?;
-            let rec = self.write_layer(&upper, st.exported)?;
-            let mut diff_ids: Vec<Digest> = st.layers.iter().map(|l| l.diff_id.clone()).collect();
-            diff_ids.push(rec.diff_id.clone());
-            if let Some(chain) = strata_layer::chain_id_of(&diff_ids) {
-                self.snapshots.commit(&chain, &upper)?;
-            }
-            Ok(rec)
-        })();
+        let result = self
+            .lowers_top_first(st)
+            .and_then(|lowers| make(self, st, &lowers));
         match result {
             Ok(rec) => {
                 self.cache.put(self.store, &digest, &rec)?;
@@ -1105,7 +1151,14 @@ impl Solver<'_> {
         }
     }
 
-    fn write_layer(&self, dir: &Path, compress: bool) -> Result<LayerRecord> {
+    /// Store the layer tar `tar` writes (compressed when the stage is shipped); `what`
+    /// names the layer's source in errors.
+    fn write_layer(
+        &self,
+        what: &Path,
+        compress: bool,
+        tar: impl FnOnce(&mut dyn std::io::Write, &CreateOptions) -> Result<()>,
+    ) -> Result<LayerRecord> {
         let sink = self.store.writer(&self.lease)?;
         let plain = CompressOptions::new(strata_layer::Compression::None);
         let how = if compress {
@@ -1113,16 +1166,15 @@ impl Solver<'_> {
         } else {
             &plain
         };
-        let mut w = LayerWriter::new(sink, how).map_err(io_err("compress layer of", dir))?;
-        strata_layer::create(
-            dir,
+        let mut w = LayerWriter::new(sink, how).map_err(io_err("compress layer of", what))?;
+        tar(
             &mut w,
             &CreateOptions {
                 clamp_mtime: self.opts.source_date_epoch,
                 overlay_upper: true,
             },
         )?;
-        let (info, sink) = w.finish().map_err(io_err("compress layer of", dir))?;
+        let (info, sink) = w.finish().map_err(io_err("compress layer of", what))?;
         sink.commit(Some(&info.digest), Some(info.size))?;
         Ok(LayerRecord {
             diff_id: info.diff_id,

@@ -342,3 +342,102 @@ fn paths_outside_the_context_are_refused() {
         .unwrap();
     assert!(e.contains("not found"), "{e}");
 }
+
+/// A COPY that nothing reads back is written straight to the tar (planned); one a later
+/// stage builds on is copied to disk first. Both must give the same layer, byte for byte.
+#[test]
+fn planned_copy_writes_the_layer_the_on_disk_copy_writes() {
+    let Some(env) = env(&[
+        ("a.txt", "A"),
+        ("b.txt", "B"),
+        ("src/x.c", "x"),
+        ("src/sub/y.c", "y"),
+        ("src/sub/deep/z.c", "z"),
+        ("src/empty/", ""),
+        ("x/n", "file in x"),
+        ("x/m/inner", "dir in x"),
+        ("x/both", "x"),
+        ("y/n/inner", "dir in y"),
+        ("y/m", "file in y"),
+        ("y/both", "y"),
+        ("logs/skip.log", "l"),
+        ("p/q/r.txt", "r"),
+    ]) else {
+        return;
+    };
+    std::os::unix::fs::symlink("x.c", env.ctx.join("src/link")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", env.ctx.join("src/abs")).unwrap();
+    std::fs::write(env.ctx.join("src/run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        env.ctx.join("src/run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cases = [
+        "COPY . /app/",
+        "COPY src /opt/a/b/",
+        "COPY --chown=1000:1000 --chmod=640 src/ /srv/",
+        "COPY --chmod=u+x,go-w src /d",
+        "COPY a.txt b.txt /etc/",
+        "COPY a.txt /etc",
+        "COPY a.txt /bin/new/name",
+        "COPY x/ y/ /same/",
+        "COPY y/ x/ /same/",
+        "COPY --link src /l/",
+        "COPY --parents p/q/r.txt src/./sub /par/",
+        "COPY --exclude=*.c --exclude=logs src . /ex/",
+        "COPY <<EOF /etc/conf.d/app\nhello $HOME\nEOF",
+        "COPY <<EOF <<EOT /h/\nfirst\nEOF\nsecond\nEOT",
+    ];
+    for case in cases {
+        let planned = format!("FROM busybox AS a\nWORKDIR /w\n{case}\n");
+        let on_disk = format!("{planned}FROM a\n");
+        let mut ids = Vec::new();
+        for df in [&planned, &on_disk] {
+            env.build_with(df, |o| {
+                o.no_cache = true;
+                o.source_date_epoch = Some(1_700_000_000);
+            });
+            ids.push(env.config("test")["rootfs"]["diff_ids"].clone());
+        }
+        assert_eq!(ids[0], ids[1], "{case}: planned and on-disk layers differ");
+    }
+    // Without SOURCE_DATE_EPOCH the planned copy keeps the sources' times.
+    env.build("FROM scratch\nCOPY src /s/\n");
+    let r = env.rootfs("test");
+    // Layers keep whole seconds.
+    let t = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(p).unwrap().mtime()
+    };
+    assert_eq!(t(&r.join("s/x.c")), t(&env.ctx.join("src/x.c")));
+    assert_eq!(t(&r.join("s/sub")), t(&env.ctx.join("src/sub")));
+    assert_eq!(
+        std::fs::read_link(r.join("s/abs")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+}
+
+/// A symlink the COPY itself wrote never leads a later entry of the same COPY out of the
+/// layer directory (on disk) or the planned tree: the build fails instead of writing
+/// through it.
+#[test]
+fn a_copied_symlink_is_not_followed_by_later_entries() {
+    let Some(env) = env(&[("b/a/x", "payload")]) else {
+        return;
+    };
+    let outside = env.tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, env.ctx.join("a")).unwrap();
+    let copy = "COPY --parents a b/./a/x /dst/";
+    for df in [
+        format!("FROM busybox AS s\n{copy}\n"),
+        format!("FROM busybox AS s\n{copy}\nFROM s\n"),
+    ] {
+        let Err(err) = env.try_build(&df) else {
+            panic!("built through a symlink: {df}");
+        };
+        assert!(err.contains("create directory"), "{err}");
+        assert!(!outside.join("x").exists(), "wrote through the symlink");
+    }
+}

@@ -21,7 +21,6 @@
 //! `metacopy` are not supported: Strata mounts overlay without them.)
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -169,7 +168,7 @@ pub fn create<W: Write>(
                 gid,
                 None,
                 &xattrs,
-                Some((file, md.len(), path)),
+                Some((&mut { file }, md.len(), path)),
             )?;
         } else if ft.is_char_device() || ft.is_block_device() {
             h.set_entry_type(if ft.is_char_device() {
@@ -194,6 +193,121 @@ pub fn create<W: Write>(
         .into_inner()
         .map_err(|e| LayerError::io("write layer tar of", dir, e))?;
     Ok(w.summary)
+}
+
+/// Ownership, permissions and time of one entry written by [`EntryWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EntryMeta {
+    /// Permission and set-id/sticky bits (`0o7777` at most).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Seconds since the epoch (clamped by [`CreateOptions::clamp_mtime`]).
+    pub mtime: i64,
+}
+
+/// A layer tar written entry by entry, for layers whose tree exists only as a plan (a
+/// build's `COPY` whose result no later step reads as a directory): the caller gives
+/// names in the order [`create`] would walk them (each directory followed by its children,
+/// sorted bytewise), and gets the bytes [`create`] would write for the same tree, with
+/// the same header conventions (ustar, PAX only where needed, mtime clamping).
+pub struct EntryWriter<W: Write> {
+    w: TarWriter<W>,
+    clamp_mtime: Option<i64>,
+}
+
+impl<W: Write> EntryWriter<W> {
+    /// Start a tar on `out`; only `clamp_mtime` of the options applies (there are no
+    /// overlay whiteouts to convert).
+    pub fn new(out: W, options: &CreateOptions) -> EntryWriter<W> {
+        EntryWriter {
+            w: TarWriter {
+                builder: tar::Builder::new(out),
+                summary: CreateSummary::default(),
+            },
+            clamp_mtime: options.clamp_mtime,
+        }
+    }
+
+    fn header(&self, kind: EntryType, meta: &EntryMeta) -> Header {
+        let mtime = match self.clamp_mtime {
+            Some(epoch) => meta.mtime.min(epoch),
+            None => meta.mtime,
+        };
+        let mut h = Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(meta.mode & 0o7777);
+        h.set_mtime(mtime.max(0) as u64);
+        h.set_size(0);
+        h
+    }
+
+    /// A directory entry; `name` is relative, without the trailing `/`.
+    pub fn dir(&mut self, name: &[u8], meta: &EntryMeta) -> Result<(), LayerError> {
+        let h = self.header(EntryType::Directory, meta);
+        let name = [name, b"/"].concat();
+        self.w.append(
+            &name,
+            h,
+            u64::from(meta.uid),
+            u64::from(meta.gid),
+            None,
+            &[],
+            None,
+        )
+    }
+
+    /// A symbolic link to `target`.
+    pub fn symlink(
+        &mut self,
+        name: &[u8],
+        meta: &EntryMeta,
+        target: &[u8],
+    ) -> Result<(), LayerError> {
+        let h = self.header(EntryType::Symlink, meta);
+        self.w.append(
+            name,
+            h,
+            u64::from(meta.uid),
+            u64::from(meta.gid),
+            Some(target),
+            &[],
+            None,
+        )
+    }
+
+    /// A regular file whose `size` bytes are read from `data`; `source` names where they
+    /// come from in errors (a reader that ends early fails the entry).
+    pub fn file(
+        &mut self,
+        name: &[u8],
+        meta: &EntryMeta,
+        data: &mut dyn Read,
+        size: u64,
+        source: &Path,
+    ) -> Result<(), LayerError> {
+        let h = self.header(EntryType::Regular, meta);
+        self.w.append(
+            name,
+            h,
+            u64::from(meta.uid),
+            u64::from(meta.gid),
+            None,
+            &[],
+            Some((data, size, source)),
+        )
+    }
+
+    /// End the archive and return the writer.
+    pub fn finish(self) -> Result<(W, CreateSummary), LayerError> {
+        let summary = self.w.summary;
+        let out = self
+            .w
+            .builder
+            .into_inner()
+            .map_err(|e| LayerError::io("write layer tar", std::path::PathBuf::new(), e))?;
+        Ok((out, summary))
+    }
 }
 
 fn set_device(h: &mut Header, major: u32, minor: u32, path: &Path) -> Result<(), LayerError> {
@@ -335,7 +449,7 @@ impl<W: Write> TarWriter<W> {
         gid: u64,
         link: Option<&[u8]>,
         xattrs: &[(Vec<u8>, Vec<u8>)],
-        data: Option<(File, u64, &Path)>,
+        data: Option<(&mut dyn Read, u64, &Path)>,
     ) -> Result<(), LayerError> {
         let mut pax: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         if !put_name(&mut h, name) {
@@ -398,9 +512,9 @@ impl<W: Write> TarWriter<W> {
         }
         h.set_cksum();
         match data {
-            Some((file, size, path)) => {
+            Some((inner, size, path)) => {
                 let reader = Exact {
-                    inner: file,
+                    inner,
                     remaining: size,
                 };
                 self.builder
@@ -436,5 +550,74 @@ mod tests {
         assert!(put_name(&mut h, long.as_bytes()));
         assert_eq!(&*h.path_bytes(), long.as_bytes());
         assert!(!put_name(&mut h, "x".repeat(300).as_bytes()));
+    }
+
+    #[test]
+    fn entry_writer_writes_what_create_writes_for_the_same_tree() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let long = "n".repeat(120);
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(root.join(&long)).unwrap();
+        std::fs::write(root.join("a/b/f.txt"), b"hello").unwrap();
+        std::fs::write(root.join("a-c"), b"x").unwrap();
+        std::fs::write(root.join(long.clone() + "/" + &long), b"long").unwrap();
+        std::os::unix::fs::symlink("../a-c", root.join("a/link")).unwrap();
+        std::fs::set_permissions(
+            root.join("a/b/f.txt"),
+            std::fs::Permissions::from_mode(0o4750),
+        )
+        .unwrap();
+        let opts = CreateOptions {
+            clamp_mtime: Some(1_000_000),
+            overlay_upper: false,
+        };
+        let mut want = Vec::new();
+        create(root, &mut want, &opts).unwrap();
+
+        let mut w = EntryWriter::new(Vec::new(), &opts);
+        for e in walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .min_depth(1)
+            .into_iter()
+        {
+            let e = e.unwrap();
+            let md = e.metadata().unwrap();
+            let name = e.path().strip_prefix(root).unwrap().as_os_str().as_bytes();
+            let meta = EntryMeta {
+                mode: md.mode(),
+                uid: md.uid(),
+                gid: md.gid(),
+                mtime: md.mtime(),
+            };
+            if md.is_dir() {
+                w.dir(name, &meta).unwrap();
+            } else if md.file_type().is_symlink() {
+                let t = std::fs::read_link(e.path()).unwrap();
+                w.symlink(name, &meta, t.as_os_str().as_bytes()).unwrap();
+            } else {
+                let mut f = std::fs::File::open(e.path()).unwrap();
+                w.file(name, &meta, &mut f, md.len(), e.path()).unwrap();
+            }
+        }
+        let (got, summary) = w.finish().unwrap();
+        assert_eq!(summary.entries, 7);
+        assert!(got == want, "EntryWriter and create differ");
+    }
+
+    #[test]
+    fn entry_writer_refuses_a_short_reader() {
+        let mut w = EntryWriter::new(Vec::new(), &CreateOptions::default());
+        let err = w
+            .file(
+                b"f",
+                &EntryMeta::default(),
+                &mut &b"abc"[..],
+                10,
+                Path::new("/src/f"),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("/src/f"), "{err}");
     }
 }

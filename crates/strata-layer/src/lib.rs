@@ -46,7 +46,7 @@ pub use apply::{ApplyOptions, WhiteoutMode, apply};
 pub use compression::{
     CompressOptions, Compressor, Decompressor, ParallelGzEncoder, decompress, detect,
 };
-pub use create::{CreateOptions, CreateSummary, create};
+pub use create::{CreateOptions, CreateSummary, EntryMeta, EntryWriter, create};
 pub use error::{EntryProblem, LayerError};
 pub use pipeline::{LayerInfo, LayerWriter, chain_id_of, chain_ids, write_layer};
 pub use strata_oci::media_type::Compression;
