@@ -5,12 +5,13 @@
 //! 127.0.0.1; the test prints why it skips when a client is not installed
 //! (`scripts/deps.sh test` installs both).
 
+mod common;
 mod serve_common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use common::{Dockerd, Podman};
 use serve_common::*;
 
 fn installed(program: &str) -> bool {
@@ -20,10 +21,6 @@ fn installed(program: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The digest the registry serves for `repo:tag` (a HEAD with every manifest type accepted).
@@ -72,70 +69,6 @@ fn skopeo_push(layout: &Path, dest: &str) {
         &format!("oci:{}:v1", layout.display()),
         &format!("docker://{dest}"),
     ]));
-}
-
-struct Podman {
-    dir: PathBuf,
-}
-
-impl Podman {
-    fn new(dir: &Path, registry: &str) -> Podman {
-        let etc = dir.join("etc");
-        std::fs::create_dir_all(&etc).unwrap();
-        // vfs storage: no overlay mounts left behind by a failing test.
-        std::fs::write(
-            etc.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"vfs\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/storage\"\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            etc.join("containers.conf"),
-            format!(
-                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
-                 events_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            etc.join("registries.conf"),
-            format!(
-                "unqualified-search-registries = []\n[[registry]]\nlocation = \"{registry}\"\ninsecure = true\n"
-            ),
-        )
-        .unwrap();
-        Podman {
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("podman");
-        let etc = self.dir.join("etc");
-        c.env("CONTAINERS_STORAGE_CONF", etc.join("storage.conf"))
-            .env("CONTAINERS_CONF", etc.join("containers.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", etc.join("registries.conf"))
-            .env("XDG_RUNTIME_DIR", self.dir.join("xdg"));
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        stdout(&run_ok(self.cmd().args(args)))
-    }
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        let _ = self
-            .cmd()
-            .args(["system", "reset", "--force"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 #[test]
@@ -213,102 +146,6 @@ fn podman_pushes_and_pulls_with_unchanged_digests() {
         &format!("{reg}/interop/oci:v1"),
     ]);
     assert_eq!(pulled, md.to_string());
-}
-
-/// A private `dockerd` (own data root, exec root and socket; no bridge, no iptables rules, vfs
-/// storage so nothing stays mounted), stopped on drop.
-struct Dockerd {
-    child: Child,
-    sock: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Dockerd {
-    fn start() -> Result<Dockerd, String> {
-        // The socket path must stay short (sockaddr_un), so not under a deep temp dir.
-        let dir = tempfile::Builder::new()
-            .prefix("sdk")
-            .tempdir_in("/tmp")
-            .map_err(|e| e.to_string())?;
-        let p = dir.path();
-        let sock = format!("unix://{}/d.sock", p.display());
-        let log = std::fs::File::create(p.join("dockerd.log")).map_err(|e| e.to_string())?;
-        let child = Command::new("dockerd")
-            .args(["--data-root", &p.join("data").to_string_lossy()])
-            .args(["--exec-root", &p.join("x").to_string_lossy()])
-            .args(["--pidfile", &p.join("dockerd.pid").to_string_lossy()])
-            .args(["-H", &sock])
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--storage-driver=vfs",
-            ])
-            .args(["--containerd-namespace", "strata-test"])
-            .args(["--containerd-plugins-namespace", "strata-test-plugins"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start dockerd: {e}"))?;
-        let mut d = Dockerd {
-            child,
-            sock,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if d.cmd()
-                .arg("version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-            {
-                return Ok(d);
-            }
-            if let Ok(Some(status)) = d.child.try_wait() {
-                let log =
-                    std::fs::read_to_string(d._dir.path().join("dockerd.log")).unwrap_or_default();
-                return Err(format!("dockerd exited ({status}): {log}"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err("dockerd did not answer within 60 s".into())
-    }
-
-    fn cmd(&self) -> Command {
-        // Debian's client matches the daemon's version.
-        let client = if Path::new("/usr/bin/docker").exists() {
-            "/usr/bin/docker"
-        } else {
-            "docker"
-        };
-        let mut c = Command::new(client);
-        c.args(["-H", &self.sock])
-            .env("DOCKER_CONFIG", self._dir.path().join("client"));
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        stdout(&run_ok(self.cmd().args(args)))
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        // SIGTERM first: dockerd stops its containerd and unmounts on a clean shutdown.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
