@@ -23,7 +23,8 @@ pub struct ExecOptions {
     pub capabilities: Option<Vec<u32>>,
     pub privileged: bool,
     pub seccomp: bool,
-    pub tty: bool,
+    /// A terminal allocated inside the container (see [`crate::console`]).
+    pub console: Option<crate::console::Console>,
     /// `cgroup.procs` files to join.
     pub cgroup_procs: Vec<std::path::PathBuf>,
 }
@@ -87,7 +88,7 @@ pub fn exec_in(
     let cwd = crate::cstr(&process.cwd)?;
     let (uid, gid) = (process.uid, process.gid);
     let groups = process.additional_gids.clone();
-    let tty = opts.tty;
+    let console = opts.console;
 
     let mut cmd = Command::new(&process.args[0]);
     cmd.args(&process.args[1..])
@@ -104,6 +105,7 @@ pub fn exec_in(
     // SAFETY: raw system calls on buffers prepared before the fork (see the crate docs).
     unsafe {
         cmd.pre_exec(move || {
+            crate::unblock_all_signals();
             for fd in &cgroup_fds {
                 libc::write(*fd, b"0".as_ptr().cast(), 1);
             }
@@ -125,7 +127,7 @@ pub fn exec_in(
                 check(libc::setresgid(gid, gid, gid))?;
                 check(libc::setresuid(uid, uid, uid))?;
                 check(libc::chdir(cwd.as_ptr()))?;
-                return crate::finish_process(tty, filter.as_ref());
+                return crate::finish_process(console.as_ref(), filter.as_ref());
             }
             let status = crate::close_and_wait(child);
             if libc::WIFSIGNALED(status) {

@@ -40,7 +40,7 @@
 //! [`spawn_with`] adds [`Options`] to a spec (kept apart so `RUN`'s spec is unchanged):
 //! joining a prepared network namespace, a capability bounding set (`--cap-add/--cap-drop`,
 //! [`caps`]), `--privileged`, a read-only root, a minimal init as pid 1 (`--init`), a
-//! controlling terminal, cgroup limits ([`cgroup`]) and a seccomp filter ([`seccomp`]:
+//! terminal allocated on the container's own devpts ([`console`]), cgroup limits ([`cgroup`]) and a seccomp filter ([`seccomp`]:
 //! classic BPF assembled here, no libseccomp). Around it: [`state`] (containers on disk,
 //! truthful after crashes), [`monitor`] (the per-container process that owns a running
 //! container), [`network`] (bridge, veth, address leases), [`proxy`] (published ports),
@@ -60,6 +60,7 @@ use std::process::{Child, Command, Stdio};
 
 pub mod caps;
 pub mod cgroup;
+pub mod console;
 pub mod copy;
 pub mod exec;
 pub mod monitor;
@@ -798,7 +799,7 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         Dir,
         Some("devpts"),
         libc::MS_NOSUID | libc::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620"),
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
         false,
     )?;
     p.mount(
@@ -1030,8 +1031,9 @@ pub struct Options {
     pub create_cwd: bool,
     /// `cgroup.procs` files the container joins before any of its processes run.
     pub cgroup_procs: Vec<PathBuf>,
-    /// Make stdin the controlling terminal of the process (a pty slave).
-    pub tty: bool,
+    /// Give the process a terminal allocated on the container's own devpts (`-t`): see
+    /// [`console`]. The master is sent over `console.socket`.
+    pub console: Option<console::Console>,
 }
 
 /// The standard streams of a container process.
@@ -1077,17 +1079,27 @@ fn join_cgroups(fds: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
-/// The steps of the final process after the shared setup: controlling terminal, then the
-/// seccomp filter (last, so setup itself is not filtered).
-fn finish_process(tty: bool, filter: Option<&seccomp::Filter>) -> io::Result<()> {
-    // SAFETY: plain system calls on integers and a prepared filter.
+/// Empty this thread's signal mask. The caller (the monitor, `exec`) blocks the signals
+/// it waits for synchronously, and a forked child inherits the mask across `exec`: without
+/// this the container's processes would start with `SIGINT`, `SIGHUP` and `SIGWINCH`
+/// blocked, and Ctrl-C on their terminal would do nothing.
+pub(crate) fn unblock_all_signals() {
+    // SAFETY: signal-mask calls on a local set (async-signal-safe).
     unsafe {
-        if tty {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            check(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
-        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
+/// The steps of the final process after the shared setup: its terminal, then the seccomp
+/// filter (last, so setup itself is not filtered).
+fn finish_process(
+    console: Option<&console::Console>,
+    filter: Option<&seccomp::Filter>,
+) -> io::Result<()> {
+    if let Some(c) = console {
+        console::attach_in_child(c)?;
     }
     if let Some(f) = filter {
         f.install()?;
@@ -1201,7 +1213,7 @@ pub fn spawn_with(
     }
     let cgroup_fds: Vec<RawFd> = cgroup_files.iter().map(|f| f.as_raw_fd()).collect();
     let filter = (opts.seccomp && !opts.privileged).then(seccomp::default_filter);
-    let (init, tty) = (opts.init, opts.tty);
+    let (init, console) = (opts.init, opts.console);
     let (pid_read, pid_write) = cloexec_pipe().map_err(fail)?;
     let pid_write_fd = pid_write.as_raw_fd();
 
@@ -1221,6 +1233,7 @@ pub fn spawn_with(
     // buffers allocated before the fork (see the module docs).
     unsafe {
         cmd.pre_exec(move || {
+            unblock_all_signals();
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             join_cgroups(&cgroup_fds)?;
             if netns >= 0 {
@@ -1235,7 +1248,7 @@ pub fn spawn_with(
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
                 execute(&steps, &LinuxSyscall)?;
                 if !init {
-                    return finish_process(tty, filter.as_ref());
+                    return finish_process(console.as_ref(), filter.as_ref());
                 }
                 // Pid 1 is a small init; the command runs as its child.
                 let mut all: libc::sigset_t = std::mem::zeroed();
@@ -1249,7 +1262,7 @@ pub fn spawn_with(
                     let mut none: libc::sigset_t = std::mem::zeroed();
                     libc::sigemptyset(&mut none);
                     libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-                    return finish_process(tty, filter.as_ref());
+                    return finish_process(console.as_ref(), filter.as_ref());
                 }
                 // Hold no descriptor of the caller's (status pipes, locks).
                 libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);

@@ -11,7 +11,15 @@
 //! descriptor, the address lease and the container lock with their `flock`s.
 //!
 //! Progress is reported to the launching command over a pipe, one line each:
-//! `started <pid>`, `error <exit code> <message>`, `exited <exit code>`.
+//! `started <pid>`, `error <exit code> <message>`, `exited <exit code>`, and `detached`
+//! when the user typed the detach keys.
+//!
+//! With `-t` the container's process allocates its terminal on the container's devpts and
+//! sends the master here ([`crate::console`]); the monitor relays it (output to the log and
+//! the attached terminal, the attached stdin to it), resizes it on every `SIGWINCH` the
+//! launching command forwards, and watches the input for Docker's detach keys, Ctrl-P
+//! Ctrl-Q: then it stops relaying, points its own standard streams at `/dev/null`, reports
+//! `detached` and keeps the container running.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -19,8 +27,11 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use crate::console::{self, Console, WinSize};
 use crate::network::{self, Ip as _, IpCommand};
 use crate::state::{Container, Containers, LogWriter, State, StateError, Status};
 use crate::{ContainerSpec, Mount, Network, Options, ProcessSpec, Rootfs, Stdio3};
@@ -226,23 +237,98 @@ pub fn openpty() -> io::Result<(File, File)> {
     }
 }
 
-/// Give pty `master` the window size of our stdin's terminal (when it is one).
+/// Give pty `master` the window size of our terminal (when we have one).
 fn copy_winsize(master: i32) {
-    // SAFETY: ioctls on a zeroed winsize buffer.
-    unsafe {
-        let mut ws: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(master, libc::TIOCSWINSZ, &ws);
-        }
+    if let Some(size) = WinSize::of_stdio() {
+        let _ = size.apply(master);
     }
 }
 
-/// Copy `from` into the log (as `stream`) and, when attached, to `to`.
+/// Docker's default detach keys: Ctrl-P, Ctrl-Q.
+const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
+/// Scans input for [`DETACH_KEYS`], holding back a Ctrl-P until the next byte shows
+/// whether it starts the sequence (as Docker's escape proxy does).
+#[derive(Debug, Default)]
+pub struct DetachScanner {
+    pending: bool,
+}
+
+impl DetachScanner {
+    /// The bytes of `input` to pass on, and whether the detach sequence was typed (the
+    /// bytes before it are passed on; nothing after it).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        for &b in input {
+            if self.pending {
+                self.pending = false;
+                if b == DETACH_KEYS[1] {
+                    return true;
+                }
+                out.push(DETACH_KEYS[0]);
+            }
+            if b == DETACH_KEYS[0] {
+                self.pending = true;
+            } else {
+                out.push(b);
+            }
+        }
+        false
+    }
+}
+
+/// Copy our stdin into the container's terminal until EOF or the detach keys. On detach:
+/// stop the relays writing to the terminal (`detached`), report `detached`, and point our
+/// standard streams at `/dev/null`, so nothing of the monitor holds the terminal.
+fn relay_stdin(
+    mut master: File,
+    detached: Arc<AtomicBool>,
+    mut report: Option<File>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut stdin = io::stdin();
+        let mut buf = vec![0u8; 4096];
+        let mut out = Vec::with_capacity(4096);
+        let mut scan = DetachScanner::default();
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            let detach = scan.feed(&buf[..n], &mut out);
+            if master.write_all(&out).is_err() {
+                return;
+            }
+            if detach {
+                detached.store(true, Ordering::SeqCst);
+                if let Some(r) = &mut report {
+                    let _ = r.write_all(b"detached\n");
+                }
+                if let Ok(null) = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/null")
+                {
+                    for fd in 0..3 {
+                        // SAFETY: replacing our standard descriptors with /dev/null.
+                        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                    }
+                }
+                return;
+            }
+        }
+    })
+}
+
+/// Copy `from` into the log (as `stream`) and, when attached, to `to` (until `detached`).
 fn relay(
     mut from: File,
     log: std::sync::Arc<LogWriter>,
     stream: &'static str,
     mut to: Option<File>,
+    detached: Arc<AtomicBool>,
 ) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = vec![0u8; 32 * 1024];
@@ -255,6 +341,9 @@ fn relay(
                 Err(_) => break,
             };
             log.write(stream, &buf[..n]);
+            if detached.load(Ordering::SeqCst) {
+                to = None;
+            }
             if let Some(t) = &mut to
                 && t.write_all(&buf[..n]).is_err()
             {
@@ -394,7 +483,7 @@ fn start_and_wait(
             .collect(),
         state_dir: run_dir.clone(),
     };
-    let opts = Options {
+    let mut opts = Options {
         netns: netns.as_ref().map(|n| n.as_raw_fd()),
         capabilities: Some(cfg.capabilities.clone()),
         privileged: cfg.privileged,
@@ -406,7 +495,7 @@ fn start_and_wait(
         hostname_file: Some(hostname_file),
         create_cwd: true,
         cgroup_procs: cgroup.procs_files(),
-        tty: cfg.tty,
+        console: None,
     };
 
     let log = std::sync::Arc::new(
@@ -421,30 +510,48 @@ fn start_and_wait(
         }
     };
     let mut relays = Vec::new();
+    let detached = Arc::new(AtomicBool::new(false));
+    let to_err = args.attach.then(|| dup_std(2)).flatten();
+    let (err_r, err_w) = pipe().map_err(|e| io_err("create a pipe", e))?;
+    relays.push(relay(
+        err_r,
+        log.clone(),
+        "stderr",
+        to_err,
+        detached.clone(),
+    ));
     let stdio;
-    let mut pty_master = None;
+    // With -t: our end of the console socket, and the container's until it is started.
+    let mut console_ends = None;
     if cfg.tty {
-        let (master, slave) = openpty().map_err(|e| io_err("open a pseudo-terminal", e))?;
-        let s2 = slave.try_clone().map_err(|e| io_err("dup", e))?;
-        let s3 = slave.try_clone().map_err(|e| io_err("dup", e))?;
+        let (ours, theirs) = console::socketpair().map_err(|e| io_err("create a socket", e))?;
+        opts.console = Some(Console {
+            socket: theirs.as_raw_fd(),
+            size: args.attach.then(WinSize::of_stdio).flatten(),
+        });
+        console_ends = Some((ours, theirs));
+        // The process's streams become its terminal; until then (setup errors) stderr
+        // is the pipe.
         stdio = Stdio3 {
-            stdin: Stdio::from(slave),
-            stdout: Stdio::from(s2),
-            stderr: Stdio::from(s3),
+            stdin: Stdio::null(),
+            stdout: Stdio::null(),
+            stderr: Stdio::from(err_w),
         };
-        pty_master = Some(master);
     } else {
         let (out_r, out_w) = pipe().map_err(|e| io_err("create a pipe", e))?;
-        let (err_r, err_w) = pipe().map_err(|e| io_err("create a pipe", e))?;
         stdio = Stdio3 {
             stdin: stdin_for_container(),
             stdout: Stdio::from(out_w),
             stderr: Stdio::from(err_w),
         };
         let to_out = args.attach.then(|| dup_std(1)).flatten();
-        let to_err = args.attach.then(|| dup_std(2)).flatten();
-        relays.push(relay(out_r, log.clone(), "stdout", to_out));
-        relays.push(relay(err_r, log.clone(), "stderr", to_err));
+        relays.push(relay(
+            out_r,
+            log.clone(),
+            "stdout",
+            to_out,
+            detached.clone(),
+        ));
     }
 
     let started = crate::spawn_with(&spec, &opts, stdio);
@@ -464,12 +571,21 @@ fn start_and_wait(
             return Err(StartError::strata(error_chain(&e)));
         }
     };
-    if let Some(master) = pty_master {
-        let m2 = master.try_clone().map_err(|e| io_err("dup", e))?;
+    if let Some((ours, theirs)) = console_ends {
+        drop(theirs);
+        let master = match console::receive_fd(&ours) {
+            Ok(m) => m,
+            Err(e) => {
+                // SAFETY: kill with integer arguments; the container is our child.
+                unsafe { libc::kill(started.pid, libc::SIGKILL) };
+                let _ = started.child.wait();
+                cgroup.remove();
+                return Err(io_err("receive the container's terminal", e));
+            }
+        };
         if args.attach {
-            // The attached terminal's size now and on every SIGWINCH (forwarded to us by
-            // the attached command).
-            copy_winsize(master.as_raw_fd());
+            // The attached terminal's size on every SIGWINCH (forwarded to us by the
+            // attached command); the initial size was set before the process started.
             let fd = master.try_clone().map_err(|e| io_err("dup", e))?;
             thread::spawn(move || {
                 // SAFETY: waiting synchronously for a signal blocked in every thread.
@@ -485,16 +601,21 @@ fn start_and_wait(
                     }
                 }
             });
+            if cfg.open_stdin {
+                let input = master.try_clone().map_err(|e| io_err("dup", e))?;
+                let report = args.report.as_ref().and_then(|r| r.try_clone().ok());
+                // Not joined: it may sit in a read of the terminal forever.
+                drop(relay_stdin(input, detached.clone(), report));
+            }
         }
         let to_out = args.attach.then(|| dup_std(1)).flatten();
-        relays.push(relay(master, log.clone(), "stdout", to_out));
-        if args.attach && cfg.open_stdin {
-            let mut m2 = m2;
-            thread::spawn(move || {
-                let mut stdin = io::stdin();
-                let _ = io::copy(&mut stdin, &mut m2);
-            });
-        }
+        relays.push(relay(
+            master,
+            log.clone(),
+            "stdout",
+            to_out,
+            detached.clone(),
+        ));
     }
     state.status = Status::Running;
     state.pid = started.pid;
@@ -566,4 +687,31 @@ pub fn resolv_conf(bridged: bool) -> String {
 /// The path of the monitor binary's state for tests and tools.
 pub fn containers_dir(root: &std::path::Path) -> PathBuf {
     root.join("containers")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DetachScanner;
+
+    #[test]
+    fn detach_keys_are_found_across_reads_and_a_lone_ctrl_p_passes() {
+        let mut s = DetachScanner::default();
+        let mut out = Vec::new();
+        assert!(!s.feed(b"ab\x10", &mut out));
+        assert_eq!(out, b"ab");
+        // The held Ctrl-P is released when the next byte is not Ctrl-Q.
+        assert!(!s.feed(b"c", &mut out));
+        assert_eq!(out, b"\x10c");
+        assert!(!s.feed(b"x\x10", &mut out));
+        assert_eq!(out, b"x");
+        assert!(s.feed(b"\x11ignored", &mut out));
+        assert!(out.is_empty());
+        let mut s = DetachScanner::default();
+        assert!(s.feed(b"ls\x10\x11", &mut out));
+        assert_eq!(out, b"ls");
+        // Ctrl-P Ctrl-P Ctrl-Q: the first passes, the second starts the sequence.
+        let mut s = DetachScanner::default();
+        assert!(s.feed(b"\x10\x10\x11", &mut out));
+        assert_eq!(out, b"\x10");
+    }
 }

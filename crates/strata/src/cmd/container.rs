@@ -135,17 +135,29 @@ impl Launched {
         ))
     }
 
-    /// Wait for the monitor's exit report: the container's exit status, when known.
-    pub fn exited(&mut self) -> Option<i32> {
+    /// Wait for the monitor's last report: the container's exit status, or that the user
+    /// detached (Ctrl-P Ctrl-Q), or nothing (the monitor died without a report).
+    pub fn finished(&mut self) -> Finish {
         let mut line = String::new();
-        while self.reader.read_line(&mut line).ok()? > 0 {
-            if let Some(code) = line.trim_end().strip_prefix("exited ") {
-                return code.parse().ok();
+        while self.reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let l = line.trim_end();
+            if let Some(code) = l.strip_prefix("exited ") {
+                return code.parse().map_or(Finish::Unknown, Finish::Exited);
+            }
+            if l == "detached" {
+                return Finish::Detached;
             }
             line.clear();
         }
-        None
+        Finish::Unknown
     }
+}
+
+/// How an attached container session ended.
+pub enum Finish {
+    Exited(i32),
+    Detached,
+    Unknown,
 }
 
 /// Signal numbers by Docker's names (`SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`): the

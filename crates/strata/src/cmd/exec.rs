@@ -2,11 +2,18 @@
 //! its namespaces, with the container's environment plus `-e`, its user unless `-u`, its
 //! working directory unless `-w`, and the same capability set and seccomp filter. Exit
 //! status: the command's; 126/127 when it cannot be executed or found.
+//!
+//! With `-t` the process allocates its terminal on the container's devpts (so `tty` names
+//! `/dev/pts/N` inside) and sends us the master ([`strata_runtime::console`]); we relay it,
+//! size it from our terminal and resize it on `SIGWINCH`. With `-it` our terminal is raw,
+//! so Ctrl-C reaches the process through its terminal as `SIGINT`.
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::Stdio;
 
 use anyhow::bail;
 use clap::Args;
+use strata_runtime::console::{self, Console, WinSize};
 use strata_runtime::exec::ExecOptions;
 use strata_runtime::{ProcessSpec, Stdio3};
 
@@ -104,11 +111,26 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
         gid,
         additional_gids: groups,
     };
+    let tty = args.tty && !args.detach;
+    // -t: the console socket (ours, the process's); SIGWINCH is blocked before any thread
+    // exists so the resize thread can wait for it.
+    let console_ends = if tty {
+        block_sigwinch();
+        Some(
+            console::socketpair()
+                .map_err(|e| fail(anyhow::anyhow!("cannot create a socket: {e}")))?,
+        )
+    } else {
+        None
+    };
     let opts = ExecOptions {
         capabilities: Some(cfg.capabilities.clone()),
         privileged: cfg.privileged || args.privileged,
         seccomp: cfg.seccomp,
-        tty: args.tty && !args.detach,
+        console: console_ends.as_ref().map(|(_, theirs)| Console {
+            socket: theirs.as_raw_fd(),
+            size: WinSize::of_stdio(),
+        }),
         cgroup_procs: c
             .state
             .cgroups
@@ -116,25 +138,13 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
             .map(|d| d.join("cgroup.procs"))
             .collect(),
     };
-    // -t: a pseudo-terminal of our own, relayed to our stdin/stdout (raw while attached).
-    let mut pty_master = None;
-    let stdio = if args.tty && !args.detach {
-        let (master, slave) = strata_runtime::monitor::openpty()
-            .map_err(|e| fail(anyhow::anyhow!("cannot open a pseudo-terminal: {e}")))?;
-        // SAFETY: ioctls on our stdin and the new pty with a zeroed winsize buffer.
-        unsafe {
-            use std::os::fd::AsRawFd;
-            let mut ws: libc::winsize = std::mem::zeroed();
-            if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-                libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
-            }
-        }
-        let (s2, s3) = (slave.try_clone()?, slave.try_clone()?);
-        pty_master = Some(master);
+    let stdio = if tty {
+        // The process's streams become its terminal; until then (setup errors) it writes
+        // to our stderr.
         Stdio3 {
-            stdin: Stdio::from(slave),
-            stdout: Stdio::from(s2),
-            stderr: Stdio::from(s3),
+            stdin: Stdio::null(),
+            stdout: Stdio::null(),
+            stderr: Stdio::inherit(),
         }
     } else if args.detach {
         Stdio3 {
@@ -176,11 +186,28 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
     if args.detach {
         return Ok(());
     }
+    let mut pty_master = None;
+    if let Some((ours, theirs)) = console_ends {
+        drop(theirs);
+        match console::receive_fd(&ours) {
+            Ok(m) => pty_master = Some(m),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(anyhow::anyhow!(
+                    "cannot receive the process's terminal: {e}"
+                )));
+            }
+        }
+    }
     let _raw = pty_master
         .as_ref()
+        .filter(|_| args.interactive)
         .and_then(|_| crate::cmd::run::RawTerminal::enter());
     let mut relay = None;
     if let Some(master) = pty_master {
+        let resize = master.try_clone()?;
+        std::thread::spawn(move || resize_on_sigwinch(&resize));
         let mut from = master.try_clone()?;
         if args.interactive {
             let mut to = master;
@@ -188,9 +215,14 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
                 let _ = std::io::copy(&mut std::io::stdin(), &mut to);
             });
         }
+        // Unbuffered (a prompt has no newline): a duplicate of our stdout, not `Stdout`.
+        let mut to = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)?;
         relay = Some(std::thread::spawn(move || {
             // Ends with EIO once the last process holding the terminal exits.
-            let _ = std::io::copy(&mut from, &mut std::io::stdout());
+            let _ = std::io::copy(&mut from, &mut to);
         }));
     }
     let status = child.wait()?;
@@ -205,4 +237,34 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     Err(crate::Exit(code.clamp(0, 255) as u8).into())
+}
+
+/// Block `SIGWINCH` in this thread (and so in every thread started after), for
+/// [`resize_on_sigwinch`] to take it synchronously. A child's mask is reset when it starts.
+fn block_sigwinch() {
+    // SAFETY: signal-mask calls on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Give `master` our terminal's size on every `SIGWINCH` (forever; a detached thread).
+fn resize_on_sigwinch(master: &std::fs::File) {
+    // SAFETY: waiting synchronously for a signal blocked in every thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        loop {
+            let mut sig = 0;
+            if libc::sigwait(&set, &mut sig) == 0
+                && let Some(size) = WinSize::of_stdio()
+            {
+                let _ = size.apply(master.as_raw_fd());
+            }
+        }
+    }
 }

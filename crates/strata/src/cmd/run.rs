@@ -18,7 +18,7 @@ use clap::{ArgAction, Args};
 use strata_runtime::state::{Config, Containers, LimitsConfig, MountConfig};
 
 use crate::Ctx;
-use crate::cmd::container::{self, StartReport};
+use crate::cmd::container::{self, Finish, StartReport};
 use crate::cmd::volume;
 use crate::image;
 
@@ -159,11 +159,31 @@ pub fn start_created(
     attach: bool,
     auto_remove: bool,
 ) -> anyhow::Result<()> {
-    let mut launched = container::launch(ctx, id, attach).map_err(strata_err)?;
-    let pid = match launched.started().map_err(strata_err)? {
+    let (tty, stdin) = cs
+        .load(id)
+        .map(|c| (c.config.tty, c.config.open_stdin))
+        .unwrap_or((false, false));
+    // As Docker: raw mode when our input goes to the container's terminal (`-it`), so
+    // every key, Ctrl-C included, reaches it; with `-t` alone our terminal stays cooked
+    // and Ctrl-C is forwarded as a signal. Entered before the container starts, so its
+    // first output is not translated twice.
+    let mut raw = (attach && tty && stdin).then(RawTerminal::enter).flatten();
+    let mut launched = match container::launch(ctx, id, attach) {
+        Ok(l) => l,
+        Err(e) => {
+            raw.take();
+            return Err(strata_err(e));
+        }
+    };
+    let report = launched.started();
+    if report.is_err() {
+        raw.take();
+    }
+    let pid = match report.map_err(strata_err)? {
         StartReport::Started(pid) => pid,
         StartReport::Failed(code, msg) => {
             let _ = launched.child.wait();
+            raw.take();
             eprintln!("strata: Error response from daemon: failed to start container {id}: {msg}");
             if auto_remove {
                 let _ = cs.remove(id);
@@ -175,14 +195,18 @@ pub fn start_created(
         println!("{id}");
         return Ok(());
     }
-    let tty = cs.load(id).map(|c| c.config.tty).unwrap_or(false);
-    let _raw = tty.then(RawTerminal::enter).flatten();
     forward_signals(pid, tty.then(|| launched.child.id() as i32));
-    let code = launched.exited();
-    let _ = launched.child.wait();
-    let code = match code {
-        Some(c) => c,
-        None => {
+    let finish = launched.finished();
+    drop(raw);
+    let code = match finish {
+        Finish::Exited(c) => {
+            let _ = launched.child.wait();
+            c
+        }
+        // The container runs on with its monitor; we leave both.
+        Finish::Detached => return Ok(()),
+        Finish::Unknown => {
+            let _ = launched.child.wait();
             // The monitor died without a report: what the store says is the truth.
             match cs.load(id) {
                 Ok(c) => c.state.exit_code,
