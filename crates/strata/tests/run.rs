@@ -660,3 +660,62 @@ fn resource_limits_use_cgroups() {
     let err = env.fails(&["run", "--rm", "--memory", "lots", "bb", "true"]);
     assert!(err.contains("invalid size"), "{err}");
 }
+
+#[test]
+fn images_in_use_by_containers_are_kept() {
+    let Some(env) = imported() else { return };
+    let image = env.ok(&["images", "-q", "bb"]).trim().to_string();
+    assert_eq!(image.len(), 12);
+    env.ok(&["run", "--name", "stopped", "bb", "true"]);
+    let stopped = env.ok(&["inspect", "--format", "{{.Id}}", "stopped"]);
+    let err = env.fails(&["rmi", "bb"]);
+    assert_eq!(
+        err,
+        format!(
+            "Error response from daemon: conflict: unable to remove repository reference \"bb\" (must force) - container {} is using its referenced image {image}\n",
+            &stopped[..12]
+        )
+    );
+    let err = env.fails(&["rmi", &image]);
+    assert!(
+        err.contains(&format!(
+            "conflict: unable to delete {image} (must be forced) - image is being used by stopped container {}",
+            &stopped[..12]
+        )),
+        "{err}"
+    );
+    // Another name of the image can go: the image keeps one.
+    env.ok(&["tag", "bb", "bb:two"]);
+    assert_eq!(env.ok(&["rmi", "bb:two"]), "Untagged: bb:two\n");
+    // Pruning never takes an image a container uses.
+    env.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(env.ok(&["images", "-q"]).trim(), image);
+
+    let running = env.ok(&["run", "-d", "--name", "running", "bb", "sleep", "100"]);
+    let err = env.fails(&["rmi", "-f", &image]);
+    assert!(
+        err.contains(&format!(
+            "conflict: unable to delete {image} (cannot be forced) - image is being used by running container {}",
+            &running[..12]
+        )),
+        "{err}"
+    );
+    // -f on the tag: the name goes, the image stays (dangling) with its content.
+    assert_eq!(env.ok(&["rmi", "-f", "bb"]), "Untagged: bb:latest\n");
+    let listed = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert_eq!(listed, format!("<none>:<none> {image}\n"));
+    env.ok(&["image", "prune", "-f"]);
+    env.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(env.ok(&["images", "-q"]).trim(), image);
+    env.ok(&["system", "gc"]);
+    let out = env.run(&["start", "-a", "stopped"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.ok(&["exec", "running", "cat", "/etc/hostname"]);
+    assert_eq!(out.trim(), &running[..12]);
+
+    // Once no container uses it, it is an ordinary dangling image.
+    env.ok(&["rm", "-f", "running", "stopped"]);
+    env.ok(&["image", "prune", "-f"]);
+    assert_eq!(env.ok(&["images", "-q"]), "");
+    env.check_clean();
+}

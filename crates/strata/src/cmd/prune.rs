@@ -1,5 +1,6 @@
 //! `strata image prune` — Docker's `docker image prune`: removes dangling images (with `-a`,
-//! every image: Strata has no containers holding images yet), then collects their blobs.
+//! every image no container uses), then collects their blobs. An image a container uses,
+//! running or stopped, is never removed (it may be dangling after `rmi -f` of its tag).
 
 use std::io::{BufRead, Write};
 
@@ -28,6 +29,10 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
     }
     let store = ctx.store()?;
     let images = store.images()?;
+    let used: std::collections::HashSet<String> = crate::cmd::rmi::image_users(ctx)?
+        .into_iter()
+        .map(|(c, _)| c.config.image_id)
+        .collect();
     let now = jiff::Timestamp::now();
     let mut victims = Vec::new();
     for digest in images.digests() {
@@ -45,6 +50,9 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
             }
         }
         let id = image::image_id(&store, &images, digest)?;
+        if used.contains(&id.to_string()) {
+            continue;
+        }
         victims.push((
             digest.clone(),
             id,
