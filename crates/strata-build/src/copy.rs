@@ -48,6 +48,10 @@ enum Kind {
     Leaf,
     /// A directory created with `src`'s metadata.
     Dir,
+    /// The destination a directory's contents are copied into: kept as it is when the
+    /// image has it, else created as the copy creates parents (BuildKit's rules:
+    /// `--chown`/`--chmod` do not change an existing destination directory).
+    DestDir,
     /// A tar archive extracted into the destination directory.
     Extract,
     /// Bytes written as a new file (heredoc or download) with this mode.
@@ -313,8 +317,9 @@ fn plan_copy(
     let mut plan = PlannedLayer::new(now);
     let mut dirs: Vec<(&str, &std::fs::Metadata)> = Vec::new();
     for it in items {
-        plan.make_parents(parents_from, &it.dst)?;
+        plan.make_parents(parents_from, &it.dst, cm)?;
         match &it.kind {
+            Kind::DestDir => plan.make_parents(parents_from, &format!("{}/-", it.dst), cm)?,
             Kind::Dir => {
                 plan.make_dir(&it.dst, it.meta.as_ref(), cm);
                 if let Some(m) = &it.meta {
@@ -529,11 +534,12 @@ impl Solver<'_> {
                     dest.clone()
                 };
                 if root_dst != "/" {
+                    let keep_path = c.parents && !t.keep.is_empty();
                     items.push(Item {
                         src: t.host.clone(),
                         meta: Some(t.meta.clone()),
                         dst: root_dst.clone(),
-                        kind: Kind::Dir,
+                        kind: if keep_path { Kind::Dir } else { Kind::DestDir },
                         ctx_rel: ctx_opt.as_ref().map(|_| t.rel.clone()),
                     });
                 }
@@ -639,6 +645,7 @@ impl Solver<'_> {
                     let mode = m.mode() & 0o7777;
                     let tag = match it.kind {
                         Kind::Extract => "x",
+                        Kind::DestDir => "dest",
                         _ => "",
                     };
                     if ft.is_symlink() {
@@ -667,7 +674,7 @@ impl Solver<'_> {
         } else {
             st.key.to_string()
         };
-        let key = KeyBuilder::new("strata.copy.v2")
+        let key = KeyBuilder::new("strata.copy.v3")
             .field("parent", &parent)
             .field("source", &source_key)
             .list("src", &srcs)
@@ -722,9 +729,14 @@ impl Solver<'_> {
                 let parents_from: &[PathBuf] = if link { &[] } else { lowers };
                 let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
                 for it in &items {
-                    fsutil::make_parents(upper, parents_from, &it.dst)?;
+                    fsutil::make_parents(upper, parents_from, &it.dst, &cm)?;
                     let dst = upper.join(it.dst.trim_start_matches('/'));
                     match &it.kind {
+                        Kind::DestDir => {
+                            // The destination itself, as the parent of a child of it.
+                            let child = format!("{}/-", it.dst);
+                            fsutil::make_parents(upper, parents_from, &child, &cm)?;
+                        }
                         Kind::Dir => {
                             fsutil::make_dir(&dst, it.meta.as_ref(), &cm)?;
                             if let Some(m) = &it.meta {

@@ -110,6 +110,12 @@ pub struct CopyMeta {
 }
 
 impl CopyMeta {
+    /// The mode of a directory the copy creates without a source (a missing parent or
+    /// destination): the octal `--chmod`, else 0755.
+    pub fn new_dir_mode(&self) -> u32 {
+        self.chmod.unwrap_or(0o755)
+    }
+
     /// The mode a copied entry gets, from its source mode.
     pub fn mode_for(&self, source_mode: u32, is_dir: bool) -> u32 {
         if let Some(m) = self.chmod {
@@ -293,8 +299,14 @@ pub fn copy_tree(src: &Path, meta: &fs::Metadata, dst: &Path) -> Result<()> {
 
 /// Create the parents of container path `dest` inside the fresh layer directory `layer`,
 /// taking each existing parent's metadata from the image (so the layer does not change
-/// them) and 0755 root for new ones.
-pub fn make_parents(layer: &Path, lowers_top_first: &[PathBuf], dest: &str) -> Result<()> {
+/// them); new ones are owned by the copy's owner (`--chown`) and get its octal `--chmod`
+/// (else 0755), as BuildKit creates them.
+pub fn make_parents(
+    layer: &Path,
+    lowers_top_first: &[PathBuf],
+    dest: &str,
+    cm: &CopyMeta,
+) -> Result<()> {
     let mut rel = String::new();
     let parts: Vec<&str> = dest.split('/').filter(|p| !p.is_empty()).collect();
     for part in parts.iter().take(parts.len().saturating_sub(1)) {
@@ -318,7 +330,8 @@ pub fn make_parents(layer: &Path, lowers_top_first: &[PathBuf], dest: &str) -> R
             }
             _ => {
                 fs::create_dir(&p).map_err(io_err("create directory", &p))?;
-                fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
+                lchown(&p, cm.owner.0, cm.owner.1)?;
+                fs::set_permissions(&p, fs::Permissions::from_mode(cm.new_dir_mode()))
                     .map_err(io_err("chmod", &p))?;
             }
         }

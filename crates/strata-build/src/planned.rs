@@ -12,9 +12,9 @@
 //! The plan mirrors, operation by operation, what the on-disk copy in `fsutil` does to a
 //! fresh directory (`make_parents`, `make_dir`, `copy_leaf`, file data, `finish_dir`),
 //! including its ordering effects: a later item replaces an earlier one at the same path,
-//! a file replacing a directory removes its subtree, a directory created for a parent gets
-//! the time of the build (it is modified when its first child appears), and the
-//! directories' own times are set last. The tar it writes is byte for byte the one
+//! a file replacing a directory removes its subtree, a directory whose entries change gets
+//! the current time (so a parent taken over from the image with its time still ends up
+//! with the build's), and the copied directories' own times are set last. The tar it writes is byte for byte the one
 //! `strata_layer::create` writes for the directory the on-disk copy produces (a test
 //! builds both and compares).
 
@@ -95,11 +95,27 @@ impl PlannedLayer {
             .map(|n| matches!(n.content, Content::Dir))
     }
 
+    /// A directory whose entries change gets the current time, as on disk.
+    fn touch_parent(&mut self, key: &Key) {
+        if key.len() > 1
+            && let Some(parent) = self.nodes.get_mut(&key[..key.len() - 1])
+        {
+            parent.meta.mtime = self.now;
+        }
+    }
+
+    /// Add `node` at `key` (which must be free), changing its parent directory.
+    fn insert(&mut self, key: Key, node: Node) {
+        self.touch_parent(&key);
+        self.nodes.insert(key, node);
+    }
+
     /// Remove `key` and, for a directory, everything below it.
     fn remove(&mut self, key: &Key) {
         if self.nodes.remove(key).is_none() {
             return;
         }
+        self.touch_parent(key);
         let below: Vec<Key> = self
             .nodes
             .range(key.clone()..)
@@ -112,8 +128,14 @@ impl PlannedLayer {
     }
 
     /// `fsutil::make_parents`: the missing parents of `dest`, with the image's metadata
-    /// where the image has them as directories, else root 0755.
-    pub fn make_parents(&mut self, lowers_top_first: &[PathBuf], dest: &str) -> Result<()> {
+    /// where the image has them as directories, else owned and moded as the copy creates
+    /// directories.
+    pub fn make_parents(
+        &mut self,
+        lowers_top_first: &[PathBuf],
+        dest: &str,
+        cm: &CopyMeta,
+    ) -> Result<()> {
         let parts = key_of(dest);
         for n in 1..parts.len() {
             let key: Key = parts[..n].to_vec();
@@ -133,16 +155,16 @@ impl PlannedLayer {
                     mode: m.mode() & 0o7777,
                     uid: m.uid(),
                     gid: m.gid(),
-                    mtime: self.now,
+                    mtime: m.mtime(),
                 },
                 _ => EntryMeta {
-                    mode: 0o755,
-                    uid: 0,
-                    gid: 0,
+                    mode: cm.new_dir_mode(),
+                    uid: cm.owner.0,
+                    gid: cm.owner.1,
                     mtime: self.now,
                 },
             };
-            self.nodes.insert(
+            self.insert(
                 key,
                 Node {
                     content: Content::Dir,
@@ -160,21 +182,30 @@ impl PlannedLayer {
         let mode = cm.mode_for(meta.map_or(0o755, |m| m.mode()), true);
         let (uid, gid) = cm.owner;
         if self.is_dir(&key) == Some(false) {
-            self.nodes.remove(&key);
+            self.remove(&key);
         }
-        let now = self.now;
-        let node = self.nodes.entry(key).or_insert(Node {
-            content: Content::Dir,
-            meta: EntryMeta {
-                mode,
-                uid,
-                gid,
-                mtime: now,
-            },
-        });
-        node.meta.mode = mode;
-        node.meta.uid = uid;
-        node.meta.gid = gid;
+        match self.nodes.get_mut(&key) {
+            Some(node) => {
+                node.meta.mode = mode;
+                node.meta.uid = uid;
+                node.meta.gid = gid;
+            }
+            None => {
+                let mtime = self.now;
+                self.insert(
+                    key,
+                    Node {
+                        content: Content::Dir,
+                        meta: EntryMeta {
+                            mode,
+                            uid,
+                            gid,
+                            mtime,
+                        },
+                    },
+                );
+            }
+        }
     }
 
     /// `fsutil::copy_leaf`: a file or symlink from `src` replaces whatever is at `dst`
@@ -206,7 +237,7 @@ impl PlannedLayer {
         } else {
             cm.mode_for(meta.mode(), false)
         };
-        self.nodes.insert(
+        self.insert(
             key,
             Node {
                 content,
@@ -232,7 +263,7 @@ impl PlannedLayer {
     ) {
         let key = key_of(dst);
         self.remove(&key);
-        self.nodes.insert(
+        self.insert(
             key,
             Node {
                 content: Content::Data(bytes),

@@ -388,6 +388,10 @@ fn planned_copy_writes_the_layer_the_on_disk_copy_writes() {
         "COPY --exclude=*.c --exclude=logs src . /ex/",
         "COPY <<EOF /etc/conf.d/app\nhello $HOME\nEOF",
         "COPY <<EOF <<EOT /h/\nfirst\nEOF\nsecond\nEOT",
+        "COPY src/empty /etc/",
+        "COPY src/empty /fresh/",
+        "COPY --chown=1000:1000 src /new/deep/",
+        "COPY --chown=1000:1000 . /w/",
     ];
     for case in cases {
         let planned = format!("FROM busybox AS a\nWORKDIR /w\n{case}\n");
@@ -439,5 +443,38 @@ fn a_copied_symlink_is_not_followed_by_later_entries() {
         };
         assert!(err.contains("create directory"), "{err}");
         assert!(!outside.join("x").exists(), "wrote through the symlink");
+    }
+}
+
+/// BuildKit's ownership rules for the destination of a directory's contents: `--chown`
+/// leaves an existing destination directory alone, and applies to the directories the
+/// copy creates (the destination and its missing parents).
+#[test]
+fn chown_keeps_an_existing_destination_and_owns_created_ones() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(env) = env(&[("d/f", "f"), ("g", "g")]) else {
+        return;
+    };
+    for tail in ["", "FROM s\n"] {
+        env.build(&format!(
+            "FROM busybox AS s\nWORKDIR /app\nCOPY --chown=1000:1000 d/ /app/\n\
+             COPY --chown=1000:1000 --chmod=700 d /new/deep/\n\
+             COPY --chown=1000:1000 g /made/by/copy\n{tail}"
+        ));
+        let r = env.rootfs("test");
+        let m = |p: &str| std::fs::symlink_metadata(r.join(p)).unwrap();
+        assert_eq!((m("app").uid(), m("app").gid()), (0, 0), "{tail}");
+        assert_eq!(m("app/f").uid(), 1000);
+        // Created directories get the octal --chmod too, as in current BuildKit.
+        for (d, mode) in [
+            ("new", 0o700),
+            ("new/deep", 0o700),
+            ("made", 0o755),
+            ("made/by", 0o755),
+        ] {
+            assert_eq!((m(d).uid(), m(d).gid()), (1000, 1000), "{d} {tail}");
+            assert_eq!(m(d).mode() & 0o7777, mode, "{d} {tail}");
+        }
+        assert_eq!(m("new/deep/f").mode() & 0o7777, 0o700);
     }
 }
