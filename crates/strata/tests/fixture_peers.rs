@@ -208,6 +208,32 @@ fn fixture_built_by_strata_runs_in_podman_like_buildkits() {
         podman.run(&["pull", "-q", "--tls-verify=false", reference]);
         printed.push(podman.run(&["run", "--rm", "--network=none", reference]));
     }
+    // And the same file tree under /app: names, owners, modes, types and file sizes.
+    let tree = |reference: &str| {
+        podman.run(&[
+            "run",
+            "--rm",
+            "--network=none",
+            "--user=0",
+            reference,
+            "sh",
+            "-c",
+            "find /app | sort | while read -r p; do \
+             if [ -d \"$p\" ]; then stat -c '%n %u:%g %a %F' \"$p\"; \
+             else stat -c '%n %u:%g %a %F %s' \"$p\"; fi; done",
+        ])
+    };
+    let (strata_tree, buildkit_tree) = (tree(&strata_ref), tree(&buildkit_ref));
+    assert!(strata_tree.lines().count() > 2000, "{strata_tree}");
+    if strata_tree != buildkit_tree {
+        let theirs: std::collections::BTreeSet<&str> = buildkit_tree.lines().collect();
+        let ours: std::collections::BTreeSet<&str> = strata_tree.lines().collect();
+        panic!(
+            "the trees under /app differ:\nonly in Strata's image: {:?}\nonly in BuildKit's: {:?}",
+            ours.difference(&theirs).take(20).collect::<Vec<_>>(),
+            theirs.difference(&ours).take(20).collect::<Vec<_>>()
+        );
+    }
     let (strata_out, buildkit_out) = (&printed[0], &printed[1]);
     assert!(
         is_bundle_md5_line(buildkit_out),
