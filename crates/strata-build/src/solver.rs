@@ -251,7 +251,22 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     // run concurrently. The first real error wins; stages waiting on a failed one stop.
     let solver = &solver;
     let plan_ref = &plan;
+    // Whether a planned stage copies from the context: its files are then hashed on a
+    // spare thread from the start, while earlier steps run (the hashes are memoised, so
+    // the COPY finds them ready).
+    let copies_context = plan.order.iter().any(|&i| {
+        ins.stages[i].commands.iter().any(|c| match &c.kind {
+            CommandKind::Copy(c) => c.from.is_none() && !c.sources.source_paths.is_empty(),
+            CommandKind::Add(a) => !a.sources.source_paths.is_empty(),
+            _ => false,
+        })
+    });
+    let stages_done = std::sync::atomic::AtomicBool::new(false);
+    let stages_done = &stages_done;
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        if copies_context {
+            scope.spawn(move || solver.prehash_context(stages_done));
+        }
         let handles: Vec<_> = plan_ref
             .order
             .iter()
@@ -274,10 +289,12 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
                 })
             })
             .collect();
-        handles
+        let results = handles
             .into_iter()
             .map(|h| h.join().unwrap_or(Err(BuildError::Cancelled)))
-            .collect()
+            .collect();
+        stages_done.store(true, Ordering::Relaxed);
+        results
     });
     if let Ok(ctx) = solver.context.lock()
         && let Some(ctx) = ctx.as_ref()
@@ -404,6 +421,22 @@ impl Solver<'_> {
         });
         *guard = Some(ctx.clone());
         Ok(ctx)
+    }
+
+    /// Walk the context and hash its files (best effort: errors are reported by the step
+    /// that needs the file), until every stage is done.
+    fn prehash_context(&self, stop: &std::sync::atomic::AtomicBool) {
+        let Ok(ctx) = self.context() else {
+            return;
+        };
+        for (rel, e) in &ctx.entries {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if e.meta.is_file() {
+                let _ = ctx.content_hash(rel);
+            }
+        }
     }
 
     /// Wait until every stage in `deps` is done; false when one of them failed.
