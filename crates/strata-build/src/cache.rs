@@ -128,18 +128,6 @@ pub struct PruneReport {
     pub bytes_reclaimed: u64,
 }
 
-fn dir_size(p: &std::path::Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    walkdir::WalkDir::new(p)
-        .follow_links(false)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| !m.is_dir())
-        .map(|m| m.blocks() * 512)
-        .sum()
-}
-
 /// `builder prune`: forget every build cache entry (index entry and GC root), delete the
 /// cache mounts, the context hash memos and unused snapshot scratch directories, then
 /// collect the blobs nothing else references. Cache mounts in use (locked by a running
@@ -176,7 +164,7 @@ pub fn prune(store: &Store) -> Result<PruneReport> {
             if lock.try_lock().is_err() {
                 continue;
             }
-            report.bytes_reclaimed += dir_size(&e.path());
+            report.bytes_reclaimed += crate::snapshot::dir_size(&e.path());
             fs::remove_dir_all(e.path()).map_err(crate::io_err("remove", e.path()))?;
             report.cache_mounts.push(name);
         }

@@ -208,6 +208,8 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         &platform,
     )?;
     let snapshots = Snapshots::new(store)?;
+    // Held for the whole build: its snapshots are in use before any image names them.
+    let _hold = snapshots.hold()?;
     snapshots.clean_stale();
     // The target and the stages it starts FROM ship their layers.
     let mut exported = vec![false; ins.stages.len()];

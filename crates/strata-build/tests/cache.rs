@@ -206,3 +206,31 @@ fn fully_cached_rebuild_gives_the_same_image() {
     assert_eq!(a.out.image_id, d.out.image_id);
     assert!(env.cc("other")["Labels"].is_null());
 }
+
+#[test]
+fn snapshot_prune_waits_for_no_one_and_keeps_what_images_use() {
+    let Some(env) = env(&[("a", "a")]) else {
+        return;
+    };
+    env.build("FROM busybox\nCOPY a /a\nRUN cat /a > /b\n");
+    let store = env.store();
+    let snaps = strata_build::snapshot::Snapshots::new(&store).unwrap();
+    let orphan = store.root().join("snapshots").join("ab".repeat(32));
+    std::fs::create_dir_all(orphan.join("etc")).unwrap();
+    let in_use = std::collections::HashSet::new();
+    // A build (or unpack) in progress: nothing is removed.
+    let hold = snaps.hold().unwrap();
+    let r = snaps.prune(&store, &in_use).unwrap();
+    assert!(r.busy && r.removed.is_empty(), "{r:?}");
+    assert!(orphan.exists());
+    drop(hold);
+    let r = snaps.prune(&store, &in_use).unwrap();
+    assert_eq!(r.removed, vec!["ab".repeat(32)], "{r:?}");
+    assert!(!orphan.exists());
+    // The image's own stacks stay, so it still reads without unpacking anything.
+    let kept = strata_build::snapshot::image_chains(&store).unwrap();
+    assert!(kept.len() >= 3, "{kept:?}");
+    for c in &kept {
+        assert!(store.root().join("snapshots").join(c).is_dir(), "{c}");
+    }
+}

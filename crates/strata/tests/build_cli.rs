@@ -306,6 +306,82 @@ fn builder_prune_empties_the_cache() {
     assert!(!err.contains("CACHED"), "{err}");
 }
 
+/// Snapshot directories (chain IDs) under the store.
+fn snapshot_dirs(root: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(root.join("snapshots"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 64)
+        .collect()
+}
+
+#[test]
+fn prune_removes_unpacked_layers_no_image_or_container_needs() {
+    let Some(env) = setup(&[("f", "x")]) else {
+        return;
+    };
+    // The builder stage's layers end up in no image.
+    let df = "FROM busybox AS b\nRUN echo built > /b && echo x > /x\nRUN echo more > /c\n\
+              FROM busybox\nCOPY --from=b /b /b\nRUN cat /b > /copy\n";
+    env.build(df, &["-t", "app:1"]);
+    let before = snapshot_dirs(&env.root);
+    let out = env.strata(&["builder", "prune", "-f"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = snapshot_dirs(&env.root);
+    // busybox + app:1's three layers stay as stacks; the builder's two are gone.
+    assert_eq!(before.len(), after.len() + 2, "{before:?} -> {after:?}");
+    assert!(after.is_subset(&before));
+    // A container keeps the unpacked layers of its image even once the image is gone.
+    let out = env.strata(&[
+        "create",
+        "--name",
+        "c1",
+        "--network",
+        "none",
+        "app:1",
+        "cat",
+        "/copy",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.strata(&["rmi", "-f", "app:1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.strata(&["image", "prune", "-f"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(snapshot_dirs(&env.root), after);
+    let out = env.strata(&["start", "-a", "c1"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "built");
+    // Without the container the dangling app:1 goes, and with it all but busybox's stack.
+    assert!(env.strata(&["rm", "c1"]).status.success());
+    let out = env.strata(&["image", "prune", "-f"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(snapshot_dirs(&env.root).len(), 1);
+    // Anything pruned is unpacked again from its blobs when needed.
+    env.build(df, &["-t", "app:2"]);
+    let out = env.strata(&["run", "--rm", "--network", "none", "app:2", "cat", "/copy"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "built");
+}
+
 #[test]
 fn kill_9_mid_build_then_the_next_build_succeeds_and_the_store_is_clean() {
     let Some(env) = setup(&[("big", &"x".repeat(2_000_000))]) else {

@@ -379,7 +379,8 @@ fn write_output(
     }
 }
 
-/// `strata builder prune`: remove the build cache (see `strata_build::prune`).
+/// `strata builder prune`: remove the build cache (see `strata_build::prune`) and the
+/// unpacked layers no image or container needs.
 pub fn prune(ctx: &Ctx, force: bool) -> anyhow::Result<()> {
     if !force {
         eprint!(
@@ -392,7 +393,10 @@ pub fn prune(ctx: &Ctx, force: bool) -> anyhow::Result<()> {
         }
     }
     let store = ctx.store()?;
-    let report = strata_build::prune(&store)?;
+    let mut report = strata_build::prune(&store)?;
+    // The build's unpacked layers that no image or container uses go with the cache.
+    let snapshots = crate::cmd::prune::prune_snapshots(ctx, &store)?;
+    report.bytes_reclaimed += snapshots.bytes;
     let mut stdout = std::io::stdout().lock();
     if !report.entries.is_empty() || !report.cache_mounts.is_empty() {
         writeln!(stdout, "ID\tRECLAIMABLE")?;

@@ -1,6 +1,7 @@
 //! `strata image prune` — Docker's `docker image prune`: removes dangling images (with `-a`,
-//! every image no container uses), then collects their blobs. An image a container uses,
-//! running or stopped, is never removed (it may be dangling after `rmi -f` of its tag).
+//! every image no container uses), then collects their blobs and the unpacked layers
+//! (snapshots) no image or container needs any more. An image a container uses, running or
+//! stopped, is never removed (it may be dangling after `rmi -f` of its tag).
 
 use std::io::{BufRead, Write};
 
@@ -72,6 +73,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     let report = store.gc(&GcOptions { dry_run: false })?;
+    let snapshots = prune_snapshots(ctx, &store)?;
     if !lines.is_empty() {
         println!("Deleted Images:");
         for l in lines {
@@ -81,9 +83,30 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
     }
     println!(
         "Total reclaimed space: {}",
-        human_size(report.bytes_reclaimed)
+        human_size(report.bytes_reclaimed + snapshots.bytes)
     );
     Ok(())
+}
+
+/// Remove the unpacked layers (snapshots) that no image of the store and no container
+/// needs. While a build or an unpack holds them nothing is removed, with a note on stderr.
+pub fn prune_snapshots(
+    ctx: &Ctx,
+    store: &strata_store::Store,
+) -> anyhow::Result<strata_build::snapshot::SnapshotPrune> {
+    let in_use: std::collections::HashSet<String> = crate::cmd::rmi::image_users(ctx)?
+        .into_iter()
+        .flat_map(|(c, _)| c.config.lower)
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let snapshots = strata_build::snapshot::Snapshots::new(store)?;
+    let report = snapshots.prune(store, &in_use)?;
+    if report.busy {
+        eprintln!(
+            "note: a build or an image unpack is running; unpacked layers were left for a later prune"
+        );
+    }
+    Ok(report)
 }
 
 /// `until=<duration>` (Go durations like `24h`, `90m`) as seconds.

@@ -205,6 +205,8 @@ impl strata_registry::LayerHandler for SnapshotUnpacker {
         let done = match known {
             Some(diff_id) => (diff_id, None),
             None => {
+                // No prune may remove the scratch directory while the layer unpacks.
+                let _hold = snapshots.hold()?;
                 let tmp = snapshots.temp()?;
                 let blob = store.open_blob(&layer.digest)?;
                 let opts = strata_layer::ApplyOptions {

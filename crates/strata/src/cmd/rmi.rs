@@ -63,6 +63,7 @@ pub fn run(ctx: &Ctx, args: RmiArgs) -> anyhow::Result<()> {
     }
     if deleted_any {
         store.gc(&GcOptions { dry_run: false })?;
+        crate::cmd::prune::prune_snapshots(ctx, &store)?;
     }
     if failed {
         return Err(crate::Exit(1).into());
