@@ -603,6 +603,68 @@ fn cp_never_follows_symlinks_out_of_the_container() {
 }
 
 #[test]
+fn cp_streams_tar_archives_on_stdin_and_stdout() {
+    use std::io::Write;
+    let Some(env) = imported() else { return };
+    env.ok(&["create", "--name", "t", "bb", "true"]);
+    // In: a tar on stdin is extracted into the container directory.
+    let src = env.path("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/x"), "deep\n").unwrap();
+    std::fs::write(src.join("h.txt"), "hello\n").unwrap();
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .args(["-cf", "-", "h.txt", "d"])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let mut child = env
+        .cmd()
+        .args(["cp", "-", "t:/tmp"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    assert!(child.wait().unwrap().success());
+    let diff = env.ok(&["diff", "t"]);
+    assert!(diff.lines().any(|l| l == "A /tmp/d/x"), "{diff}");
+    // Out: the path as a tar on stdout, under its own name.
+    let out = env.run(&["cp", "t:/tmp", "-"]);
+    assert!(out.status.success());
+    let list = Command::new("tar")
+        .args(["-tf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(&out.stdout)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert_eq!(names, "tmp/\ntmp/d/\ntmp/d/x\ntmp/h.txt\n");
+    // A stream needs a directory to land in; garbage is refused.
+    let mut child = env
+        .cmd()
+        .args(["cp", "-", "t:/etc/passwd"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("/etc/passwd") && err.contains("Not a directory"),
+        "{err}"
+    );
+    env.ok(&["rm", "t"]);
+    assert_no_mounts(&env);
+}
+
+#[test]
 fn resource_limits_use_cgroups() {
     if !can_run() {
         return;
@@ -718,4 +780,150 @@ fn images_in_use_by_containers_are_kept() {
     env.ok(&["image", "prune", "-f"]);
     assert_eq!(env.ok(&["images", "-q"]), "");
     env.check_clean();
+}
+
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_range() {
+    let Some(env) = imported() else { return };
+    let open = env.path("open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let rootfile = env.path("rootfile");
+    std::fs::write(&rootfile, "secret\n").unwrap();
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--userns=auto",
+        "-v",
+        &format!("{}:/open", open.display()),
+        "-v",
+        &format!("{}:/rootfile", rootfile.display()),
+        "bb",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /open/made; echo x >> /rootfile && echo WROTE; ls -ln /etc/passwd",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if code(&out) == 125 && err.contains("needs idmapped mounts") {
+        eprintln!("SKIP: this kernel cannot idmap the store's directories: {err}");
+        return;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"0"), "{text}\n{err}");
+    let map: Vec<u32> = lines[1]
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert_eq!(map[0], 0, "{text}");
+    let host_root = map[1];
+    assert!(host_root > 0 && map[2] > 0, "{text}");
+    // A file made in a host directory belongs to the mapped host uid.
+    use std::os::unix::fs::MetadataExt;
+    let made = std::fs::metadata(open.join("made")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (host_root, host_root));
+    // Root in the container is not root on the host: a root-owned host file is not its.
+    assert!(!text.contains("WROTE"), "{text}");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert_eq!(std::fs::read_to_string(&rootfile).unwrap(), "secret\n");
+    // The image's files are root's inside (idmapped layers).
+    assert!(lines[2].contains(" 0        0 "), "{text}");
+    // Without remapping, root in the container can write that file.
+    env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/rootfile", rootfile.display()),
+        "bb",
+        "sh",
+        "-c",
+        "echo x >> /rootfile",
+    ]);
+    assert_eq!(std::fs::read_to_string(&rootfile).unwrap(), "secret\nx\n");
+
+    // Changes land in the upper layer owned by on-disk root, so diff/commit are unchanged.
+    env.ok(&[
+        "run",
+        "--name",
+        "u",
+        "--userns=auto",
+        "bb",
+        "sh",
+        "-c",
+        "echo changed > /etc/passwd",
+    ]);
+    assert!(env.ok(&["diff", "u"]).lines().any(|l| l == "C /etc/passwd"));
+    let id = env.ok(&["inspect", "--format", "{{.Id}}", "u"]);
+    let upper = env.root().join("containers").join(id.trim()).join("upper");
+    assert_eq!(
+        std::fs::metadata(upper.join("etc/passwd")).unwrap().uid(),
+        0
+    );
+    env.ok(&["rm", "u"]);
+
+    // A published port below 1024 is bound by the container's root; exec joins the
+    // container's user namespace.
+    let port = free_port();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--userns=auto",
+        "-p",
+        &format!("{port}:80"),
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !http_get(port).is_some_and(|b| b.contains("HTTP/1")) {
+        assert!(Instant::now() < deadline, "httpd never answered on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ex = env.ok(&["exec", "web", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(ex.lines().next(), Some("0"));
+    assert_eq!(ex.lines().nth(1), Some(lines[1]), "{ex}");
+    env.ok(&["rm", "-f", "web"]);
+
+    // Podman's explicit mappings; the gid map defaults to the uid map.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--uidmap",
+        "0:200000:1000",
+        "bb",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map",
+    ]);
+    let norm: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(norm, ["0 200000 1000", "0 200000 1000"]);
+    let err = env.fails(&[
+        "run",
+        "--rm",
+        "--uidmap",
+        "0:200000:10",
+        "-u",
+        "100",
+        "bb",
+        "true",
+    ]);
+    assert!(err.contains("not mapped"), "{err}");
+    let err = env.fails(&["run", "--rm", "--privileged", "--userns=auto", "bb", "true"]);
+    assert!(
+        err.contains("privileged mode is incompatible with user namespaces"),
+        "{err}"
+    );
+    let err = env.fails(&["run", "--rm", "--userns=keep-id", "bb", "true"]);
+    assert!(err.contains("unsupported --userns"), "{err}");
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    assert_no_mounts(&env);
 }
