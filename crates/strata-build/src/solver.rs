@@ -335,6 +335,14 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     )
 }
 
+/// Instructions that change the filesystem (a build step with a layer, shown numbered).
+fn is_fs_op(kind: &CommandKind) -> bool {
+    matches!(
+        kind,
+        CommandKind::Run(_) | CommandKind::Copy(_) | CommandKind::Add(_) | CommandKind::Workdir(_)
+    )
+}
+
 fn df_err(e: strata_dockerfile::Error) -> BuildError {
     BuildError::Dockerfile {
         line: Some(e.span().start.line),
@@ -622,19 +630,7 @@ impl Solver<'_> {
         if !matches!(base, Base::Stage(_)) {
             st.args.clear();
         }
-        let total = stage
-            .commands
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.kind,
-                    CommandKind::Run(_)
-                        | CommandKind::Copy(_)
-                        | CommandKind::Add(_)
-                        | CommandKind::Workdir(_)
-                )
-            })
-            .count()
+        let total = stage.commands.iter().filter(|c| is_fs_op(&c.kind)).count()
             + usize::from(matches!(base, Base::Image(_)));
         let prefix = named.clone().unwrap_or_else(|| {
             if self.ins.stages.len() == 1 {
@@ -687,16 +683,7 @@ impl Solver<'_> {
                 }
             }
         }
-        let is_fs_op = |c: &Command| {
-            matches!(
-                c.kind,
-                CommandKind::Run(_)
-                    | CommandKind::Copy(_)
-                    | CommandKind::Add(_)
-                    | CommandKind::Workdir(_)
-            )
-        };
-        let last_fs_op = stage.commands.iter().rposition(is_fs_op);
+        let last_fs_op = stage.commands.iter().rposition(|c| is_fs_op(&c.kind));
         let used = self.used.get(i).copied().unwrap_or(true);
         for (n, cmd) in stage.commands.iter().enumerate() {
             st.tail = !used && last_fs_op.is_some_and(|l| n >= l);
