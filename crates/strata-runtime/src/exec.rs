@@ -1,5 +1,5 @@
-//! `exec`: run another process inside a running container — join its namespaces (user
-//! namespaces are not used; ipc, uts, net, pid, mount in that order), fork so the process
+//! `exec`: run another process inside a running container — join its namespaces (ipc, uts,
+//! net, pid, mount in that order, then its user namespace if it has one), fork so the process
 //! is a member of the container's pid namespace, then apply the same confinement as the
 //! container's own process (bounding set, no-new-privileges, seccomp, identity, working
 //! directory) and exec.
@@ -66,6 +66,18 @@ pub fn exec_in(
     ] {
         let f = File::open(format!("/proc/{pid}/ns/{ns}")).map_err(fail)?;
         files.push((f, flag));
+    }
+    // A container in a user namespace of its own: joined last, after the mount namespace
+    // (the others belong to the host's user namespace; see `crate::userns`).
+    let user_ns = File::open(format!("/proc/{pid}/ns/user")).map_err(fail)?;
+    let same = |a: &File, b: &std::fs::Metadata| {
+        use std::os::unix::fs::MetadataExt;
+        a.metadata()
+            .is_ok_and(|m| m.ino() == b.ino() && m.dev() == b.dev())
+    };
+    let ours = std::fs::metadata("/proc/self/ns/user").map_err(fail)?;
+    if !same(&user_ns, &ours) {
+        files.push((user_ns, libc::CLONE_NEWUSER));
     }
     if start_time(pid) != Some(started) {
         return Err(fail(io::Error::from_raw_os_error(libc::ESRCH)));

@@ -45,7 +45,8 @@
 //! truthful after crashes), [`monitor`] (the per-container process that owns a running
 //! container), [`network`] (bridge, veth, address leases), [`proxy`] (published ports),
 //! [`exec`] (joining a running container) and [`copy`] (`cp` without symlink escapes).
-//! User-namespace remapping is not implemented.
+//! User-namespace remapping (`--userns`, [`userns`]): the setup runs as host root, then
+//! the process joins a prepared user namespace; the rootfs is built on idmapped mounts.
 //!
 //! `PR_SET_PDEATHSIG` ties both children to their parent: if the builder is killed, the
 //! container's pid 1 dies and the kernel kills the rest of its pid namespace.
@@ -68,6 +69,7 @@ pub mod network;
 pub mod proxy;
 pub mod seccomp;
 pub mod state;
+pub mod userns;
 
 /// Errors preparing or starting a container.
 #[derive(Debug, thiserror::Error)]
@@ -240,6 +242,14 @@ pub trait Syscall {
     fn setgroups(&self, gids: &[u32]) -> io::Result<()>;
     fn setgid(&self, gid: u32) -> io::Result<()>;
     fn setuid(&self, uid: u32) -> io::Result<()>;
+    /// Mount a clone of `source` on `target`, idmapped with user namespace `userns`.
+    fn idmap_mount(&self, source: &CStr, target: &CStr, userns: RawFd) -> io::Result<()>;
+    /// Join user namespace `fd`.
+    fn join_userns(&self, fd: RawFd) -> io::Result<()>;
+    /// Set the filesystem uid and gid, keeping every permitted capability effective.
+    fn set_fsids(&self, uid: u32, gid: u32) -> io::Result<()>;
+    /// Write `data` to the existing file `path`.
+    fn write_file(&self, path: &CStr, data: &[u8]) -> io::Result<()>;
 }
 
 /// What a mount point is.
@@ -285,6 +295,24 @@ pub enum Step {
     SetGroups(Vec<u32>),
     SetGid(u32),
     SetUid(u32),
+    /// Mount an idmapped clone of `source` on `target` ([`userns`]).
+    IdmapMount {
+        source: CString,
+        target: CString,
+        userns: RawFd,
+    },
+    /// Join a user namespace (after every mount, before the bounding set is dropped: joining
+    /// gives a full capability set in the namespace).
+    JoinUserNs(RawFd),
+    /// Write to an existing file (a sysctl under `/proc/sys`).
+    WriteFile {
+        path: CString,
+        data: CString,
+    },
+    /// Act on files as `uid`/`gid` (capabilities kept), e.g. to mount an overlay whose
+    /// layers are idmapped: overlayfs does its own work with the mounter's credentials,
+    /// which must map into the layers' idmapping.
+    SetFsIds(u32, u32),
 }
 
 impl Step {
@@ -305,6 +333,10 @@ impl Step {
             Step::SetGroups(_) => b"setgroups",
             Step::SetGid(_) => b"setgid",
             Step::SetUid(_) => b"setuid",
+            Step::IdmapMount { .. } => b"idmapped mount (mount_setattr MOUNT_ATTR_IDMAP) on",
+            Step::JoinUserNs(_) => b"join the user namespace",
+            Step::WriteFile { .. } => b"write",
+            Step::SetFsIds(..) => b"set the filesystem ids",
         }
     }
 
@@ -314,6 +346,8 @@ impl Step {
             Step::Mount { target, .. } => Some(target),
             Step::Chdir(p) | Step::Mkdir(p, _) | Step::CreateFile(p) => Some(p),
             Step::Symlink { link, .. } => Some(link),
+            Step::IdmapMount { target, .. } => Some(target),
+            Step::WriteFile { path, .. } => Some(path),
             Step::SafeMountpoint { prefixes, .. } => prefixes.last().map(CString::as_c_str),
             _ => None,
         }
@@ -360,6 +394,14 @@ pub fn execute(steps: &[Step], sys: &dyn Syscall) -> io::Result<()> {
             Step::SetGroups(g) => sys.setgroups(g),
             Step::SetGid(g) => sys.setgid(*g),
             Step::SetUid(u) => sys.setuid(*u),
+            Step::IdmapMount {
+                source,
+                target,
+                userns,
+            } => sys.idmap_mount(source, target, *userns),
+            Step::JoinUserNs(fd) => sys.join_userns(*fd),
+            Step::WriteFile { path, data } => sys.write_file(path, data.as_bytes()),
+            Step::SetFsIds(u, g) => sys.set_fsids(*u, *g),
         };
         if let Err(e) = r {
             report_step_failure(step);
@@ -556,6 +598,67 @@ impl Syscall for LinuxSyscall {
         // SAFETY: integer arguments.
         check(unsafe { libc::setresuid(uid, uid, uid) })
     }
+    fn idmap_mount(&self, source: &CStr, target: &CStr, userns: RawFd) -> io::Result<()> {
+        userns::idmap_mount(source, target, userns)
+    }
+    fn join_userns(&self, fd: RawFd) -> io::Result<()> {
+        // SAFETY: setns on a descriptor the caller keeps open.
+        check(unsafe { libc::setns(fd, libc::CLONE_NEWUSER) })
+    }
+    fn set_fsids(&self, uid: u32, gid: u32) -> io::Result<()> {
+        #[repr(C)]
+        struct CapHeader {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct CapData {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        const V3: u32 = 0x2008_0522;
+        // SAFETY: setfs[ug]id on integers; capget/capset on local, correctly sized
+        // structures (two data words for version 3).
+        unsafe {
+            libc::setfsgid(gid);
+            libc::setfsuid(uid);
+            // setfsuid(-1) changes nothing and returns the current value.
+            if libc::setfsuid(u32::MAX) as u32 != uid || libc::setfsgid(u32::MAX) as u32 != gid {
+                return Err(io::Error::from_raw_os_error(libc::EPERM));
+            }
+            // Leaving fsuid 0 clears the file capabilities from the effective set: raise
+            // them again from the permitted set.
+            let mut hdr = CapHeader {
+                version: V3,
+                pid: 0,
+            };
+            let mut data = [CapData {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            }; 2];
+            check(libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) as libc::c_int)?;
+            for d in &mut data {
+                d.effective = d.permitted;
+            }
+            check(libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) as libc::c_int)
+        }
+    }
+    fn write_file(&self, path: &CStr, data: &[u8]) -> io::Result<()> {
+        // SAFETY: open/write/close on a valid C string and buffer.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let r = libc::write(fd, data.as_ptr().cast(), data.len());
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            if r < 0 { Err(e) } else { Ok(()) }
+        }
+    }
 }
 
 fn cstr(s: impl AsRef<OsStr>) -> Result<CString, RuntimeError> {
@@ -694,6 +797,41 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
             let parent = lower[0]
                 .parent()
                 .filter(|p| lower.iter().all(|l| l.parent() == Some(*p)));
+            // With a user namespace the overlay is built on idmapped clones of the lower
+            // layers' directory and of the directory holding upper and work (one mount
+            // for both, as overlayfs requires).
+            let mut upper = upper.clone();
+            let mut work = work.clone();
+            let mut parent = parent.map(Path::to_path_buf);
+            if let Some(u) = &opts.userns {
+                let (Some(lp), Some(up)) = (
+                    parent.clone(),
+                    upper.parent().filter(|p| work.parent() == Some(*p)),
+                ) else {
+                    return Err(invalid(
+                        "with a user namespace the lower directories must share one parent, and upper and work another",
+                    ));
+                };
+                let stage = spec.state_dir.join("idmap");
+                let (l_at, u_at) = (stage.join("lower"), stage.join("upper"));
+                for d in [&l_at, &u_at] {
+                    std::fs::create_dir_all(d).map_err(|source| RuntimeError::Write {
+                        path: d.clone(),
+                        source,
+                    })?;
+                }
+                for (src, at) in [(&lp, &l_at), (&up.to_path_buf(), &u_at)] {
+                    steps.push(Step::IdmapMount {
+                        source: cstr(src)?,
+                        target: cstr(at)?,
+                        userns: u.fd,
+                    });
+                }
+                let rebase = |p: &Path| u_at.join(p.file_name().unwrap_or_default());
+                upper = rebase(&upper);
+                work = rebase(&work);
+                parent = Some(l_at);
+            }
             let lowers: Vec<String> = match parent {
                 Some(_) => lower
                     .iter()
@@ -705,7 +843,7 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
                     .collect(),
                 None => lower.iter().map(|l| l.display().to_string()).collect(),
             };
-            if let Some(parent) = parent {
+            if let Some(parent) = &parent {
                 steps.push(Step::Chdir(cstr(parent)?));
             }
             let data = format!(
@@ -716,6 +854,18 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
             );
             if data.len() >= 4000 {
                 return Err(invalid("too many lower layers for one overlay mount"));
+            }
+            // Over idmapped layers, overlayfs must be mounted by the container's root (its
+            // work directory and copy-ups are made with the mounter's credentials), and
+            // the rest of the setup creates mount points in it as that root too: a file
+            // made by host uid 0 has no on-disk owner through the idmapped upper layer
+            // (EOVERFLOW). Capabilities stay; `setresuid` later sets the ids for good.
+            let mounter = opts
+                .userns
+                .as_ref()
+                .and_then(|u| Some((u.mapping.host_uid(0)?, u.mapping.host_gid(0)?)));
+            if let Some((u, g)) = mounter {
+                steps.push(Step::SetFsIds(u, g));
             }
             steps.push(Step::Mount {
                 source: Some(cstr("overlay")?),
@@ -728,13 +878,20 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
             target.clone()
         }
         Rootfs::Dir(dir) => {
-            steps.push(Step::Mount {
-                source: Some(cstr(dir)?),
-                target: cstr(dir)?,
-                fstype: None,
-                flags: MS_BIND_REC,
-                data: None,
-                optional: false,
+            steps.push(match &opts.userns {
+                Some(u) => Step::IdmapMount {
+                    source: cstr(dir)?,
+                    target: cstr(dir)?,
+                    userns: u.fd,
+                },
+                None => Step::Mount {
+                    source: Some(cstr(dir)?),
+                    target: cstr(dir)?,
+                    fstype: None,
+                    flags: MS_BIND_REC,
+                    data: None,
+                    optional: false,
+                },
             });
             dir.clone()
         }
@@ -751,12 +908,32 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         path: hosts_path.clone(),
         source,
     })?;
+    if let Some(m) = opts.userns.as_ref().map(|u| &u.mapping) {
+        // The container's root may rewrite its /etc/hosts, as with Docker.
+        std::os::unix::fs::chown(&hosts_path, m.host_uid(0), m.host_gid(0)).map_err(|source| {
+            RuntimeError::Write {
+                path: hosts_path.clone(),
+                source,
+            }
+        })?;
+    }
 
     // Every mount is made before pivot_root, while host paths are reachable; targets are
     // checked for symlinks so the image cannot redirect a mount onto the host.
     let mut p = Planner { root, steps };
     let nosuid_nodev_noexec = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     use FileKind::{Dir, File};
+    // With a user namespace, tmpfs mounts belong to the container's root, and devpts
+    // slaves to its `tty` group (gid 5) when those are mapped.
+    let mapping = opts.userns.as_ref().map(|u| &u.mapping);
+    let tmpfs_owner = match mapping.map(|m| (m.host_uid(0), m.host_gid(0))) {
+        Some((Some(u), Some(g))) => format!(",uid={u},gid={g}"),
+        _ => String::new(),
+    };
+    let tty_gid = match mapping {
+        Some(m) => m.host_gid(5),
+        None => Some(5),
+    };
     p.mount(
         Some("proc"),
         "/proc",
@@ -766,13 +943,21 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         None,
         false,
     )?;
+    if opts.userns.is_some() && spec.network == Network::None {
+        // The network namespace belongs to the host's user namespace: without this, the
+        // container's root could not bind ports below 1024 (see [`userns`]).
+        p.steps.push(Step::WriteFile {
+            path: cstr(p.host("/proc/sys/net/ipv4/ip_unprivileged_port_start"))?,
+            data: cstr("0")?,
+        });
+    }
     p.mount(
         Some("tmpfs"),
         "/dev",
         Dir,
         Some("tmpfs"),
         libc::MS_NOSUID | libc::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
+        Some(&format!("mode=755,size=65536k{tmpfs_owner}")),
         false,
     )?;
     for d in DEVICES {
@@ -799,7 +984,10 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         Dir,
         Some("devpts"),
         libc::MS_NOSUID | libc::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Some(&match tty_gid {
+            Some(g) => format!("newinstance,ptmxmode=0666,mode=0620,gid={g}"),
+            None => "newinstance,ptmxmode=0666,mode=0620".to_string(),
+        }),
         false,
     )?;
     p.mount(
@@ -891,27 +1079,38 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
             } => {
                 let kind = if source.is_dir() { Dir } else { File };
                 let src = source.display().to_string();
-                p.mount(
-                    Some(&src),
-                    destination,
-                    kind,
-                    None,
-                    MS_BIND_REC,
-                    None,
-                    false,
-                )?;
+                match &opts.userns {
+                    Some(u) if u.idmapped_binds.contains(destination) => {
+                        let target = p.mountpoint(destination, kind)?;
+                        p.steps.push(Step::IdmapMount {
+                            source: cstr(&src)?,
+                            target,
+                            userns: u.fd,
+                        });
+                    }
+                    _ => p.mount(
+                        Some(&src),
+                        destination,
+                        kind,
+                        None,
+                        MS_BIND_REC,
+                        None,
+                        false,
+                    )?,
+                }
                 if *readonly {
                     p.mount(None, destination, kind, None, MS_RO_REMOUNT, None, false)?;
                 }
             }
             Mount::Tmpfs { destination } => {
+                let owner = tmpfs_owner.trim_start_matches(',');
                 p.mount(
                     Some("tmpfs"),
                     destination,
                     Dir,
                     Some("tmpfs"),
                     libc::MS_NOSUID | libc::MS_NODEV,
-                    None,
+                    (!owner.is_empty()).then_some(owner),
                     false,
                 )?;
             }
@@ -940,6 +1139,9 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
     steps.push(Step::SetHostname(cstr(&spec.hostname)?));
     if spec.network == Network::None {
         steps.push(Step::LoopbackUp);
+    }
+    if let Some(u) = &opts.userns {
+        steps.push(Step::JoinUserNs(u.fd));
     }
     if !opts.privileged {
         let keep: &[u32] = opts.capabilities.as_deref().unwrap_or(&DEFAULT_CAPS);
@@ -1034,6 +1236,20 @@ pub struct Options {
     /// Give the process a terminal allocated on the container's own devpts (`-t`): see
     /// [`console`]. The master is sent over `console.socket`.
     pub console: Option<console::Console>,
+    /// Run in a user namespace with idmapped mounts ([`userns`]).
+    pub userns: Option<UserNsOptions>,
+}
+
+/// A user namespace for [`Options::userns`].
+#[derive(Debug, Clone)]
+pub struct UserNsOptions {
+    /// The namespace ([`userns::create`]), kept open by the caller.
+    pub fd: RawFd,
+    /// Its mapping (for tmpfs owners and the devpts group).
+    pub mapping: userns::Mapping,
+    /// Destinations of [`Mount::Bind`]s mounted idmapped too (volumes, which Strata owns
+    /// and keeps owned by on-disk root); other binds show the host's ownership.
+    pub idmapped_binds: Vec<String>,
 }
 
 /// The standard streams of a container process.
@@ -1426,6 +1642,18 @@ mod tests {
         }
         fn setuid(&self, _: u32) -> io::Result<()> {
             self.rec("setuid", c"")
+        }
+        fn idmap_mount(&self, _: &CStr, t: &CStr, _: RawFd) -> io::Result<()> {
+            self.rec("idmap", t)
+        }
+        fn join_userns(&self, _: RawFd) -> io::Result<()> {
+            self.rec("userns", c"")
+        }
+        fn write_file(&self, p: &CStr, _: &[u8]) -> io::Result<()> {
+            self.rec("write", p)
+        }
+        fn set_fsids(&self, _: u32, _: u32) -> io::Result<()> {
+            self.rec("fsids", c"")
         }
     }
 

@@ -444,6 +444,35 @@ fn start_and_wait(
         .map_err(|e| StartError::strata(error_chain(&e)))?;
     state.cgroups = cgroup.dirs.clone();
 
+    // The user namespace, held for the container's life; its mapping is probed for
+    // idmapped-mount support on the directories the overlay is built from.
+    let userns_fd = match &cfg.userns {
+        Some(mapping) => {
+            let fd = crate::userns::create(mapping).map_err(|e| {
+                cgroup.remove();
+                StartError::strata(error_chain(&e))
+            })?;
+            let probe = cfg
+                .lower
+                .first()
+                .and_then(|l| l.parent())
+                .into_iter()
+                .chain([c.dir.as_path()])
+                .try_for_each(|d| crate::userns::check_idmap(d, fd.as_raw_fd()));
+            if let Err(e) = probe {
+                cgroup.remove();
+                return Err(StartError::strata(error_chain(&e)));
+            }
+            // The generated files the container's root may rewrite, owned by it.
+            if let (Some(u), Some(g)) = (mapping.host_uid(0), mapping.host_gid(0)) {
+                for f in ["hostname", "resolv.conf"] {
+                    let _ = std::os::unix::fs::chown(run_dir.join(f), Some(u), Some(g));
+                }
+            }
+            Some(fd)
+        }
+        None => None,
+    };
     let mut lower = cfg.lower.clone();
     if lower.is_empty() {
         let empty = c.dir.join("run").join("empty");
@@ -496,6 +525,19 @@ fn start_and_wait(
         create_cwd: true,
         cgroup_procs: cgroup.procs_files(),
         console: None,
+        userns: match (&userns_fd, &cfg.userns) {
+            (Some(fd), Some(mapping)) => Some(crate::UserNsOptions {
+                fd: fd.as_raw_fd(),
+                mapping: mapping.clone(),
+                idmapped_binds: cfg
+                    .mounts
+                    .iter()
+                    .filter(|m| m.kind == "volume")
+                    .map(|m| m.destination.clone())
+                    .collect(),
+            }),
+            _ => None,
+        },
     };
 
     let log = std::sync::Arc::new(

@@ -155,6 +155,10 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--userns`/`--uidmap`/`--gidmap`: run in a user namespace with this mapping (none:
+    /// the host's user namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns: Option<crate::userns::Mapping>,
 }
 
 /// Lifecycle status, as Docker names them.
@@ -587,6 +591,7 @@ mod tests {
             restart: "no".into(),
             limits: LimitsConfig::default(),
             labels: Default::default(),
+            userns: None,
         }
     }
 

@@ -403,6 +403,7 @@ pub fn inspect_value(c: &Container) -> Value {
             "NanoCpus": cfg.limits.nano_cpus.unwrap_or(0),
             "PidsLimit": cfg.limits.pids,
             "SecurityOpt": if cfg.seccomp { Value::Null } else { json!(["seccomp=unconfined"]) },
+            "UsernsMode": if cfg.userns.is_some() { "private" } else { "" },
             "Tmpfs": cfg.mounts.iter().filter(|m| m.kind == "tmpfs").map(|m| (m.destination.clone(), json!(""))).collect::<serde_json::Map<_, _>>(),
         },
         "GraphDriver": {

@@ -119,6 +119,16 @@ pub struct RunArgs {
     /// Security options (seccomp=unconfined)
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// User namespace: host (default) or auto (root in the container is an unprivileged
+    /// host id range: root's /etc/subuid entry, else 100000-165535)
+    #[arg(long, value_name = "host|auto")]
+    pub userns: Option<String>,
+    /// UID mapping for a user namespace (CONTAINER_UID:HOST_UID:AMOUNT, repeatable)
+    #[arg(long, value_name = "CONTAINER_UID:HOST_UID:AMOUNT")]
+    pub uidmap: Vec<String>,
+    /// GID mapping for a user namespace (default: the UID mapping)
+    #[arg(long, value_name = "CONTAINER_GID:HOST_GID:AMOUNT")]
+    pub gidmap: Vec<String>,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -632,6 +642,23 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         });
     }
 
+    let userns = user_namespace(args)?;
+    if let Some(m) = &userns {
+        if args.privileged {
+            bail!(
+                "privileged mode is incompatible with user namespaces. You must run the container in the host namespace when running privileged mode"
+            );
+        }
+        if m.host_uid(uid).is_none() {
+            bail!("user {user:?} (uid {uid}) is not mapped in the user namespace (--uidmap)");
+        }
+        if let Some(g) = std::iter::once(&gid)
+            .chain(&additional_gids)
+            .find(|g| m.host_gid(**g).is_none())
+        {
+            bail!("gid {g} is not mapped in the user namespace (--gidmap)");
+        }
+    }
     let capabilities = strata_runtime::caps::bounding_set(&args.cap_add, &args.cap_drop)?;
     let limits = LimitsConfig {
         memory: args.memory.as_deref().map(parse_bytes).transpose()?,
@@ -693,6 +720,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         restart: args.restart.clone(),
         limits,
         labels,
+        userns,
     };
     let cs = container::containers(ctx)?;
     {
@@ -705,6 +733,43 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         std::slice::from_ref(&desc.digest),
     );
     Ok((cs, id))
+}
+
+/// `--userns`, `--uidmap`, `--gidmap` (Podman's spelling): the mapping, or `None` for the
+/// host's user namespace.
+fn user_namespace(args: &RunArgs) -> anyhow::Result<Option<strata_runtime::userns::Mapping>> {
+    use strata_runtime::userns;
+    let explicit = !args.uidmap.is_empty() || !args.gidmap.is_empty();
+    match args.userns.as_deref() {
+        None | Some("") | Some("host") if !explicit => Ok(None),
+        Some("host") => bail!("--userns=host cannot be combined with --uidmap/--gidmap"),
+        Some("auto") if explicit => {
+            bail!("--userns=auto cannot be combined with --uidmap/--gidmap")
+        }
+        Some("auto") => Ok(Some(userns::auto_mapping())),
+        None | Some("") => {
+            let parse = |v: &[String]| -> anyhow::Result<Vec<userns::IdMap>> {
+                Ok(v.iter()
+                    .map(|s| userns::parse_map(s))
+                    .collect::<Result<_, _>>()?)
+            };
+            let uid_map = parse(&args.uidmap)?;
+            let gid_map = if args.gidmap.is_empty() {
+                uid_map.clone()
+            } else {
+                parse(&args.gidmap)?
+            };
+            if uid_map.is_empty() {
+                bail!("--gidmap needs --uidmap too");
+            }
+            userns::validate(&uid_map, "--uidmap")?;
+            userns::validate(&gid_map, "--gidmap")?;
+            Ok(Some(userns::Mapping { uid_map, gid_map }))
+        }
+        Some(other) => bail!(
+            "unsupported --userns {other:?} (Strata knows host and auto, and --uidmap/--gidmap)"
+        ),
+    }
 }
 
 /// `-v` forms: `HOST:CONTAINER[:ro|rw]` (absolute host path), `NAME:CONTAINER[:ro|rw]`
