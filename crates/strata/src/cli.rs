@@ -162,6 +162,8 @@ pub enum SystemCommand {
     Check(CheckArgs),
     /// Remove unreferenced blobs and stale partial writes (mark and sweep)
     Gc(GcArgs),
+    /// Remove stopped containers, dangling images and the build cache
+    Prune(crate::cmd::system_prune::SystemPruneArgs),
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::System(SystemCommand::Df(a)) => system::df(ctx, a),
         Command::System(SystemCommand::Check(a)) => system::check(ctx, a),
         Command::System(SystemCommand::Gc(a)) => system::gc(ctx, a),
+        Command::System(SystemCommand::Prune(a)) => crate::cmd::system_prune::run(ctx, a),
         Command::Build(a) => build::run(ctx, *a),
         Command::Builder(cli::BuilderCommand::Prune(a)) => build::prune(ctx, a.force),
         Command::Lint(a) => lint::run(ctx, a),

@@ -775,9 +775,19 @@ fn images_in_use_by_containers_are_kept() {
     let out = env.ok(&["exec", "running", "cat", "/etc/hostname"]);
     assert_eq!(out.trim(), &running[..12]);
 
+    // system prune: the stopped container goes, the image the running one uses stays.
+    let out = env.ok(&["system", "prune", "-a", "-f"]);
+    assert!(
+        out.starts_with(&format!("Deleted Containers:\n{}\n\n", stopped.trim())),
+        "{out}"
+    );
+    assert!(!out.contains("Deleted Images"), "{out}");
+    assert_eq!(env.ok(&["images", "-q"]).trim(), image);
+    assert_eq!(env.ok(&["ps", "-aq"]).trim(), &running[..12]);
     // Once no container uses it, it is an ordinary dangling image.
-    env.ok(&["rm", "-f", "running", "stopped"]);
-    env.ok(&["image", "prune", "-f"]);
+    env.ok(&["rm", "-f", "running"]);
+    let out = env.ok(&["system", "prune", "-f"]);
+    assert!(out.contains(&format!("deleted: sha256:{image}")), "{out}");
     assert_eq!(env.ok(&["images", "-q"]), "");
     env.check_clean();
 }

@@ -475,6 +475,29 @@ pub fn for_each_print<T: std::fmt::Display>(
     Ok(())
 }
 
+/// Remove stopped container `c`: leftover cgroups (a killed monitor cannot remove them),
+/// its directory, with `volumes` its anonymous volumes, and its hold on its image's blobs.
+pub fn remove_stopped(
+    cs: &Containers,
+    store: Option<&strata_store::Store>,
+    c: &Container,
+    volumes: bool,
+) -> anyhow::Result<()> {
+    let id = &c.config.id;
+    for d in &c.state.cgroups {
+        let _ = std::fs::remove_dir(d);
+    }
+    if volumes {
+        strata_runtime::monitor::remove_with_volumes(cs, c);
+    } else {
+        cs.remove(id)?;
+    }
+    if let Some(s) = store {
+        let _ = s.remove_root(&format!("container-{id}"));
+    }
+    Ok(())
+}
+
 /// Error unless `c` is not running (for commands that need a stopped container).
 pub fn ensure_stopped(cs: &Containers, c: &Container) -> anyhow::Result<()> {
     if c.state.running() && cs.monitor_alive(&c.config.id) {

@@ -31,6 +31,7 @@ pub mod serve;
 pub mod start;
 pub mod stop;
 pub mod system;
+pub mod system_prune;
 pub mod tag;
 pub mod volume;
 pub mod wait;

@@ -29,6 +29,32 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
         }
     }
     let store = ctx.store()?;
+    let lines = prune_images(ctx, &store, args.all, until)?;
+    let report = store.gc(&GcOptions { dry_run: false })?;
+    let snapshots = prune_snapshots(ctx, &store)?;
+    if !lines.is_empty() {
+        println!("Deleted Images:");
+        for l in lines {
+            println!("{l}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        human_size(report.bytes_reclaimed + snapshots.bytes)
+    );
+    Ok(())
+}
+
+/// Remove dangling images (`all`: every image) that no container uses and, with `until`,
+/// that are older than that many seconds; returns Docker's `untagged:`/`deleted:` lines.
+/// Their blobs stay until the caller collects garbage.
+pub fn prune_images(
+    ctx: &Ctx,
+    store: &strata_store::Store,
+    all: bool,
+    until: Option<i64>,
+) -> anyhow::Result<Vec<String>> {
     let images = store.images()?;
     let used: std::collections::HashSet<String> = crate::cmd::rmi::image_users(ctx)?
         .into_iter()
@@ -38,7 +64,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
     let mut victims = Vec::new();
     for digest in images.digests() {
         let names = images.names_of(digest);
-        if !args.all && !names.is_empty() {
+        if !all && !names.is_empty() {
             continue;
         }
         if let Some(limit) = until {
@@ -50,7 +76,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
                 continue;
             }
         }
-        let id = image::image_id(&store, &images, digest)?;
+        let id = image::image_id(store, &images, digest)?;
         if used.contains(&id.to_string()) {
             continue;
         }
@@ -72,20 +98,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    let report = store.gc(&GcOptions { dry_run: false })?;
-    let snapshots = prune_snapshots(ctx, &store)?;
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        for l in lines {
-            println!("{l}");
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        human_size(report.bytes_reclaimed + snapshots.bytes)
-    );
-    Ok(())
+    Ok(lines)
 }
 
 /// Remove the unpacked layers (snapshots) that no image of the store and no container
@@ -110,7 +123,7 @@ pub fn prune_snapshots(
 }
 
 /// `until=<duration>` (Go durations like `24h`, `90m`) as seconds.
-fn parse_until(filters: &[String]) -> anyhow::Result<Option<i64>> {
+pub fn parse_until(filters: &[String]) -> anyhow::Result<Option<i64>> {
     let mut until = None;
     for f in filters {
         match f.split_once('=') {

@@ -32,18 +32,6 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<()> {
             }
             container::stop(&cs, &id, Some(0), Some("KILL"))?;
         }
-        // A monitor that was killed cannot have removed its cgroups.
-        for d in &c.state.cgroups {
-            let _ = std::fs::remove_dir(d);
-        }
-        if args.volumes {
-            strata_runtime::monitor::remove_with_volumes(&cs, &c);
-        } else {
-            cs.remove(&id)?;
-        }
-        if let Some(s) = &store {
-            let _ = s.remove_root(&format!("container-{id}"));
-        }
-        Ok(())
+        container::remove_stopped(&cs, store.as_ref(), &c, args.volumes)
     })
 }
