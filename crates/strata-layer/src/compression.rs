@@ -50,8 +50,12 @@ pub use strata_oci::media_type::Compression;
 
 use crate::LayerError;
 
-/// Default gzip level (zlib's default, as Docker and BuildKit use).
-pub const DEFAULT_GZIP_LEVEL: i32 = 6;
+/// Default gzip level. Not zlib's 6: with zlib-rs, level 4 compresses source trees and
+/// build outputs 1.3–2.7× faster for 0.3–0.7 % more bytes, and its layers are still no
+/// larger than those Docker and BuildKit write at their default (Go's level 6); measured
+/// on the peers fixture (34.73 MB here, 34.49 MB at level 6, BuildKit 34.8 MB).
+/// `strata build --compression-level` chooses another.
+pub const DEFAULT_GZIP_LEVEL: i32 = 4;
 /// Default zstd level.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Size of the independently compressed gzip chunks. Changing it changes layer digests.

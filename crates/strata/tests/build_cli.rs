@@ -306,6 +306,45 @@ fn builder_prune_empties_the_cache() {
     assert!(!err.contains("CACHED"), "{err}");
 }
 
+#[test]
+fn compression_level_is_checked_and_applied() {
+    let text: String = (0..20_000)
+        .map(|i| format!("line {i} of some text\n"))
+        .collect();
+    let Some(env) = setup(&[("t.txt", &text)]) else {
+        return;
+    };
+    let df = "FROM busybox\nCOPY t.txt /t.txt\n";
+    // As with BuildKit, a cached layer is reused whatever level it was compressed at.
+    let size = |level: &str| {
+        let tag = format!("l:{level}");
+        env.build(
+            df,
+            &["--no-cache", "--compression-level", level, "-t", &tag],
+        );
+        let out = env.strata(&["inspect", "-f", "{{.Size}}", &tag]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let (fast, best) = (size("1"), size("9"));
+    assert!(best < fast, "level 9 gave {best} bytes, level 1 {fast}");
+    let bad: [&[&str]; 2] = [
+        &["--compression-level", "10"],
+        &["--compression", "uncompressed", "--compression-level", "3"],
+    ];
+    for args in bad {
+        let out = env.build_stdin(df, args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--compression-level") && !err.contains("#1"),
+            "{err}"
+        );
+    }
+}
+
 /// Snapshot directories (chain IDs) under the store.
 fn snapshot_dirs(root: &Path) -> std::collections::BTreeSet<String> {
     std::fs::read_dir(root.join("snapshots"))

@@ -50,6 +50,9 @@ pub struct BuildArgs {
     /// Layer compression: gzip (default), zstd or uncompressed
     #[arg(long, default_value = "gzip")]
     pub compression: String,
+    /// Compression level (gzip 0-9, zstd 1-22; default: gzip 4, zstd 3)
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
     /// Clamp file times and set created times to this Unix time (else $SOURCE_DATE_EPOCH)
     #[arg(long)]
     pub source_date_epoch: Option<i64>,
@@ -261,6 +264,15 @@ pub fn run(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
     opts.tags = args.tags.clone();
     opts.network = network;
     opts.compression = CompressOptions::new(compression);
+    if let Some(level) = args.compression_level {
+        if compression == Compression::None {
+            anyhow::bail!("--compression-level needs gzip or zstd layers");
+        }
+        opts.compression.level = Some(level);
+        // Checked here so a bad level fails before any step runs.
+        strata_layer::Compressor::new(std::io::sink(), &opts.compression)
+            .map_err(|e| anyhow::anyhow!("--compression-level: {e}"))?;
+    }
     opts.source_date_epoch = source_date_epoch;
     opts.debug_cache_keys = args.debug_cache_keys;
     opts.no_cache_filter = args.no_cache_filter.clone();
