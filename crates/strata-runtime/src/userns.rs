@@ -157,7 +157,11 @@ pub fn validate(maps: &[IdMap], what: &str) -> Result<(), UsernsError> {
     }
     for (i, a) in maps.iter().enumerate() {
         for b in &maps[i + 1..] {
-            let overlap = |x: u32, y: u32| x < y + b.size && y < x + a.size;
+            // In u64: a range may end at 2^32.
+            let overlap = |x: u32, y: u32| {
+                let (x, y) = (u64::from(x), u64::from(y));
+                x < y + u64::from(b.size) && y < x + u64::from(a.size)
+            };
             if overlap(a.container, b.container) || overlap(a.host, b.host) {
                 return Err(bad(format!(
                     "ranges {}:{}:{} and {}:{}:{} overlap",
@@ -375,6 +379,8 @@ mod tests {
         assert_eq!(mapping.host_uid(5), Some(200_004));
         assert_eq!(mapping.host_gid(1000), Some(200_999));
         assert_eq!(mapping.host_uid(1001), None);
+        let top = [parse_map("4294967295:1:1").unwrap(), DEFAULT_RANGE];
+        validate(&top, "--uidmap").unwrap();
         let overlapping = [DEFAULT_RANGE, parse_map("70000:150000:10").unwrap()];
         let err = validate(&overlapping, "--uidmap").unwrap_err().to_string();
         assert!(err.contains("overlap"), "{err}");
