@@ -236,6 +236,21 @@ impl Snapshots {
         Ok(dest)
     }
 
+    /// Unpack the layer blob `digest` into a fresh scratch directory, in the snapshot
+    /// format (devices, owners, overlay whiteouts), for [`Snapshots::commit`]; returns the
+    /// directory and the layer's diffID as read. The caller holds the snapshots.
+    pub fn unpack(&self, store: &Store, digest: &Digest) -> Result<(TempDir, Digest)> {
+        let tmp = self.temp()?;
+        let blob = store.open_blob(digest)?;
+        let opts = ApplyOptions {
+            allow_devices: true,
+            chown: true,
+            whiteouts: WhiteoutMode::Overlay { user_xattr: false },
+        };
+        let summary = strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)?;
+        Ok((tmp, summary.diff_id))
+    }
+
     /// The snapshot directories of `layers` (bottom first), unpacking missing ones.
     pub fn ensure(&self, store: &Store, layers: &[LayerRecord]) -> Result<Vec<PathBuf>> {
         let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
@@ -249,14 +264,7 @@ impl Snapshots {
                 if hold.is_none() {
                     hold = Some(self.hold()?);
                 }
-                let tmp = self.temp()?;
-                let blob = store.open_blob(&layer.digest)?;
-                let opts = ApplyOptions {
-                    allow_devices: true,
-                    chown: true,
-                    whiteouts: WhiteoutMode::Overlay { user_xattr: false },
-                };
-                strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)?;
+                let (tmp, _) = self.unpack(store, &layer.digest)?;
                 self.commit(chain_id, tmp.path())?;
             }
             out.push(dest);

@@ -207,25 +207,19 @@ impl strata_registry::LayerHandler for SnapshotUnpacker {
             None => {
                 // No prune may remove the scratch directory while the layer unpacks.
                 let _hold = snapshots.hold()?;
-                let tmp = snapshots.temp()?;
-                let blob = store.open_blob(&layer.digest)?;
-                let opts = strata_layer::ApplyOptions {
-                    allow_devices: true,
-                    chown: true,
-                    whiteouts: strata_layer::WhiteoutMode::Overlay { user_xattr: false },
-                };
-                let summary = strata_layer::apply(std::io::BufReader::new(blob), tmp.path(), &opts)
+                let (tmp, diff_id) = snapshots
+                    .unpack(store, &layer.digest)
                     .map_err(|e| format!("unpacking layer {}: {e}", layer.digest))?;
                 if let Some(ids) = config_ids
-                    && ids[index] != summary.diff_id
+                    && ids[index] != diff_id
                 {
                     return Err(format!(
-                        "layer {}: its content has diffID {}, the image config says {}",
-                        layer.digest, summary.diff_id, ids[index]
+                        "layer {}: its content has diffID {diff_id}, the image config says {}",
+                        layer.digest, ids[index]
                     )
                     .into());
                 }
-                (summary.diff_id, Some(tmp))
+                (diff_id, Some(tmp))
             }
         };
         let mut state = self.state.lock().map_err(|_| "snapshot state poisoned")?;
