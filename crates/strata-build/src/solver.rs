@@ -513,17 +513,11 @@ impl Solver<'_> {
         })?;
         let mut doc = self.store.read_document(&desc)?;
         if let Document::Index(index) = &doc.value {
-            let pick = index
-                .manifests
-                .iter()
-                .find(|m| {
-                    m.platform
-                        .as_ref()
-                        .is_some_and(|p| p.matches(&self.platform))
-                })
-                .or_else(|| index.manifests.first())
+            let pick = self
+                .store
+                .platform_manifest(index, &self.platform)
                 .cloned()
-                .ok_or_else(|| bad("the index lists no manifests".into()))?;
+                .ok_or_else(|| bad("no manifest of the index is in the store".into()))?;
             doc = self.store.read_document(&pick)?;
         }
         let Document::Manifest(manifest) = &doc.value else {

@@ -416,6 +416,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The manifest of `index` for `platform` among those the store has, else the first
+    /// one it has: how every command picks what an index means on this machine.
+    pub fn platform_manifest<'a>(
+        &self,
+        index: &'a Index,
+        platform: &Platform,
+    ) -> Option<&'a Descriptor> {
+        let present: Vec<&Descriptor> = index
+            .manifests
+            .iter()
+            .filter(|d| media_type::kind(&d.media_type) == Kind::Manifest)
+            .filter(|d| self.has_blob(&d.digest))
+            .collect();
+        present
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(platform)))
+            .or_else(|| present.first())
+            .copied()
+    }
+
     /// Derive the [`ImageSummary`] of an image from its blobs. For an index, the
     /// manifest for the host platform (else the first one present) is described; `None`
     /// when no child manifest is present locally.
@@ -424,18 +444,7 @@ impl Store {
         let (manifest_digest, manifest_size, manifest) = match doc.value {
             Document::Manifest(m) => (desc.digest.clone(), doc.bytes.len() as u64, m),
             Document::Index(ix) => {
-                let host = Platform::host();
-                let candidates: Vec<&Descriptor> = ix
-                    .manifests
-                    .iter()
-                    .filter(|d| media_type::kind(&d.media_type) == Kind::Manifest)
-                    .filter(|d| self.has_blob(&d.digest))
-                    .collect();
-                let chosen = candidates
-                    .iter()
-                    .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(&host)))
-                    .or_else(|| candidates.first());
-                let Some(chosen) = chosen else {
+                let Some(chosen) = self.platform_manifest(&ix, &Platform::host()) else {
                     return Ok(None);
                 };
                 let child = self.read_document(chosen)?;

@@ -5,7 +5,7 @@
 use anyhow::{Context as _, anyhow, bail};
 use strata_oci::config::ImageConfig;
 use strata_oci::reference::{AnyReference, Reference};
-use strata_oci::{Descriptor, Digest, Document, Manifest, Platform, media_type};
+use strata_oci::{Descriptor, Digest, Document, Manifest, Platform};
 use strata_store::{ImageMeta, Images, Store};
 
 /// Docker's "No such image" error, kept as a type so commands can tell it apart.
@@ -167,21 +167,12 @@ pub fn load_manifest(store: &Store, desc: &Descriptor) -> anyhow::Result<(Descri
     match doc.value {
         Document::Manifest(m) => Ok((desc.clone(), m)),
         Document::Index(ix) => {
-            let host = Platform::host();
-            let present: Vec<&Descriptor> = ix
-                .manifests
-                .iter()
-                .filter(|d| media_type::kind(&d.media_type) == media_type::Kind::Manifest)
-                .filter(|d| store.has_blob(&d.digest))
-                .collect();
-            let chosen = present
-                .iter()
-                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(&host)))
-                .or_else(|| present.first())
+            let chosen = store
+                .platform_manifest(&ix, &Platform::host())
                 .ok_or_else(|| anyhow!("image {} has no manifest in the store", desc.digest))?;
             let child = store.read_document(chosen)?;
             match child.value {
-                Document::Manifest(m) => Ok(((*chosen).clone(), m)),
+                Document::Manifest(m) => Ok((chosen.clone(), m)),
                 Document::Index(_) => bail!("nested index {} is not supported", chosen.digest),
             }
         }
