@@ -17,8 +17,8 @@
 //! With `-t` the container's process allocates its terminal on the container's devpts and
 //! sends the master here ([`crate::console`]); the monitor relays it (output to the log and
 //! the attached terminal, the attached stdin to it), resizes it on every `SIGWINCH` the
-//! launching command forwards, and watches the input for Docker's detach keys, Ctrl-P
-//! Ctrl-Q: then it stops relaying, points its own standard streams at `/dev/null`, reports
+//! launching command forwards, and watches the input for the detach keys (Docker's
+//! Ctrl-P Ctrl-Q unless `--detach-keys` says otherwise): then it stops relaying, points its own standard streams at `/dev/null`, reports
 //! `detached` and keeps the container running.
 
 use std::fs::File;
@@ -45,6 +45,8 @@ pub struct MonitorArgs {
     pub attach: bool,
     /// Where to report progress (the launching command's pipe), if anywhere.
     pub report: Option<File>,
+    /// The detach sequence on the attached input (default [`DETACH_KEYS`]).
+    pub detach_keys: Option<Vec<u8>>,
 }
 
 /// Why a start failed, with Docker's exit status for it.
@@ -245,32 +247,75 @@ fn copy_winsize(master: i32) {
 }
 
 /// Docker's default detach keys: Ctrl-P, Ctrl-Q.
-const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
 
-/// Scans input for [`DETACH_KEYS`], holding back a Ctrl-P until the next byte shows
-/// whether it starts the sequence (as Docker's escape proxy does).
-#[derive(Debug, Default)]
+/// Parse Docker's `--detach-keys` value: comma-separated keys, each `ctrl-X` (X one of
+/// `a`–`z`, `@`, `[`, `\`, `]`, `^`, `_`) or a single character, e.g. `ctrl-x,x`.
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, String> {
+    let bad = |k: &str| format!("invalid detach keys ({spec}): unknown key {k:?}");
+    let mut keys = Vec::new();
+    for k in spec.split(',') {
+        let lower = k.to_ascii_lowercase();
+        let key = match lower.strip_prefix("ctrl-") {
+            Some(rest) if rest.len() == 1 => match rest.as_bytes()[0] {
+                c @ b'a'..=b'z' => c - b'a' + 1,
+                b'@' => 0,
+                b'[' => 27,
+                b'\\' => 28,
+                b']' => 29,
+                b'^' => 30,
+                b'_' => 31,
+                _ => return Err(bad(k)),
+            },
+            Some(_) => return Err(bad(k)),
+            None if k.len() == 1 => k.as_bytes()[0],
+            None => return Err(bad(k)),
+        };
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Scans input for a detach sequence, holding back a prefix of it until the next bytes
+/// show whether the whole sequence follows (as Docker's escape proxy does).
+#[derive(Debug)]
 pub struct DetachScanner {
-    pending: bool,
+    keys: Vec<u8>,
+    held: Vec<u8>,
+}
+
+impl Default for DetachScanner {
+    fn default() -> Self {
+        DetachScanner::new(DETACH_KEYS.to_vec())
+    }
 }
 
 impl DetachScanner {
+    /// A scanner for `keys` (empty: never detaches).
+    pub fn new(keys: Vec<u8>) -> DetachScanner {
+        DetachScanner {
+            keys,
+            held: Vec::new(),
+        }
+    }
+
     /// The bytes of `input` to pass on, and whether the detach sequence was typed (the
     /// bytes before it are passed on; nothing after it).
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
         out.clear();
+        if self.keys.is_empty() {
+            out.extend_from_slice(input);
+            return false;
+        }
         for &b in input {
-            if self.pending {
-                self.pending = false;
-                if b == DETACH_KEYS[1] {
-                    return true;
-                }
-                out.push(DETACH_KEYS[0]);
+            self.held.push(b);
+            // Release held bytes until what is held is a prefix of the sequence again.
+            while !self.held.is_empty() && !self.keys.starts_with(&self.held) {
+                out.push(self.held.remove(0));
             }
-            if b == DETACH_KEYS[0] {
-                self.pending = true;
-            } else {
-                out.push(b);
+            if self.held == self.keys {
+                self.held.clear();
+                return true;
             }
         }
         false
@@ -284,12 +329,13 @@ fn relay_stdin(
     mut master: File,
     detached: Arc<AtomicBool>,
     mut report: Option<File>,
+    keys: Vec<u8>,
 ) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut stdin = io::stdin();
         let mut buf = vec![0u8; 4096];
         let mut out = Vec::with_capacity(4096);
-        let mut scan = DetachScanner::default();
+        let mut scan = DetachScanner::new(keys);
         loop {
             let n = match stdin.read(&mut buf) {
                 Ok(0) => return,
@@ -647,7 +693,11 @@ fn start_and_wait(
                 let input = master.try_clone().map_err(|e| io_err("dup", e))?;
                 let report = args.report.as_ref().and_then(|r| r.try_clone().ok());
                 // Not joined: it may sit in a read of the terminal forever.
-                drop(relay_stdin(input, detached.clone(), report));
+                let keys = args
+                    .detach_keys
+                    .clone()
+                    .unwrap_or_else(|| DETACH_KEYS.to_vec());
+                drop(relay_stdin(input, detached.clone(), report, keys));
             }
         }
         let to_out = args.attach.then(|| dup_std(1)).flatten();
@@ -733,7 +783,7 @@ pub fn containers_dir(root: &std::path::Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::DetachScanner;
+    use super::{DETACH_KEYS, DetachScanner, parse_detach_keys};
 
     #[test]
     fn detach_keys_are_found_across_reads_and_a_lone_ctrl_p_passes() {
@@ -755,5 +805,26 @@ mod tests {
         let mut s = DetachScanner::default();
         assert!(s.feed(b"\x10\x10\x11", &mut out));
         assert_eq!(out, b"\x10");
+        // Longer sequences: a broken prefix is released, a restart inside it is kept.
+        let mut s = DetachScanner::new(b"aab".to_vec());
+        assert!(!s.feed(b"xaax", &mut out));
+        assert_eq!(out, b"xaax");
+        assert!(s.feed(b"aaab", &mut out));
+        assert_eq!(out, b"a");
+        let mut s = DetachScanner::new(Vec::new());
+        assert!(!s.feed(b"\x10\x11", &mut out));
+        assert_eq!(out, b"\x10\x11");
+    }
+
+    #[test]
+    fn detach_keys_parse_as_docker_writes_them() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), DETACH_KEYS);
+        assert_eq!(
+            parse_detach_keys("ctrl-x,X,ctrl-@,ctrl-[,ctrl-_").unwrap(),
+            [24, b'X', 0, 27, 31]
+        );
+        for bad in ["", "ctrl-", "ctrl-1", "ctrl-pp", "ab", "ctrl-p,,ctrl-q"] {
+            assert!(parse_detach_keys(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! what the container prints. Checks that the container's terminal lives on its own devpts
 //! (`tty` prints `/dev/pts/0`), starts with the size of ours, follows a resize, that Ctrl-C
 //! typed with `-it` interrupts the foreground job through the terminal (the shell reports
-//! 130), that `-t` alone works without input, and that Ctrl-P Ctrl-Q detaches leaving the
-//! container running, then `exec -it` into it.
+//! 130), that `-t` alone works without input, and that Ctrl-P Ctrl-Q (or the sequence
+//! `--detach-keys` names) detaches leaving the container running, then `exec -it` into it.
 
 mod common;
 
@@ -289,4 +289,36 @@ fn detach_keys_then_exec_it() {
     assert_eq!(e.wait(), 3);
 
     assert_eq!(env.ok(&["ps", "-q"]).lines().count(), 1);
+}
+
+#[test]
+fn detach_keys_can_be_chosen() {
+    let Some(env) = imported() else { return };
+    let _cleanup = Remove(&env, "d2");
+    let mut t = Term::start(
+        &env,
+        &[
+            "run",
+            "-it",
+            "--detach-keys",
+            "ctrl-a,d",
+            "--name",
+            "d2",
+            "bb",
+            "sh",
+        ],
+        WinSize { rows: 24, cols: 80 },
+    );
+    t.expect("# ");
+    // Docker's default sequence is ordinary input now.
+    t.send("\x10\x11echo A$((1+2))B\n");
+    t.expect("A3B");
+    t.send("\x01d");
+    assert_eq!(t.wait(), 0, "detaching exits 0");
+    let ps = env.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("d2 Up"), "{ps}");
+    let out = env.run(&["run", "--rm", "--detach-keys", "ctrl-1", "bb", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid detach keys"));
+    assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 1);
 }

@@ -37,11 +37,20 @@ pub struct MonitorArgs {
     /// Descriptor to report progress on
     #[arg(long, default_value_t = -1)]
     pub report_fd: i32,
+    /// Detach sequence on the attached input (Docker's --detach-keys format)
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     pub id: String,
 }
 
 pub fn monitor(ctx: &Ctx, args: MonitorArgs) -> anyhow::Result<()> {
     let cs = containers(ctx)?;
+    let detach_keys = args
+        .detach_keys
+        .as_deref()
+        .map(strata_runtime::monitor::parse_detach_keys)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let report = (args.report_fd >= 0).then(|| {
         // SAFETY: the launching command passed this descriptor for us to own.
         unsafe { File::from_raw_fd(args.report_fd) }
@@ -52,6 +61,7 @@ pub fn monitor(ctx: &Ctx, args: MonitorArgs) -> anyhow::Result<()> {
             id: args.id,
             attach: args.attach,
             report,
+            detach_keys,
         },
     );
     Err(crate::Exit(code.clamp(0, 255) as u8).into())
@@ -70,8 +80,14 @@ pub enum StartReport {
 }
 
 /// Start container `id`'s monitor. With `attach`, the monitor inherits our stdin, stdout
-/// and stderr and relays the container's streams to them.
-pub fn launch(ctx: &Ctx, id: &str, attach: bool) -> anyhow::Result<Launched> {
+/// and stderr and relays the container's streams to them, watching the input for
+/// `detach_keys` (checked by the caller with `parse_detach_keys`; default Ctrl-P Ctrl-Q).
+pub fn launch(
+    ctx: &Ctx,
+    id: &str,
+    attach: bool,
+    detach_keys: Option<&str>,
+) -> anyhow::Result<Launched> {
     let exe = std::env::current_exe().context("cannot find the strata executable")?;
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 fills two descriptors we then own.
@@ -87,6 +103,9 @@ pub fn launch(ctx: &Ctx, id: &str, attach: bool) -> anyhow::Result<Launched> {
         .arg("container-monitor")
         .arg("--report-fd")
         .arg("3");
+    if let Some(k) = detach_keys {
+        cmd.arg("--detach-keys").arg(k);
+    }
     if attach {
         cmd.arg("--attach");
     } else {

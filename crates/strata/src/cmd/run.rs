@@ -88,6 +88,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Override the key sequence for detaching a container (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Memory limit
     #[arg(short = 'm', long)]
     pub memory: Option<String>,
@@ -151,7 +154,14 @@ fn strata_err(e: anyhow::Error) -> anyhow::Error {
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
     let (detach, auto_remove) = (args.detach, args.rm);
     let (cs, id) = create(ctx, &args).map_err(strata_err)?;
-    start_created(ctx, &cs, &id, !detach, auto_remove)
+    start_created(
+        ctx,
+        &cs,
+        &id,
+        !detach,
+        auto_remove,
+        args.detach_keys.as_deref(),
+    )
 }
 
 /// `strata create`: the container, not started; prints its ID.
@@ -168,7 +178,11 @@ pub fn start_created(
     id: &str,
     attach: bool,
     auto_remove: bool,
+    detach_keys: Option<&str>,
 ) -> anyhow::Result<()> {
+    if let Some(k) = detach_keys {
+        strata_runtime::monitor::parse_detach_keys(k).map_err(|e| strata_err(anyhow!(e)))?;
+    }
     let (tty, stdin) = cs
         .load(id)
         .map(|c| (c.config.tty, c.config.open_stdin))
@@ -178,7 +192,7 @@ pub fn start_created(
     // and Ctrl-C is forwarded as a signal. Entered before the container starts, so its
     // first output is not translated twice.
     let mut raw = (attach && tty && stdin).then(RawTerminal::enter).flatten();
-    let mut launched = match container::launch(ctx, id, attach) {
+    let mut launched = match container::launch(ctx, id, attach, detach_keys) {
         Ok(l) => l,
         Err(e) => {
             raw.take();
@@ -444,6 +458,9 @@ pub fn image_lowers(
 }
 
 fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
+    if let Some(k) = &args.detach_keys {
+        strata_runtime::monitor::parse_detach_keys(k).map_err(|e| anyhow!(e))?;
+    }
     if args.restart != "no" {
         bail!(
             "invalid restart policy {:?}: Strata has no daemon to restart containers; only \"no\" is supported",

@@ -17,6 +17,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
 }
@@ -26,7 +29,7 @@ pub fn start_detached(ctx: &Ctx, cs: &Containers, id: &str) -> anyhow::Result<()
     if cs.monitor_alive(id) {
         return Ok(());
     }
-    let mut l = container::launch(ctx, id, false)?;
+    let mut l = container::launch(ctx, id, false, None)?;
     match l.started()? {
         StartReport::Started(_) => Ok(()),
         StartReport::Failed(_, msg) => {
@@ -47,7 +50,14 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
             bail!("container {} is already running", args.containers[0]);
         }
         let auto_remove = cs.load(&id)?.config.auto_remove;
-        return crate::cmd::run::start_created(ctx, &cs, &id, true, auto_remove);
+        return crate::cmd::run::start_created(
+            ctx,
+            &cs,
+            &id,
+            true,
+            auto_remove,
+            args.detach_keys.as_deref(),
+        );
     }
     container::for_each(&args.containers, |n| {
         let id = container::resolve(&cs, n)?;
