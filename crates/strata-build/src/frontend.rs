@@ -272,6 +272,28 @@ pub fn go_quote_slice(items: &[String]) -> String {
     format!("[{}]", inner.join(" "))
 }
 
+/// Go's `%q` of an integer: a quoted rune literal (`strconv.QuoteRune`): `'A'`,
+/// `'\x04'`, `'\n'`.
+pub fn go_quote_rune(n: i64) -> String {
+    let c = u32::try_from(n).ok().and_then(char::from_u32);
+    let inner = match c {
+        None => "\u{fffd}".into(),
+        Some('\x07') => "\\a".into(),
+        Some('\x08') => "\\b".into(),
+        Some('\x0c') => "\\f".into(),
+        Some('\n') => "\\n".into(),
+        Some('\r') => "\\r".into(),
+        Some('\t') => "\\t".into(),
+        Some('\x0b') => "\\v".into(),
+        Some('\'') => "\\'".into(),
+        Some('\\') => "\\\\".into(),
+        Some(c) if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
+        Some(c) if c.is_control() => format!("\\u{:04x}", c as u32),
+        Some(c) => c.to_string(),
+    };
+    format!("'{inner}'")
+}
+
 /// Go's `%v` of a string slice: `[a b]`.
 pub fn go_slice(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
@@ -390,6 +412,17 @@ mod tests {
             p.bases[0],
             Base::Image(format!("img-{}", Platform::host().architecture))
         );
+    }
+
+    #[test]
+    fn go_quoted_runes() {
+        assert_eq!(go_quote_rune(4), "'\\x04'");
+        assert_eq!(go_quote_rune(0), "'\\x00'");
+        assert_eq!(go_quote_rune(10), "'\\n'");
+        assert_eq!(go_quote_rune(65), "'A'");
+        assert_eq!(go_quote_rune(39), "'\\''");
+        assert_eq!(go_quote_rune(0x85), "'\\u0085'");
+        assert_eq!(go_quote_rune(-1), "'\u{fffd}'");
     }
 
     #[test]

@@ -141,8 +141,9 @@ struct StageState {
     config: ImageConfig,
     layers: Vec<LayerRecord>,
     key: Digest,
-    /// ARGs declared in the stage, in order, with their values (for RUN env and history).
-    args: Vec<(String, String)>,
+    /// ARGs declared in the stage, in order of first declaration, with their values
+    /// (`None`: declared without one; for RUN env and history).
+    args: Vec<(String, Option<String>)>,
     cmd_set: bool,
     /// History entries at the start of the stage's own instructions.
     base_history: usize,
@@ -351,10 +352,12 @@ fn df_err(e: strata_dockerfile::Error) -> BuildError {
 }
 
 /// The environment as a map (later entries win), for expansion.
-fn env_map(config: &ImageConfig, args: &[(String, String)]) -> BTreeMap<String, String> {
+fn env_map(config: &ImageConfig, args: &[(String, Option<String>)]) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for (k, v) in args {
-        m.insert(k.clone(), v.clone());
+        if let Some(v) = v {
+            m.insert(k.clone(), v.clone());
+        }
     }
     // ENV always wins over ARG of the same name.
     for e in config
@@ -624,6 +627,9 @@ impl Solver<'_> {
         if !matches!(base, Base::Stage(_)) {
             st.args.clear();
         }
+        // CMD set in a base stage does not survive an ENTRYPOINT of this one: only a CMD
+        // of the stage itself does (BuildKit's per-stage cmdSet).
+        st.cmd_set = false;
         let total = stage.commands.iter().filter(|c| is_fs_op(&c.kind)).count()
             + usize::from(matches!(base, Base::Image(_)));
         let prefix = named.clone().unwrap_or_else(|| {
@@ -719,13 +725,13 @@ impl Solver<'_> {
         match &cmd.kind {
             CommandKind::Env(pairs) => {
                 let mut msg = String::from("ENV");
-                let mut env_now = env.clone();
                 let mut list = cc.env.clone().unwrap_or_default();
+                // Every value is expanded with the environment before the instruction:
+                // `ENV A=1 B=$A` does not see this A (Docker's documented rule).
                 for p in pairs {
-                    let v = self.expand(&p.value, &env_now, line)?;
+                    let v = self.expand(&p.value, &env, line)?;
                     msg.push_str(&format!(" {}={}", p.key, v));
                     add_env(&mut list, &p.key, &v);
-                    env_now.insert(p.key.clone(), v);
                 }
                 cc.env = Some(list);
                 st.config.config = Some(cc);
@@ -779,6 +785,9 @@ impl Solver<'_> {
             }
             CommandKind::Expose(e) => {
                 let mut ports = cc.exposed_ports.clone().unwrap_or_default();
+                // History shows the ports of this instruction only (BuildKit's `%v` of
+                // the parsed specs), the config all of them.
+                let mut these = std::collections::BTreeSet::new();
                 for word in &e.ports {
                     for p in
                         self.lex
@@ -794,11 +803,12 @@ impl Solver<'_> {
                         })?;
                         for port in spec.start..=spec.end {
                             ports.insert(format!("{port}/{}", spec.proto), Empty);
+                            these.insert(format!("{port}/{}", spec.proto));
                         }
                     }
                 }
                 ports.sort_keys();
-                let shown: Vec<String> = ports.keys().map(|k| format!("{k}:{{}}")).collect();
+                let shown: Vec<String> = these.iter().map(|k| format!("{k}:{{}}")).collect();
                 cc.exposed_ports = Some(ports);
                 st.config.config = Some(cc);
                 self.history(st, format!("EXPOSE map[{}]", shown.join(" ")), true);
@@ -883,15 +893,23 @@ impl Solver<'_> {
                         }
                     }
                 };
-                let d = |n: i64| go_duration(std::time::Duration::from_nanos(n.max(0) as u64));
+                // BuildKit's `fmt.Sprintf("HEALTHCHECK %q", config.Healthcheck)`: Go's `%q`
+                // of the *HealthConfig, durations quoted, retries as a quoted rune. Current
+                // BuildKit's HealthConfig has StartInterval (Docker 20.10's printed one
+                // duration fewer); Strata supports --start-interval and writes the current form.
+                let d = |n: i64| {
+                    strata_dockerfile::quote::go_quote(&go_duration(
+                        std::time::Duration::from_nanos(n.max(0) as u64),
+                    ))
+                };
                 let msg = format!(
-                    "HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
-                    go_slice(&hc.test),
+                    "HEALTHCHECK &{{{} {} {} {} {} {}}}",
+                    frontend::go_quote_slice(&hc.test),
                     d(hc.interval),
                     d(hc.timeout),
                     d(hc.start_period),
                     d(hc.start_interval),
-                    hc.retries
+                    frontend::go_quote_rune(hc.retries)
                 );
                 cc.healthcheck = Some(hc);
                 st.config.config = Some(cc);
@@ -901,8 +919,8 @@ impl Solver<'_> {
                 cc.on_build
                     .get_or_insert_with(Vec::new)
                     .push(o.expression.clone());
+                // No history entry: BuildKit records ONBUILD in the config only.
                 st.config.config = Some(cc);
-                self.history(st, format!("ONBUILD {}", o.expression), true);
             }
             CommandKind::Arg(a) => {
                 let mut parts = Vec::new();
@@ -920,12 +938,13 @@ impl Solver<'_> {
                         None
                     };
                     match &value {
-                        Some(v) => {
-                            parts.push(format!("{}={v}", pair.key));
-                            st.args.retain(|(k, _)| *k != pair.key);
-                            st.args.push((pair.key.clone(), v.clone()));
-                        }
+                        Some(v) => parts.push(format!("{}={v}", pair.key)),
                         None => parts.push(pair.key.clone()),
+                    }
+                    // A redeclared ARG keeps its place (RUN history lists them in order).
+                    match st.args.iter_mut().find(|(k, _)| *k == pair.key) {
+                        Some(slot) => slot.1 = value,
+                        None => st.args.push((pair.key.clone(), value)),
                     }
                 }
                 self.history(st, format!("ARG {}", parts.join(" ")), true);
@@ -942,6 +961,7 @@ impl Solver<'_> {
                 }
                 let mut run_env = cc.env.clone().unwrap_or_default();
                 for (k, v) in &st.args {
+                    let Some(v) = v else { continue };
                     if !run_env
                         .iter()
                         .any(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) == k)
@@ -957,8 +977,17 @@ impl Solver<'_> {
                 if !run_env.iter().any(|e| e.starts_with("PATH=")) {
                     run_env.push(format!("PATH={DEFAULT_PATH}"));
                 }
-                let mut hist_args: Vec<String> =
-                    st.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                // `|N K=V ...`: every ARG of the stage, one declared without a value too
+                // (`K=`), with the value the environment gives it (ENV wins), as
+                // BuildKit's runCommandString writes it.
+                let mut hist_args: Vec<String> = st
+                    .args
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = env.get(k).or(v.as_ref()).map_or("", |v| v.as_str());
+                        format!("{k}={v}")
+                    })
+                    .collect();
                 if !hist_args.is_empty() {
                     hist_args.insert(0, format!("|{}", hist_args.len()));
                 }

@@ -252,3 +252,57 @@ fn run_cannot_see_host_paths() {
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "host");
     assert!(!std::path::Path::new("/written").exists());
 }
+
+/// All values of one ENV are expanded with the environment before it (Docker's rule).
+#[test]
+fn env_values_see_the_environment_before_the_instruction() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM scratch\nENV A=old\nENV A=new B=${A}-b\n");
+    let e = env.cc("test")["Env"].clone();
+    let e = e.as_array().unwrap();
+    assert!(
+        e.contains(&json!("A=new")) && e.contains(&json!("B=old-b")),
+        "{e:?}"
+    );
+    assert!(
+        env.history("test")
+            .contains(&"ENV A=new B=old-b".to_string())
+    );
+}
+
+/// ENTRYPOINT drops a CMD a base *stage* set: only a CMD of the same stage is kept.
+#[test]
+fn entrypoint_resets_a_cmd_of_the_base_stage() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox AS a\nCMD [\"from-a\"]\nFROM a\nENTRYPOINT [\"/bin/echo\"]\n");
+    assert!(env.cc("test")["Cmd"].is_null(), "{}", env.cc("test"));
+}
+
+/// History lines in BuildKit's forms: EXPOSE lists the instruction's own ports, ONBUILD
+/// writes none, HEALTHCHECK is Go's `%q` of the config, COPY leaves its flags out, and
+/// RUN's `|N` names every ARG of the stage (one without a value as `K=`).
+#[test]
+fn history_lines_take_buildkits_forms() {
+    let Some(env) = env(&[("a.txt", "a")]) else {
+        return;
+    };
+    env.build(
+        "FROM busybox AS b\nRUN echo > /f\n\
+         FROM busybox\nEXPOSE 80\nEXPOSE 8000-8001/udp\nONBUILD RUN true\n\
+         HEALTHCHECK --interval=5s --retries=4 CMD true\n\
+         COPY --from=b --chown=1:1 /f /g\nCOPY --chmod=600 a.txt /a\n\
+         ARG X=one\nARG Y\nRUN true\n",
+    );
+    let h = env.history("test");
+    for want in [
+        "EXPOSE map[80/tcp:{}]",
+        "EXPOSE map[8000/udp:{} 8001/udp:{}]",
+        "HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" \"0s\" '\\x04'}",
+        "COPY /f /g # buildkit",
+        "COPY a.txt /a # buildkit",
+        "RUN |2 X=one Y= /bin/sh -c true # buildkit",
+    ] {
+        assert!(h.contains(&want.to_string()), "{want:?} not in {h:#?}");
+    }
+    assert!(!h.iter().any(|l| l.starts_with("ONBUILD")), "{h:#?}");
+}
