@@ -2,15 +2,21 @@
 //!
 //! Sources are resolved inside their root (the context, or a read-only view of a stage or
 //! image): every path component may be a `filepath.Match` glob (`*`, `?`, `[a-z]`, `\`),
-//! symlinks on the way are followed *inside* the root only (an absolute target restarts at
-//! the root, `..` stops there), and a source that is itself a symlink is copied as a link.
-//! `..` in a source is cleaned against the root, so nothing outside the context is ever
-//! read. A directory source copies its contents, not the directory itself.
+//! symlinks are followed *inside* the root only (an absolute target restarts at the root,
+//! `..` stops there) — on the way and, as BuildKit does, a source that is itself a symlink
+//! too: its target is copied under the link's name, while symlinks *below* a source
+//! directory are copied as links. `..` in a source is cleaned against the root, so nothing
+//! outside the context is ever read. A directory source copies its contents, not the
+//! directory itself; hardlinked files of one source stay hardlinked in the layer.
 //!
-//! Destination rules: a destination ending in `/` (or `.`), several sources, a wildcard
-//! with several matches, `--parents`, or an existing directory in the image make it a
-//! directory; otherwise a single file is copied *to* that path. Several source arguments
-//! need a destination ending in `/`, as Docker requires.
+//! Destination rules: the destination is resolved through the image's symlinks, the last
+//! component included (BuildKit's `fs.RootPath`: `COPY f /bin/sh` writes busybox when
+//! `/bin/sh` links to it). A destination ending in `/` (or `.`), several sources, a
+//! wildcard with several matches, `--parents`, or an existing directory in the image make
+//! it a directory; otherwise a single file is copied *to* that path. Several source
+//! arguments need a destination ending in `/`, as Docker requires. Directories the copy
+//! creates without a source (missing parents, the destination of a directory's contents)
+//! are 0755 and owned by `--chown`; `--chmod` applies to the copied entries only.
 //!
 //! Flags: `--chown` (names from the image's passwd/group), `--chmod` (octal or symbolic),
 //! `--exclude` (patternmatcher patterns, matched against each source's name and paths below
@@ -67,6 +73,9 @@ struct Item {
     kind: Kind,
     /// Context-relative path, for the content hash in the key.
     ctx_rel: Option<String>,
+    /// Which source argument the item comes from: hardlinks are kept within one source,
+    /// as BuildKit copies each source with its own inode table.
+    source: usize,
 }
 
 /// ADD-only inputs.
@@ -303,6 +312,31 @@ fn url_basename(url: &str) -> String {
         .to_string()
 }
 
+/// The files of one source already copied, by inode: a second name of one of them is
+/// copied as a hardlink to the first.
+#[derive(Default)]
+struct HardLinks<'a> {
+    seen: std::collections::HashMap<(usize, u64, u64), &'a str>,
+}
+
+impl<'a> HardLinks<'a> {
+    /// The destination `it` is a hardlink to, or `None` when it is to be copied (and is
+    /// remembered when other names of its file may follow).
+    fn first(&mut self, it: &'a Item, meta: &std::fs::Metadata) -> Option<&'a str> {
+        if !meta.is_file() || meta.nlink() < 2 {
+            return None;
+        }
+        let key = (it.source, meta.dev(), meta.ino());
+        match self.seen.get(&key) {
+            Some(first) => Some(first),
+            None => {
+                self.seen.insert(key, &it.dst);
+                None
+            }
+        }
+    }
+}
+
 /// The planned twin of the on-disk copy in [`Solver::copy_op`]: the same operations on a
 /// [`PlannedLayer`], in the same order.
 fn plan_copy(
@@ -316,6 +350,7 @@ fn plan_copy(
         .map_or(0, |d| d.as_secs() as i64);
     let mut plan = PlannedLayer::new(now);
     let mut dirs: Vec<(&str, &std::fs::Metadata)> = Vec::new();
+    let mut links = HardLinks::default();
     for it in items {
         plan.make_parents(parents_from, &it.dst, cm)?;
         match &it.kind {
@@ -328,7 +363,10 @@ fn plan_copy(
             }
             Kind::Leaf => {
                 if let Some(m) = &it.meta {
-                    plan.copy_leaf(&it.src, m, &it.dst, cm)?;
+                    match links.first(it, m) {
+                        Some(first) => plan.hardlink(first, &it.dst)?,
+                        None => plan.copy_leaf(&it.src, m, &it.dst, cm)?,
+                    }
                 }
             }
             Kind::Data(bytes, mode, mtime) => {
@@ -376,7 +414,13 @@ impl Solver<'_> {
         };
         let dest_is_dir_syntax =
             dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
-        let dest = clean_abs(&dest_abs);
+        // The destination is resolved through the image's symlinks (the last component
+        // too), as BuildKit does; a `--link` layer is built without the image below it.
+        let dest = if c.link {
+            clean_abs(&dest_abs)
+        } else {
+            fsutil::resolve_dest(&lowers, &clean_abs(&dest_abs))
+        };
         let mut srcs = Vec::new();
         for s in &c.sources.source_paths {
             srcs.push(self.expand(s, env, line)?);
@@ -396,8 +440,7 @@ impl Solver<'_> {
         let owner = match &c.chown {
             Some(v) => {
                 let v = self.expand(&v.value, env, line)?;
-                let (u, g, _) = fsutil::resolve_user(&lowers, &v)?;
-                (u, g)
+                fsutil::resolve_chown(&lowers, &v)?
             }
             None => (0, 0),
         };
@@ -456,6 +499,8 @@ impl Solver<'_> {
         struct Top {
             host: PathBuf,
             rel: String,
+            /// The name the source was given (a followed symlink's, not its target's).
+            name: String,
             meta: std::fs::Metadata,
             /// Path kept under the destination with --parents.
             keep: String,
@@ -472,8 +517,10 @@ impl Solver<'_> {
             let rel = clean_abs(&pattern).trim_start_matches('/').to_string();
             let mut any = false;
             for r in expand_glob(&source_root, &rel) {
-                // Follow links on the way, not the last one: a symlink source is a link.
-                let host = fsutil::resolve_in(&source_root, &r, false);
+                // A source that is a symlink is followed (inside the root), as BuildKit's
+                // COPY follows it: its target's content is copied under the link's name.
+                // Symlinks below a source directory are copied as links.
+                let host = fsutil::resolve_in(&source_root, &r, true);
                 let Ok(meta) = std::fs::symlink_metadata(&host) else {
                     continue;
                 };
@@ -498,6 +545,7 @@ impl Solver<'_> {
                 tops.push(Top {
                     host,
                     rel: resolved,
+                    name: base,
                     meta,
                     keep,
                 });
@@ -525,8 +573,8 @@ impl Solver<'_> {
         // Pass 2: the flat list of items.
         let mut items: Vec<Item> = Vec::new();
         let unpack = add.as_ref().is_some_and(|a| a.unpack);
-        for t in &tops {
-            let base = t.rel.rsplit('/').next().unwrap_or(&t.rel).to_string();
+        for (source, t) in tops.iter().enumerate() {
+            let base = t.name.clone();
             if t.meta.is_dir() {
                 let root_dst = if c.parents && !t.keep.is_empty() {
                     clean_abs(&format!("{dest}/{}", t.keep))
@@ -541,6 +589,7 @@ impl Solver<'_> {
                         dst: root_dst.clone(),
                         kind: if keep_path { Kind::Dir } else { Kind::DestDir },
                         ctx_rel: ctx_opt.as_ref().map(|_| t.rel.clone()),
+                        source,
                     });
                 }
                 let children: Vec<(String, std::fs::Metadata)> = match &ctx_opt {
@@ -574,6 +623,7 @@ impl Solver<'_> {
                         kind: if meta.is_dir() { Kind::Dir } else { Kind::Leaf },
                         meta: Some(meta),
                         ctx_rel: ctx_opt.as_ref().map(|_| join(&t.rel, &r)),
+                        source,
                     });
                 }
             } else {
@@ -596,6 +646,7 @@ impl Solver<'_> {
                         Kind::Leaf
                     },
                     ctx_rel: ctx_opt.as_ref().map(|_| t.rel.clone()),
+                    source,
                 });
             }
         }
@@ -611,6 +662,7 @@ impl Solver<'_> {
                 dst: into(&f.path),
                 kind: Kind::Data(Arc::new(data.into_bytes()), 0o644, 0),
                 ctx_rel: None,
+                source: usize::MAX,
             });
         }
         for u in &urls {
@@ -631,6 +683,7 @@ impl Solver<'_> {
                 dst: into(&url_basename(u)),
                 kind: Kind::Data(Arc::new(body), 0o600, modified.unwrap_or(0)),
                 ctx_rel: None,
+                source: usize::MAX,
             });
         }
         // The key: the op's definition and exactly what it copies.
@@ -674,7 +727,7 @@ impl Solver<'_> {
         } else {
             st.key.to_string()
         };
-        let key = KeyBuilder::new("strata.copy.v3")
+        let key = KeyBuilder::new("strata.copy.v4")
             .field("parent", &parent)
             .field("source", &source_key)
             .list("src", &srcs)
@@ -728,6 +781,7 @@ impl Solver<'_> {
             self.layer_op(st, key, name, |_, upper, lowers| {
                 let parents_from: &[PathBuf] = if link { &[] } else { lowers };
                 let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
+                let mut links = HardLinks::default();
                 for it in &items {
                     fsutil::make_parents(upper, parents_from, &it.dst, &cm)?;
                     let dst = upper.join(it.dst.trim_start_matches('/'));
@@ -745,7 +799,13 @@ impl Solver<'_> {
                         }
                         Kind::Leaf => {
                             if let Some(m) = &it.meta {
-                                fsutil::copy_leaf(&it.src, m, &dst, &cm)?;
+                                match links.first(it, m) {
+                                    Some(first) => {
+                                        let first = upper.join(first.trim_start_matches('/'));
+                                        fsutil::hard_link(&first, &dst)?;
+                                    }
+                                    None => fsutil::copy_leaf(&it.src, m, &dst, &cm)?,
+                                }
                             }
                         }
                         Kind::Extract => {
@@ -795,7 +855,12 @@ impl Solver<'_> {
                 .finish();
         }
         drop(view);
-        Ok(format!("{keyword} {} # buildkit", shown.join(" ")))
+        // History names the sources and the destination, without the flags (`--from`,
+        // `--chown`, ...), as BuildKit writes `created_by`.
+        let mut hist: Vec<String> = srcs.clone();
+        hist.extend(inline.iter().map(|f| format!("<<{}", f.path)));
+        hist.push(dest_raw);
+        Ok(format!("{keyword} {} # buildkit", hist.join(" ")))
     }
 }
 

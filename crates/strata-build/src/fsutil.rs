@@ -98,6 +98,74 @@ pub fn resolve_user(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u3
     Ok((uid, gid, extra))
 }
 
+/// The owner a `--chown` value gives: as [`resolve_user`], except that a numeric user
+/// without a group is also the group (`--chown=1234` is 1234:1234, as BuildKit's
+/// `UserOpt_ByID` gives), even when the image's passwd has that uid.
+pub fn resolve_chown(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u32)> {
+    if let Ok(uid) = spec.parse::<u32>() {
+        return Ok((uid, uid));
+    }
+    if let Some((user, group)) = spec.split_once(':')
+        && let Ok(uid) = user.parse::<u32>()
+    {
+        // A numeric user is taken as it is; only the group may need the group file.
+        let (_, gid, _) = resolve_user(lowers_top_first, &format!("{uid}:{group}"))?;
+        return Ok((uid, gid));
+    }
+    let (uid, gid, _) = resolve_user(lowers_top_first, spec)?;
+    Ok((uid, gid))
+}
+
+/// Resolve container path `path` (absolute, clean) through the symlinks the image has on
+/// the way, the last component included, never leaving the image's root: where a COPY
+/// into `path` writes, as BuildKit resolves its destination (`fs.RootPath`). A COPY to
+/// `/bin/sh`, a link to `busybox`, replaces `/bin/busybox`.
+pub fn resolve_dest(lowers_top_first: &[PathBuf], path: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                parts.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let rel = if parts.is_empty() {
+            part.clone()
+        } else {
+            format!("{}/{part}", parts.join("/"))
+        };
+        if hops < 40
+            && let Some((host, m)) = lookup(lowers_top_first, &rel)
+            && m.file_type().is_symlink()
+            && let Ok(target) = fs::read_link(&host)
+        {
+            hops += 1;
+            let t = target.to_string_lossy().into_owned();
+            if t.starts_with('/') {
+                parts.clear();
+            }
+            pending.extend(
+                t.split('/')
+                    .filter(|s| !s.is_empty())
+                    .rev()
+                    .map(str::to_string),
+            );
+            continue;
+        }
+        parts.push(part);
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// How copied entries are owned and moded.
 #[derive(Debug, Clone, Default)]
 pub struct CopyMeta {
@@ -111,9 +179,10 @@ pub struct CopyMeta {
 
 impl CopyMeta {
     /// The mode of a directory the copy creates without a source (a missing parent or
-    /// destination): the octal `--chmod`, else 0755.
+    /// destination): 0755 whatever `--chmod` says. BuildKit creates them with
+    /// `MkdirAll(dir, 0755, chown)`; `--chmod` applies to the copied entries only.
     pub fn new_dir_mode(&self) -> u32 {
-        self.chmod.unwrap_or(0o755)
+        0o755
     }
 
     /// The mode a copied entry gets, from its source mode.
@@ -224,6 +293,19 @@ pub fn copy_leaf(src: &Path, meta: &fs::Metadata, dst: &Path, cm: &CopyMeta) -> 
     let mode = cm.mode_for(meta.mode(), false);
     fs::set_permissions(dst, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", dst))?;
     set_times(dst, meta)
+}
+
+/// Make `dst` another name of the file `first` (written earlier by the same copy),
+/// replacing whatever is at `dst`.
+pub fn hard_link(first: &Path, dst: &Path) -> Result<()> {
+    if let Ok(m) = fs::symlink_metadata(dst) {
+        if m.is_dir() {
+            fs::remove_dir_all(dst).map_err(io_err("remove", dst))?;
+        } else {
+            fs::remove_file(dst).map_err(io_err("remove", dst))?;
+        }
+    }
+    fs::hard_link(first, dst).map_err(io_err("hardlink", dst))
 }
 
 /// Create directory `dst` (or reuse it) with `meta`'s mode and times and the copy owner.

@@ -35,10 +35,13 @@ use crate::{Result, io_err};
 #[derive(Debug, Clone)]
 enum Content {
     Dir,
-    /// A regular file copied from `src` (`size` bytes, as stat'ed when planned).
+    /// A regular file copied from `src` (`size` bytes, as stat'ed when planned). Files
+    /// with the same `link` are one inode: the first in tar order is written as the file,
+    /// the others as hardlinks to it (as `strata_layer::create` writes them).
     File {
         src: PathBuf,
         size: u64,
+        link: Option<usize>,
     },
     Symlink(Vec<u8>),
     /// Bytes written as a file (heredoc, download).
@@ -78,6 +81,8 @@ pub(crate) struct PlannedLayer {
     finish: Vec<(Key, i64)>,
     /// The time directories created or changed by the copy get.
     now: i64,
+    /// Hardlink groups handed out so far.
+    links: usize,
 }
 
 impl PlannedLayer {
@@ -86,6 +91,7 @@ impl PlannedLayer {
             nodes: BTreeMap::new(),
             finish: Vec::new(),
             now,
+            links: 0,
         }
     }
 
@@ -228,6 +234,7 @@ impl PlannedLayer {
             Content::File {
                 src: src.to_path_buf(),
                 size: meta.len(),
+                link: None,
             }
         } else {
             return Ok(());
@@ -249,6 +256,37 @@ impl PlannedLayer {
                 },
             },
         );
+        Ok(())
+    }
+
+    /// `std::fs::hard_link(first, dst)` after `fsutil::copy_leaf` wrote `first`: `dst`
+    /// replaces whatever is there and becomes another name of `first`'s file.
+    pub fn hardlink(&mut self, first: &str, dst: &str) -> Result<()> {
+        let first_key = key_of(first);
+        let node = match self.nodes.get_mut(&first_key) {
+            Some(n) => n,
+            None => {
+                return Err(io_err("hardlink to", &shown(&first_key))(
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
+            }
+        };
+        let next = self.links;
+        let link = match &mut node.content {
+            Content::File { link, .. } => *link.get_or_insert(next),
+            _ => {
+                return Err(io_err("hardlink to", &shown(&first_key))(
+                    std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                ));
+            }
+        };
+        if link == next {
+            self.links += 1;
+        }
+        let node = node.clone();
+        let key = key_of(dst);
+        self.remove(&key);
+        self.insert(key, node);
         Ok(())
     }
 
@@ -295,8 +333,20 @@ impl PlannedLayer {
             }
         }
         let mut w = EntryWriter::new(out, options);
+        // The first name written of each hardlink group.
+        let mut first: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
         for (key, node) in &self.nodes {
             let name = key.join(&b'/');
+            if let Content::File {
+                link: Some(link), ..
+            } = &node.content
+            {
+                if let Some(target) = first.get(link) {
+                    w.hardlink(&name, &node.meta, target)?;
+                    continue;
+                }
+                first.insert(*link, name.clone());
+            }
             match &node.content {
                 Content::Dir => w.dir(&name, &node.meta)?,
                 Content::Symlink(target) => w.symlink(&name, &node.meta, target)?,
@@ -309,7 +359,7 @@ impl PlannedLayer {
                         &shown(key),
                     )?;
                 }
-                Content::File { src, size } => {
+                Content::File { src, size, .. } => {
                     let mut f = fs::OpenOptions::new()
                         .read(true)
                         .custom_flags(libc::O_NOFOLLOW)

@@ -98,7 +98,7 @@ fn no_cache_filter_rebuilds_only_that_stage() {
 fn debug_cache_keys_shows_the_preimage() {
     let Some(env) = env(&files()) else { return };
     let b = env.build_with(DF, |o| o.debug_cache_keys = true);
-    assert!(b.log.contains("strata.copy.v3\nparent="), "{}", b.log);
+    assert!(b.log.contains("strata.copy.v4\nparent="), "{}", b.log);
     assert!(b.log.contains("strata.exec.v1\nparent="), "{}", b.log);
     assert!(b.log.contains("/conf.txt f 644 "), "{}", b.log);
 }

@@ -87,10 +87,37 @@ fn chmod_octal_applies_to_files_and_dirs() {
     let Some(env) = env(&[("d/f", "f")]) else {
         return;
     };
-    env.build("FROM scratch\nCOPY --chmod=0705 d /d/\n");
+    env.build("FROM scratch\nCOPY --chmod=0705 d /d/\nCOPY --chmod=0705 d /e\n");
     let r = env.rootfs("test");
     assert_eq!(mode(&r.join("d/f")), 0o705);
-    assert_eq!(mode(&r.join("d")), 0o705);
+    assert_eq!(mode(&r.join("e/f")), 0o705);
+    // The destination directory the copy creates is 0755 whatever --chmod says, with or
+    // without a trailing slash (BuildKit creates it with MkdirAll(dest, 0755)).
+    assert_eq!(mode(&r.join("d")), 0o755);
+    assert_eq!(mode(&r.join("e")), 0o755);
+}
+
+/// An octal --chmod sets exactly the bits it gives: a setuid or sticky source loses its
+/// special bits unless the mode has them (current BuildKit; Docker 20.10 kept them).
+#[test]
+fn chmod_octal_sets_exactly_the_bits_given() {
+    let Some(env) = env(&[("d/suid", "s"), ("d/sticky/x", "x")]) else {
+        return;
+    };
+    let set = |p: &str, m: u32| {
+        std::fs::set_permissions(
+            env.ctx.join(p),
+            std::os::unix::fs::PermissionsExt::from_mode(m),
+        )
+        .unwrap()
+    };
+    set("d/suid", 0o4755);
+    set("d/sticky", 0o1777);
+    env.build("FROM scratch\nCOPY --chmod=0751 d /d/\nCOPY --chmod=4750 d/suid /s\n");
+    let r = env.rootfs("test");
+    assert_eq!(mode(&r.join("d/suid")), 0o751);
+    assert_eq!(mode(&r.join("d/sticky")), 0o751);
+    assert_eq!(mode(&r.join("s")), 0o4750);
 }
 
 #[test]
@@ -307,18 +334,129 @@ fn add_url_with_checksum() {
     assert!(e.contains("digest mismatch"), "{e}");
 }
 
+/// A source that is a symlink is followed inside the context, as BuildKit follows it: an
+/// absolute target restarts at the context root, so the host's /etc/passwd is never read.
 #[test]
-fn context_symlink_to_etc_passwd_is_copied_as_a_link() {
+fn context_symlink_to_etc_passwd_is_resolved_inside_the_context() {
     let Some(env) = env(&[]) else { return };
     std::os::unix::fs::symlink("/etc/passwd", env.ctx.join("pw")).unwrap();
+    let e = env.try_build("FROM scratch\nCOPY pw /pw\n").err().unwrap();
+    assert!(e.contains("not found"), "{e}");
+    // With an etc/passwd in the context, that one is copied, under the link's name.
+    env.write(&[("etc/passwd", "context's own\n")]);
     env.build("FROM scratch\nCOPY pw /pw\n");
     let r = env.rootfs("test");
-    let m = std::fs::symlink_metadata(r.join("pw")).unwrap();
-    assert!(m.file_type().is_symlink());
-    assert_eq!(
-        std::fs::read_link(r.join("pw")).unwrap(),
-        std::path::Path::new("/etc/passwd")
-    );
+    assert!(std::fs::symlink_metadata(r.join("pw")).unwrap().is_file());
+    assert_eq!(env.read("test", "/pw"), "context's own\n");
+}
+
+/// `COPY link /l` copies what the link points to, named after the link; a link to a
+/// directory copies that directory's contents. Links below a copied directory stay links.
+#[test]
+fn symlink_sources_are_followed_and_keep_their_names() {
+    let Some(env) = env(&[("a.txt", "A"), ("dir/sub/f", "F")]) else {
+        return;
+    };
+    std::os::unix::fs::symlink("a.txt", env.ctx.join("link")).unwrap();
+    std::os::unix::fs::symlink("dir/sub", env.ctx.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink("f", env.ctx.join("dir/sub/inner")).unwrap();
+    for tail in ["", "FROM s\n"] {
+        env.build(&format!(
+            "FROM busybox AS s\nCOPY link /l\nCOPY link /into/\nCOPY dirlink /dl/\nCOPY li* /glob/\n{tail}"
+        ));
+        let r = env.rootfs("test");
+        for f in ["l", "into/link", "glob/link"] {
+            assert!(
+                std::fs::symlink_metadata(r.join(f)).unwrap().is_file(),
+                "{f}"
+            );
+            assert_eq!(std::fs::read_to_string(r.join(f)).unwrap(), "A");
+        }
+        assert_eq!(std::fs::read_to_string(r.join("dl/f")).unwrap(), "F");
+        assert!(
+            std::fs::symlink_metadata(r.join("dl/inner"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(!exists(&r, "dl/dirlink") && !exists(&r, "dl/sub"));
+    }
+}
+
+/// The destination is resolved through the image's symlinks, the last component too
+/// (BuildKit's fs.RootPath): `COPY f /bin/ls` writes busybox, which /bin/ls links to.
+#[test]
+fn destination_is_resolved_through_image_symlinks() {
+    let Some(env) = env(&[("a.txt", "A"), ("b.txt", "B")]) else {
+        return;
+    };
+    for tail in ["", "FROM s\n"] {
+        env.build(&format!(
+            "FROM busybox AS s\nRUN mkdir /target && ln -s /target /linkdir && ln -s ../etc /target/up\n\
+             COPY a.txt /linkdir/\nCOPY b.txt /linkdir/up/b\nCOPY a.txt /bin/ls\n{tail}"
+        ));
+        let r = env.rootfs("test");
+        assert_eq!(
+            std::fs::read_to_string(r.join("target/a.txt")).unwrap(),
+            "A"
+        );
+        assert_eq!(std::fs::read_to_string(r.join("etc/b")).unwrap(), "B");
+        assert!(
+            std::fs::symlink_metadata(r.join("linkdir"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            std::fs::symlink_metadata(r.join("bin/ls"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(r.join("bin/busybox")).unwrap(), "A");
+    }
+}
+
+/// Files hardlinked in one source stay hardlinked in the layer (a tar hardlink entry);
+/// the same file named by two source arguments is copied twice, as BuildKit copies each
+/// source with its own inode table.
+#[test]
+fn hardlinks_within_a_source_are_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(env) = env(&[("d/one", "linked"), ("d/sub/x", "x")]) else {
+        return;
+    };
+    std::fs::hard_link(env.ctx.join("d/one"), env.ctx.join("d/two")).unwrap();
+    std::fs::hard_link(env.ctx.join("d/one"), env.ctx.join("d/sub/three")).unwrap();
+    for tail in ["", "FROM s\n"] {
+        env.build(&format!(
+            "FROM busybox AS s\nCOPY d /h/\nCOPY d/one d/two /f/\n{tail}"
+        ));
+        let r = env.rootfs("test");
+        let ino = |p: &str| std::fs::metadata(r.join(p)).unwrap().ino();
+        assert_eq!(ino("h/one"), ino("h/two"), "{tail}");
+        assert_eq!(ino("h/one"), ino("h/sub/three"), "{tail}");
+        assert_ne!(ino("f/one"), ino("f/two"), "{tail}");
+        assert_eq!(
+            std::fs::read_to_string(r.join("h/sub/three")).unwrap(),
+            "linked"
+        );
+    }
+}
+
+/// `--chown=UID` without a group makes the uid the group too, also when the image's passwd
+/// names that uid with another primary group (BuildKit's numeric user).
+#[test]
+fn chown_numeric_user_is_also_the_group() {
+    let Some(env) = env(&[("f", "f")]) else {
+        return;
+    };
+    env.build("FROM busybox\nCOPY --chown=1234 f /a\nCOPY --chown=65534 f /b\nCOPY --chown=nobody f /c\nCOPY --chown=1234:nogroup f /d\n");
+    let r = env.rootfs("test");
+    assert_eq!(owner(&r.join("a")), (1234, 1234));
+    assert_eq!(owner(&r.join("b")), (65534, 65534));
+    assert_eq!(owner(&r.join("c")), (65534, 65534));
+    assert_eq!(owner(&r.join("d")), (1234, 65534));
 }
 
 #[test]
@@ -366,6 +504,12 @@ fn planned_copy_writes_the_layer_the_on_disk_copy_writes() {
         return;
     };
     std::os::unix::fs::symlink("x.c", env.ctx.join("src/link")).unwrap();
+    std::fs::create_dir_all(env.ctx.join("hard/sub")).unwrap();
+    std::fs::write(env.ctx.join("hard/one"), "one").unwrap();
+    std::fs::hard_link(env.ctx.join("hard/one"), env.ctx.join("hard/two")).unwrap();
+    std::fs::hard_link(env.ctx.join("hard/one"), env.ctx.join("hard/sub/three")).unwrap();
+    std::os::unix::fs::symlink("a.txt", env.ctx.join("link")).unwrap();
+    std::os::unix::fs::symlink("src/sub", env.ctx.join("dirlink")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", env.ctx.join("src/abs")).unwrap();
     std::fs::write(env.ctx.join("src/run.sh"), "#!/bin/sh\n").unwrap();
     std::fs::set_permissions(
@@ -392,9 +536,22 @@ fn planned_copy_writes_the_layer_the_on_disk_copy_writes() {
         "COPY src/empty /fresh/",
         "COPY --chown=1000:1000 src /new/deep/",
         "COPY --chown=1000:1000 . /w/",
+        "COPY hard /hl/",
+        "COPY hard/one hard/two /hl2/",
+        "COPY link dirlink /followed/",
+        "COPY a.txt /bin/ls",
+        "COPY src /linkdir/",
+        "COPY --chmod=0700 src /m",
+        "COPY --chown=1234 a.txt /chowned/",
     ];
     for case in cases {
-        let planned = format!("FROM busybox AS a\nWORKDIR /w\n{case}\n");
+        // A destination through a directory symlink of the image needs that symlink.
+        let link = if case.contains("/linkdir") {
+            "RUN ln -s /w /linkdir\n"
+        } else {
+            ""
+        };
+        let planned = format!("FROM busybox AS a\nWORKDIR /w\n{link}{case}\n");
         let on_disk = format!("{planned}FROM a\n");
         let mut ids = Vec::new();
         for df in [&planned, &on_disk] {
@@ -432,8 +589,11 @@ fn a_copied_symlink_is_not_followed_by_later_entries() {
     };
     let outside = env.tmp.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
-    std::os::unix::fs::symlink(&outside, env.ctx.join("a")).unwrap();
-    let copy = "COPY --parents a b/./a/x /dst/";
+    // A link below a copied directory is copied as a link; the next source's parent
+    // then is that link.
+    std::fs::create_dir(env.ctx.join("s")).unwrap();
+    std::os::unix::fs::symlink(&outside, env.ctx.join("s/a")).unwrap();
+    let copy = "COPY --parents s/./ b/./a/x /dst/";
     for df in [
         format!("FROM busybox AS s\n{copy}\n"),
         format!("FROM busybox AS s\n{copy}\nFROM s\n"),
@@ -465,10 +625,10 @@ fn chown_keeps_an_existing_destination_and_owns_created_ones() {
         let m = |p: &str| std::fs::symlink_metadata(r.join(p)).unwrap();
         assert_eq!((m("app").uid(), m("app").gid()), (0, 0), "{tail}");
         assert_eq!(m("app/f").uid(), 1000);
-        // Created directories get the octal --chmod too, as in current BuildKit.
+        // Created directories are 0755 whatever --chmod says, as BuildKit creates them.
         for (d, mode) in [
-            ("new", 0o700),
-            ("new/deep", 0o700),
+            ("new", 0o755),
+            ("new/deep", 0o755),
             ("made", 0o755),
             ("made/by", 0o755),
         ] {

@@ -276,6 +276,26 @@ impl<W: Write> EntryWriter<W> {
         )
     }
 
+    /// A hardlink to `target`, an earlier regular-file entry of this tar: a second path
+    /// of one inode, written as [`create`] writes it (`meta` is the inode's).
+    pub fn hardlink(
+        &mut self,
+        name: &[u8],
+        meta: &EntryMeta,
+        target: &[u8],
+    ) -> Result<(), LayerError> {
+        let h = self.header(EntryType::Link, meta);
+        self.w.append(
+            name,
+            h,
+            u64::from(meta.uid),
+            u64::from(meta.gid),
+            Some(target),
+            &[],
+            None,
+        )
+    }
+
     /// A regular file whose `size` bytes are read from `data`; `source` names where they
     /// come from in errors (a reader that ends early fails the entry).
     pub fn file(
