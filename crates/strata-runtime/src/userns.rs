@@ -208,6 +208,27 @@ pub fn auto_mapping() -> Mapping {
     }
 }
 
+/// Run `f` on this thread acting on files as the container's root (`mapping`'s host ids
+/// for container uid and gid 0), capabilities kept, then act as our own ids again. Files
+/// made through a running container's root (`cp` into it) then get on-disk root
+/// ownership in its idmapped layers: our own uid 0 has no mapping there (`EOVERFLOW`).
+/// The filesystem ids and capabilities are per thread, so other threads are unaffected.
+pub fn as_container_root<T>(mapping: &Mapping, f: impl FnOnce() -> T) -> io::Result<T> {
+    use crate::Syscall as _;
+    let (Some(uid), Some(gid)) = (mapping.host_uid(0), mapping.host_gid(0)) else {
+        return Err(io::Error::other(
+            "container root (uid and gid 0) is not mapped in the user namespace",
+        ));
+    };
+    let sys = crate::LinuxSyscall;
+    sys.set_fsids(uid, gid)?;
+    let out = f();
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    sys.set_fsids(euid, egid)?;
+    Ok(out)
+}
+
 /// Create a user namespace with `mapping` and return a descriptor holding it.
 pub fn create(mapping: &Mapping) -> Result<OwnedFd, UsernsError> {
     let create_err = |source: io::Error| UsernsError::Create { source };

@@ -898,6 +898,21 @@ fn user_namespace_maps_root_to_an_unprivileged_range() {
     let ex = env.ok(&["exec", "web", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
     assert_eq!(ex.lines().next(), Some("0"));
     assert_eq!(ex.lines().nth(1), Some(lines[1]), "{ex}");
+    // cp into it: the new file is the container root's.
+    let cpin = env.path("cpin");
+    std::fs::write(&cpin, "copied\n").unwrap();
+    env.ok(&["cp", cpin.to_str().unwrap(), "web:/root/cpin"]);
+    let ls = env.ok(&[
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "ls -ln /root/cpin; cat /root/cpin",
+    ]);
+    assert!(
+        ls.contains(" 0        0 ") && ls.ends_with("copied\n"),
+        "{ls}"
+    );
     env.ok(&["rm", "-f", "web"]);
 
     // Podman's explicit mappings; the gid map defaults to the uid map.

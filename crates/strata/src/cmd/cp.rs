@@ -112,7 +112,16 @@ pub fn run(ctx: &Ctx, args: CpArgs) -> anyhow::Result<()> {
         let root = strata_runtime::copy::running_root(c.state.pid)
             .with_context(|| format!("cannot open the root of container {id}"))?;
         use std::os::fd::AsRawFd;
-        copy(root.as_raw_fd()).with_context(what)?;
+        match &c.config.userns {
+            // Into a user-namespaced container: as its root, or the idmapped layers
+            // cannot represent the new files' owner.
+            Some(m) if !out => {
+                strata_runtime::userns::as_container_root(m, || copy(root.as_raw_fd()))
+                    .and_then(|r| r)
+                    .with_context(what)?
+            }
+            _ => copy(root.as_raw_fd()).with_context(what)?,
+        }
     } else {
         let mut lower = c.config.lower.clone();
         if lower.is_empty() {
