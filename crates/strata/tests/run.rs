@@ -1,8 +1,10 @@
 //! `strata run` and the container lifecycle, end to end, as root with real overlayfs and
 //! namespaces: the seed scenario (busybox httpd with a published port answering on
 //! 127.0.0.1), copy-on-write, `diff`/`commit`, escapes refused, exit statuses, `exec`,
-//! `logs`, `wait`, and crash safety (monitor and CLI killed with SIGKILL, then `ps` is
-//! truthful and `rm` leaves no mount, directory or interface behind).
+//! `logs`, `wait`, crash safety (monitor and CLI killed with SIGKILL, then `ps` is
+//! truthful and `rm` leaves no mount, directory or interface behind), images kept while
+//! containers use them (`rmi`, `image prune`, `system prune`), and user namespaces
+//! (`--userns=auto`, `--uidmap`). Terminals (`-t`) are in `tty.rs`.
 
 mod common;
 

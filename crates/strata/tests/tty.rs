@@ -136,6 +136,10 @@ impl Term {
     }
 }
 
+/// A foreground job for Ctrl-C: prints `sleeping` (typed as `sl''eeping`, so the echo of
+/// the typed line does not match) once it runs, then sleeps; SIGINT ends it with 130.
+const SLEEP_JOB: &str = "sh -c 'echo sl''eeping; exec sleep 100'\n";
+
 #[test]
 fn run_it_is_a_real_terminal_with_size_resize_and_ctrl_c() {
     let Some(env) = imported() else { return };
@@ -170,9 +174,10 @@ fn run_it_is_a_real_terminal_with_size_resize_and_ctrl_c() {
             t.text()
         );
     }
-    // Ctrl-C goes through the container's terminal to its foreground job.
-    t.send("sleep 100\n");
-    std::thread::sleep(Duration::from_millis(300));
+    // Ctrl-C goes through the container's terminal to its foreground job (which prints
+    // a marker once it runs as that job, then becomes `sleep`).
+    t.send(SLEEP_JOB);
+    t.expect("sleeping");
     let typed = Instant::now();
     t.send("\x03");
     t.send("echo status=$?\n");
@@ -280,8 +285,8 @@ fn detach_keys_then_exec_it() {
             e.text()
         );
     }
-    e.send("sleep 100\n");
-    std::thread::sleep(Duration::from_millis(300));
+    e.send(SLEEP_JOB);
+    e.expect("sleeping");
     e.send("\x03");
     e.send("echo status=$?\n");
     e.expect("status=130");
