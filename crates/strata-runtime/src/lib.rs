@@ -18,8 +18,11 @@
 //!    `pivot_root` into it and detach the host root, `/proc`, a minimal `/dev` (tmpfs with
 //!    bind mounts of the host's null, zero, full, random, urandom and tty), `/dev/pts`,
 //!    `/dev/shm`, masked and read-only `/proc` paths as Docker sets them, the extra mounts,
-//!    hostname, Docker's default capability bounding set, no-new-privileges, then
-//!    groups/gid/uid and the working directory; `std::process::Command` then `exec`s.
+//!    hostname, (with `--userns`, joining the prepared user namespace), Docker's default
+//!    capability bounding set, no-new-privileges, then groups/gid/uid and the working
+//!    directory; with `-t` the process then allocates its terminal ([`console`]), the
+//!    seccomp filter goes last, and `std::process::Command` `exec`s. The signal mask is
+//!    emptied first (the caller's blocked signals would otherwise be inherited).
 //!
 //! Every mount is made *before* `pivot_root`, while host paths (device nodes, the host's
 //! `/etc/resolv.conf`, bind sources) are still reachable; each mount point inside the
