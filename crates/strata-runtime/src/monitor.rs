@@ -652,7 +652,16 @@ fn start_and_wait(
             for r in relays {
                 let _ = r.join();
             }
-            return Err(start_failure(&program, &source));
+            let mut e = start_failure(&program, &source);
+            if cfg.userns.is_some()
+                && matches!(source.raw_os_error(), Some(libc::EINVAL | libc::EOVERFLOW))
+            {
+                // The idmapped-mount probe passed, so the likely gap is overlayfs itself.
+                e.message.push_str(
+                    " (with --userns the overlay is mounted on idmapped layers, which needs overlayfs support for them: Linux 5.19+)",
+                );
+            }
+            return Err(e);
         }
         Err(e) => {
             cgroup.remove();
