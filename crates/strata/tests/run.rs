@@ -764,6 +764,19 @@ fn images_in_use_by_containers_are_kept() {
         )),
         "{err}"
     );
+    // system df counts them: two containers, one running; the image has two users.
+    let df = env.ok(&["system", "df"]);
+    assert!(
+        df.lines()
+            .any(|l| l.starts_with("Containers      2         1 ")),
+        "{df}"
+    );
+    let df = env.ok(&["system", "df", "-v"]);
+    assert!(
+        df.lines()
+            .any(|l| l.contains(&image) && l.trim_end().ends_with(" 2")),
+        "{df}"
+    );
     // -f on the tag: the name goes, the image stays (dangling) with its content.
     assert_eq!(env.ok(&["rmi", "-f", "bb"]), "Untagged: bb:latest\n");
     let listed = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);

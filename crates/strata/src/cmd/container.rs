@@ -494,6 +494,19 @@ pub fn for_each_print<T: std::fmt::Display>(
     Ok(())
 }
 
+/// Bytes in the files under `p` (not following symlinks).
+pub fn tree_size(p: &std::path::Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
 /// Remove stopped container `c`: leftover cgroups (a killed monitor cannot remove them),
 /// its directory, with `volumes` its anonymous volumes, and its hold on its image's blobs.
 pub fn remove_stopped(

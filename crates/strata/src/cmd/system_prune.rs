@@ -27,19 +27,6 @@ pub struct SystemPruneArgs {
     pub filter: Vec<String>,
 }
 
-/// Bytes in the files under `p` (not following symlinks).
-fn tree_size(p: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 pub fn run(ctx: &Ctx, args: SystemPruneArgs) -> anyhow::Result<()> {
     let until = prune::parse_until(&args.filter)?;
     if !args.force {
@@ -71,7 +58,7 @@ pub fn run(ctx: &Ctx, args: SystemPruneArgs) -> anyhow::Result<()> {
         if c.state.running() && cs.monitor_alive(&c.config.id) {
             continue;
         }
-        let size = tree_size(&c.dir);
+        let size = container::tree_size(&c.dir);
         container::remove_stopped(&cs, Some(&store), &c, false)?;
         bytes += size;
         removed.push(c.config.id.clone());

@@ -90,6 +90,11 @@ impl Volumes {
         Ok(Volumes { dir })
     }
 
+    /// The data directory of volume `name` (what a container mounts).
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.dir.join(name).join("_data")
+    }
+
     pub fn exists(&self, name: &str) -> bool {
         self.dir.join(name).join("_data").is_dir()
     }
