@@ -228,7 +228,17 @@ fn run_t_without_i_has_a_terminal_and_no_input() {
     t.expect("from-the-pty");
     assert_eq!(t.wait(), 0);
     assert!(env.ok(&["logs", "logged"]).contains("from-the-pty"));
+    // -it needs a terminal on our side, as Docker says; nothing is created.
+    let out = env.run(&["run", "-it", "--rm", "bb", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "the input device is not a TTY\n"
+    );
+    let out = env.run(&["exec", "-it", "logged", "true"]);
+    assert_eq!(out.status.code(), Some(1));
     env.ok(&["rm", "logged"]);
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
 }
 
 /// Removes a container when dropped, so a failed assertion leaves nothing running.

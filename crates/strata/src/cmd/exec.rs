@@ -59,6 +59,9 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
         eprintln!("Error response from daemon: {}", crate::render_error(&e));
         crate::Exit(1).into()
     };
+    if !args.detach {
+        crate::cmd::run::check_input_tty(args.tty, args.interactive)?;
+    }
     let cs = container::containers(ctx)?;
     let id = container::resolve(&cs, &args.container).map_err(fail)?;
     let c = cs.load(&id).map_err(|e| fail(e.into()))?;

@@ -151,7 +151,21 @@ fn strata_err(e: anyhow::Error) -> anyhow::Error {
     crate::Exit(125).into()
 }
 
+/// Docker refuses `-it` when our input is not a terminal (the raw-mode relay would make
+/// no sense), before creating anything.
+pub fn check_input_tty(tty: bool, interactive: bool) -> anyhow::Result<()> {
+    // SAFETY: isatty has no preconditions.
+    if tty && interactive && unsafe { libc::isatty(0) } != 1 {
+        eprintln!("the input device is not a TTY");
+        return Err(crate::Exit(1).into());
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
+    if !args.detach {
+        check_input_tty(args.tty, args.interactive)?;
+    }
     let (detach, auto_remove) = (args.detach, args.rm);
     let (cs, id) = create(ctx, &args).map_err(strata_err)?;
     start_created(
