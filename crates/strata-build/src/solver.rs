@@ -1231,23 +1231,28 @@ impl Solver<'_> {
 
     fn workdir_op(&self, st: &mut StageState, wd: &str, user: &str, name: String) -> Result<bool> {
         let lowers = self.lowers_top_first(st)?;
-        if fsutil::lookup(&lowers, wd).is_some_and(|(_, m)| m.is_dir()) {
-            return Ok(false);
-        }
+        // BuildKit's `mkdir -p` goes through the image's symlinks (`WORKDIR /link/w` makes
+        // `w` where the link points) and always commits a layer: an empty one when the
+        // directory exists.
+        let target = fsutil::resolve_dest(&lowers, wd);
+        let exists = fsutil::lookup(&lowers, &target).is_some_and(|(_, m)| m.is_dir());
         let owner = if user.is_empty() {
             (0, 0)
         } else {
             let (u, g, _) = fsutil::resolve_user(&lowers, user)?;
             (u, g)
         };
-        let key = KeyBuilder::new("strata.mkdir.v1")
+        let key = KeyBuilder::new("strata.mkdir.v2")
             .field("parent", st.key.as_str())
             .field("path", wd)
             .field("user", user);
         let epoch = self.opts.source_date_epoch;
         self.layer_op(st, key, name, |_, upper, lowers| {
+            if exists {
+                return Ok(());
+            }
             let mut rel = String::new();
-            for part in wd.split('/').filter(|p| !p.is_empty()) {
+            for part in target.split('/').filter(|p| !p.is_empty()) {
                 if !rel.is_empty() {
                     rel.push('/');
                 }

@@ -306,3 +306,44 @@ fn history_lines_take_buildkits_forms() {
     }
     assert!(!h.iter().any(|l| l.starts_with("ONBUILD")), "{h:#?}");
 }
+
+/// WORKDIR always commits a layer, as BuildKit does: an empty one when the directory
+/// exists; it creates through the image's symlinks instead of replacing them.
+#[test]
+fn workdir_commits_a_layer_and_follows_symlinks() {
+    let Some(env) = env(&[]) else { return };
+    env.build_with(
+        "FROM busybox\nRUN mkdir /target && ln -s /target /link\n",
+        |o| o.tags = vec!["linked".into()],
+    );
+    let base = env.layer_count("linked");
+    env.build("FROM linked\nWORKDIR /etc\nWORKDIR /link/w\nRUN pwd > /tmp/pwd\n");
+    assert_eq!(env.layer_count("test"), base + 3);
+    let r = env.rootfs("test");
+    assert!(
+        std::fs::symlink_metadata(r.join("link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(r.join("target/w").is_dir());
+    // RUN starts there (getcwd names the directory the link leads to).
+    assert_eq!(env.read("test", "/tmp/pwd").trim(), "/target/w");
+    assert_eq!(env.cc("test")["WorkingDir"], "/link/w");
+    // The layer of WORKDIR /etc is empty.
+    assert!(
+        env.layer("test", -3).is_empty(),
+        "{:?}",
+        env.layer("test", -3)
+    );
+    let h = env.config("test")["history"].clone();
+    let h = h.as_array().unwrap();
+    let etc = h
+        .iter()
+        .find(|e| e["created_by"] == "WORKDIR /etc")
+        .unwrap();
+    assert!(
+        etc["empty_layer"].is_null() || etc["empty_layer"] == false,
+        "{etc}"
+    );
+}
