@@ -30,6 +30,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,12 @@ pub struct ClientOptions {
     pub upload_concurrency: usize,
     /// Blobs up to this size are uploaded in one `PUT`; larger ones in `PATCH` chunks.
     pub monolithic_limit: u64,
+    /// Blobs up to this size are first offered as one `POST …/uploads/?digest=` carrying
+    /// the body (the spec's single-request upload). A registry that answers with an upload
+    /// session instead is remembered, and gets `POST` + `PUT` from then on. Registries that
+    /// ignore the body still read and discard one this small (Go's `net/http` drains up to
+    /// 256 KiB), so the connection survives. 0 never offers it.
+    pub single_post_limit: u64,
     /// Size of one `PATCH` chunk.
     pub chunk_size: u64,
     /// Largest manifest or index accepted (the spec asks registries for at least 4 MiB).
@@ -93,6 +100,7 @@ impl Default for ClientOptions {
             download_concurrency: 6,
             upload_concurrency: 5,
             monolithic_limit: 32 << 20,
+            single_post_limit: 256 << 10,
             chunk_size: 64 << 20,
             max_manifest_bytes: 4 << 20,
         }
@@ -292,8 +300,14 @@ pub struct Registry {
     /// Held while fetching a token, so concurrent requests needing the same scopes wait
     /// for one token request instead of each making their own.
     fetching: tokio::sync::Mutex<()>,
+    /// Whether the registry takes single-`POST` uploads: `SINGLE_POST_*`.
+    single_post: AtomicU8,
     opts: Arc<ClientOptions>,
 }
+
+const SINGLE_POST_UNKNOWN: u8 = 0;
+const SINGLE_POST_ACCEPTED: u8 = 1;
+const SINGLE_POST_REFUSED: u8 = 2;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -391,12 +405,32 @@ impl Registry {
             creds,
             state: Mutex::new(AuthState::default()),
             fetching: tokio::sync::Mutex::new(()),
+            single_post: AtomicU8::new(SINGLE_POST_UNKNOWN),
             opts,
         })
     }
 
     pub(crate) fn options(&self) -> &ClientOptions {
         &self.opts
+    }
+
+    /// `Some(true)` once the registry accepted a single-`POST` upload, `Some(false)` once it
+    /// answered one with an upload session, `None` before either.
+    pub(crate) fn single_post(&self) -> Option<bool> {
+        match self.single_post.load(Ordering::Relaxed) {
+            SINGLE_POST_ACCEPTED => Some(true),
+            SINGLE_POST_REFUSED => Some(false),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn set_single_post(&self, accepted: bool) {
+        let v = if accepted {
+            SINGLE_POST_ACCEPTED
+        } else {
+            SINGLE_POST_REFUSED
+        };
+        self.single_post.store(v, Ordering::Relaxed);
     }
 
     /// `scheme://host/`, settled by the first ping.

@@ -4,6 +4,18 @@
 //!
 //! # Model
 //!
+//! - **Round trips are the cost** once the bytes move at the registry's speed (on loopback
+//!   the registry's own hashing and writing of the largest blob is most of a push), so the
+//!   requests of one blob overlap where they safely can:
+//!   - the `HEAD` and the `POST` that starts the upload (or the mount) go out together: a
+//!     missing blob saves a round trip; for a blob that turns out to exist, the session
+//!     opened for nothing is cancelled (`DELETE`) alongside the manifest `PUT`;
+//!   - a small blob (up to [`single_post_limit`](crate::ClientOptions::single_post_limit))
+//!     is offered as one `POST …/uploads/?digest=` carrying its body — after its `HEAD`, so
+//!     an existing blob is never sent. A registry that answers 202 instead (distribution 2.8
+//!     ignores the body, as the spec allows) gets the body by `PUT` into that session, and
+//!     is not offered single requests again by this client;
+//!   - blobs are scheduled largest first, the largest being the critical path.
 //! - **Mount sources** come from `RepoDigests`: every image in the store that was pulled from
 //!   or pushed to the target registry names a repository there, and that repository holds the
 //!   image's blobs. `POST /v2/TARGET/blobs/uploads/?mount=DIGEST&from=SOURCE` with a token that
@@ -12,8 +24,10 @@
 //! - **Uploads** run [`ClientOptions::upload_concurrency`](crate::ClientOptions) at a time:
 //!   blobs up to [`monolithic_limit`](crate::ClientOptions::monolithic_limit) in one
 //!   `PUT …?digest=`, larger ones as `PATCH` chunks (`Content-Range`), each answered by 202
-//!   and a new `Location` that the next request must use, then a closing `PUT ?digest=`. A
-//!   failed upload is restarted as a whole (a `PATCH` is never blindly repeated).
+//!   and a new `Location` that the next request must use, then a closing `PUT ?digest=`. The
+//!   body streams from the store's blob file; its digest was verified when the store took
+//!   it, so nothing is hashed again. A failed upload is restarted as a whole, in a new
+//!   session (a `PATCH` is never blindly repeated).
 //! - **What is pushed**: an image manifest; or an index whose manifests are all in the store
 //!   (children first, by digest); an index with missing children falls back to the
 //!   host-platform manifest, as an image pulled for one platform is pushed by Docker.
@@ -178,8 +192,11 @@ impl Client {
                 });
             }
         }
+        // Largest first: the biggest blob is the critical path of the push.
+        let mut order: Vec<&(Descriptor, bool)> = blobs.iter().collect();
+        order.sort_by_key(|(b, _)| std::cmp::Reverse(b.size));
         let concurrency = reg.options().upload_concurrency.max(1);
-        let results: Vec<Result<BlobOutcome>> = futures::stream::iter(blobs.iter())
+        let results: Vec<Result<BlobPushed>> = futures::stream::iter(order)
             .map(|(b, shown)| {
                 let p: &dyn Progress = if *shown { progress } else { &quiet };
                 let from = sources.get(&b.digest).map(String::as_str);
@@ -191,27 +208,50 @@ impl Client {
             .collect()
             .await;
         let (mut uploaded, mut mounted, mut existed) = (0, 0, 0);
+        let mut abandoned = Vec::new();
+        let mut failed = None;
         for r in results {
-            match r? {
-                BlobOutcome::Uploaded => uploaded += 1,
-                BlobOutcome::Mounted => mounted += 1,
-                BlobOutcome::Existed => existed += 1,
+            match r {
+                Ok(b) => {
+                    match b.outcome {
+                        BlobOutcome::Uploaded => uploaded += 1,
+                        BlobOutcome::Mounted => mounted += 1,
+                        BlobOutcome::Existed => existed += 1,
+                    }
+                    abandoned.extend(b.abandoned);
+                }
+                Err(e) => failed = failed.or(Some(e)),
             }
+        }
+        let scopes = vec![push_scope(dest.path())];
+        // Sessions opened for blobs that existed are cancelled alongside the manifests.
+        let cancels = futures::future::join_all(
+            abandoned
+                .into_iter()
+                .map(|loc| cancel_upload(&reg, loc, &scopes)),
+        );
+        if let Some(e) = failed {
+            cancels.await;
+            return Err(e);
         }
 
         // Manifests last: children by digest, the top one by tag (or digest).
-        let scopes = vec![push_scope(dest.path())];
-        let n = docs.len();
-        let mut last = None;
-        for (i, doc) in docs.iter().enumerate() {
-            let target = if i + 1 < n {
-                doc.digest.to_string()
-            } else {
-                crate::pull::tag_or_digest(&dest)
-            };
-            put_manifest(&reg, &dest, &target, doc, &scopes).await?;
-            last = Some(doc);
-        }
+        let manifests = async {
+            let n = docs.len();
+            let mut last = None;
+            for (i, doc) in docs.iter().enumerate() {
+                let target = if i + 1 < n {
+                    doc.digest.to_string()
+                } else {
+                    crate::pull::tag_or_digest(&dest)
+                };
+                put_manifest(&reg, &dest, &target, doc, &scopes).await?;
+                last = Some(doc);
+            }
+            Ok::<_, Error>(last)
+        };
+        let (last, _) = futures::join!(manifests, cancels);
+        let last = last?;
         let Some(pushed) = last else {
             return Err(Error::Unpushable {
                 name: dest.familiar_string(),
@@ -307,6 +347,13 @@ fn with_digest(mut url: Url, digest: &Digest) -> Url {
     url
 }
 
+/// How a blob's push ended, and the upload session opened for it if it turned out to
+/// exist — cancelled once every blob is through.
+struct BlobPushed {
+    outcome: BlobOutcome,
+    abandoned: Option<Url>,
+}
+
 async fn push_blob(
     reg: &Registry,
     path: &str,
@@ -314,27 +361,64 @@ async fn push_blob(
     desc: &Descriptor,
     mount_from: Option<&str>,
     progress: &dyn Progress,
-) -> Result<BlobOutcome> {
+) -> Result<BlobPushed> {
     let digest = &desc.digest;
     let size = store.blob_size(digest)?;
     let mut scopes = vec![push_scope(path)];
     if let Some(from) = mount_from {
         scopes.push(pull_scope(from));
     }
-    let head_url = reg.url(&format!("v2/{path}/blobs/{digest}")).await?;
-    let resp = reg
-        .send(Req::new(Method::HEAD, head_url.clone(), &scopes))
-        .await?;
-    if resp.status().is_success() {
+    let head = async {
+        let url = reg.url(&format!("v2/{path}/blobs/{digest}")).await?;
+        let resp = reg.send(Req::new(Method::HEAD, url, &scopes)).await?;
+        Ok::<bool, Error>(resp.status().is_success())
+    };
+    let existed = |abandoned: Option<Url>| {
         progress.event(Event::Exists {
             digest: digest.clone(),
         });
-        return Ok(BlobOutcome::Existed);
-    }
+        Ok(BlobPushed {
+            outcome: BlobOutcome::Existed,
+            abandoned,
+        })
+    };
+    let started = if single_post(reg, size, mount_from) {
+        // A single POST carries the body: only after the HEAD, so that a blob the
+        // registry has is never sent again.
+        if head.await? {
+            return existed(None);
+        }
+        start_upload(reg, path, store, desc, size, mount_from, &scopes).await
+    } else {
+        // The existence check and the start of the upload (or the mount) go out together:
+        // a missing blob — the common case for the layers a push is about — saves a round
+        // trip; an existing one costs an upload session, cancelled after the manifest.
+        let (exists, started) = futures::join!(
+            head,
+            start_upload(reg, path, store, desc, size, mount_from, &scopes)
+        );
+        let session = |started: Result<Started>| match started {
+            Ok(Started::Session(loc)) => Some(loc),
+            _ => None,
+        };
+        match exists {
+            // A mount that succeeded did the work (and may be what the HEAD saw).
+            _ if matches!(started, Ok(Started::Mounted)) => started,
+            Ok(false) => started,
+            Ok(true) => return existed(session(started)),
+            Err(e) => {
+                if let Some(loc) = session(started) {
+                    cancel_upload(reg, loc, &scopes).await;
+                }
+                return Err(e);
+            }
+        }
+    };
+    let mut result = complete(reg, started, store, desc, size, &scopes, progress).await;
     let max = reg.options().retries;
     let mut attempt = 0;
     loop {
-        match upload_once(reg, path, store, desc, size, mount_from, &scopes, progress).await {
+        match result {
             Ok(o) => {
                 match &o {
                     BlobOutcome::Mounted => progress.event(Event::Mounted {
@@ -345,7 +429,10 @@ async fn push_blob(
                         digest: digest.clone(),
                     }),
                 }
-                return Ok(o);
+                return Ok(BlobPushed {
+                    outcome: o,
+                    abandoned: None,
+                });
             }
             Err(e) if attempt < max && retryable(&e) => {
                 attempt += 1;
@@ -358,6 +445,36 @@ async fn push_blob(
             }
             Err(e) => return Err(e),
         }
+        // A failed upload is restarted as a whole, in a new session.
+        let started = start_upload(reg, path, store, desc, size, mount_from, &scopes).await;
+        result = complete(reg, started, store, desc, size, &scopes, progress).await;
+    }
+}
+
+/// Carry an upload begun by [`start_upload`] to its end.
+async fn complete(
+    reg: &Registry,
+    started: Result<Started>,
+    store: &Store,
+    desc: &Descriptor,
+    size: u64,
+    scopes: &[String],
+    progress: &dyn Progress,
+) -> Result<BlobOutcome> {
+    match started? {
+        Started::Mounted => Ok(BlobOutcome::Mounted),
+        Started::Uploaded => {
+            progress.event(Event::Transferring {
+                digest: desc.digest.clone(),
+                done: size,
+                total: size,
+            });
+            Ok(BlobOutcome::Uploaded)
+        }
+        Started::Session(loc) => {
+            upload_body(reg, loc, store, desc, size, scopes, progress).await?;
+            Ok(BlobOutcome::Uploaded)
+        }
     }
 }
 
@@ -369,8 +486,27 @@ fn retryable(e: &Error) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn upload_once(
+/// Whether a blob is offered to the registry as a single `POST ?digest=` with its body.
+fn single_post(reg: &Registry, size: u64, mount_from: Option<&str>) -> bool {
+    mount_from.is_none()
+        && size <= reg.options().single_post_limit
+        && reg.single_post() != Some(false)
+}
+
+/// How the first request of an upload ended.
+enum Started {
+    /// Mounted from another repository (201 to `?mount=`).
+    Mounted,
+    /// Uploaded whole by a single `POST ?digest=` (201).
+    Uploaded,
+    /// An upload session is open at this location (202).
+    Session(Url),
+}
+
+/// `POST …/blobs/uploads/`: a cross-repository mount when a source is known, a
+/// single-request upload for a small blob unless the registry is known to refuse those,
+/// or else a plain session start.
+async fn start_upload(
     reg: &Registry,
     path: &str,
     store: &Store,
@@ -378,38 +514,70 @@ async fn upload_once(
     size: u64,
     mount_from: Option<&str>,
     scopes: &[String],
-    progress: &dyn Progress,
-) -> Result<BlobOutcome> {
+) -> Result<Started> {
     let digest = &desc.digest;
-    let file = store.blob_path(digest);
-    let mut start = reg.url(&format!("v2/{path}/blobs/uploads/")).await?;
-    if let Some(from) = mount_from {
-        start
-            .query_pairs_mut()
+    let mut url = reg.url(&format!("v2/{path}/blobs/uploads/")).await?;
+    let single = single_post(reg, size, mount_from);
+    let req = if let Some(from) = mount_from {
+        url.query_pairs_mut()
             .append_pair("mount", digest.as_str())
             .append_pair("from", from);
-    }
-    let resp = reg
-        .send(
-            Req::new(Method::POST, start.clone(), scopes)
-                .header(reqwest::header::CONTENT_LENGTH, "0"),
-        )
-        .await?;
+        Req::new(Method::POST, url.clone(), scopes).header(reqwest::header::CONTENT_LENGTH, "0")
+    } else if single {
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        Req::new(Method::POST, url.clone(), scopes)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(Body::File {
+                path: store.blob_path(digest),
+                offset: 0,
+                len: size,
+            })
+            .no_retry()
+    } else {
+        Req::new(Method::POST, url.clone(), scopes).header(reqwest::header::CONTENT_LENGTH, "0")
+    };
+    let resp = reg.send(req).await?;
     match resp.status() {
-        StatusCode::CREATED if mount_from.is_some() => return Ok(BlobOutcome::Mounted),
-        StatusCode::ACCEPTED => {}
-        _ => return Err(status_error(&start, resp).await),
+        StatusCode::CREATED if mount_from.is_some() => Ok(Started::Mounted),
+        StatusCode::CREATED if single => {
+            reg.set_single_post(true);
+            Ok(Started::Uploaded)
+        }
+        StatusCode::ACCEPTED => {
+            if single {
+                // The registry ignored the body and opened a session: upload there, and
+                // do not offer single requests to it again.
+                tracing::debug!(registry = %reg.domain, "single-POST upload refused; using sessions");
+                reg.set_single_post(false);
+            }
+            Ok(Started::Session(location(reg, &url, &resp)?))
+        }
+        _ => Err(status_error(&url, resp).await),
     }
-    let mut loc = location(reg, &start, &resp)?;
+}
+
+/// Send the blob into the session at `loc`: one `PUT ?digest=` up to `monolithic_limit`,
+/// otherwise `PATCH` chunks and a closing `PUT`.
+async fn upload_body(
+    reg: &Registry,
+    mut loc: Url,
+    store: &Store,
+    desc: &Descriptor,
+    size: u64,
+    scopes: &[String],
+    progress: &dyn Progress,
+) -> Result<()> {
+    let digest = &desc.digest;
+    let file = store.blob_path(digest);
     let limit = reg.options().monolithic_limit;
     if size <= limit {
-        let url = with_digest(loc.clone(), digest);
+        let url = with_digest(loc, digest);
         let resp = reg
             .send(
                 Req::new(Method::PUT, url.clone(), scopes)
                     .header(CONTENT_TYPE, "application/octet-stream")
-                    .body(crate::client::Body::File {
-                        path: file.clone(),
+                    .body(Body::File {
+                        path: file,
                         offset: 0,
                         len: size,
                     })
@@ -427,7 +595,7 @@ async fn upload_once(
             done: size,
             total: size,
         });
-        return Ok(BlobOutcome::Uploaded);
+        return Ok(());
     }
     let chunk = reg.options().chunk_size.max(1);
     let mut offset = 0u64;
@@ -471,7 +639,20 @@ async fn upload_once(
     ) {
         return Err(status_error(&url, resp).await);
     }
-    Ok(BlobOutcome::Uploaded)
+    Ok(())
+}
+
+/// Cancel an upload session that was opened for a blob the registry already had. Best
+/// effort: a registry expires forgotten sessions anyway.
+async fn cancel_upload(reg: &Registry, loc: Url, scopes: &[String]) {
+    match reg
+        .send(Req::new(Method::DELETE, loc.clone(), scopes))
+        .await
+    {
+        Ok(resp) if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND => {}
+        Ok(resp) => tracing::debug!(status = %resp.status(), "cancelling an upload session failed"),
+        Err(e) => tracing::debug!(error = %e, "cancelling an upload session failed"),
+    }
 }
 
 async fn put_manifest(

@@ -63,6 +63,24 @@ async fn no_auth_round_trips_and_skopeo_interop() {
     let pushed = client.push(&src, &image, &dest, &NoProgress).await.unwrap();
     assert_eq!(pushed.digest, image.digest);
     assert_eq!(pushed.uploaded, 4);
+    // Distribution ignores single-POST bodies: the small blobs went up through sessions.
+    // Pushing again finds every blob; the sessions opened alongside the existence checks
+    // are cancelled, none is left behind.
+    let again = client.push(&src, &image, &dest, &NoProgress).await.unwrap();
+    assert_eq!((again.existed, again.uploaded), (4, 0));
+    let uploads = reg
+        .data_dir()
+        .join("docker/registry/v2/repositories/strata/app/_uploads");
+    // (Distribution's cancel keeps the session's hash state file; a live session is one
+    // that still has its `startedat`.)
+    let live: Vec<_> = std::fs::read_dir(&uploads)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("startedat").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(live.is_empty(), "upload sessions left open: {live:?}");
     // Cross-repository mount on distribution.
     let other = reference(&format!("{}/strata/other:1", reg.host));
     let m = client

@@ -63,6 +63,11 @@ pub enum Auth<'a> {
 }
 
 impl Distribution {
+    /// The registry's storage root (`docker/registry/v2/…` below it).
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     pub fn start(auth: Auth<'_>) -> Distribution {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
