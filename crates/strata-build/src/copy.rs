@@ -181,27 +181,64 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
-/// The compression of an archive from its first bytes, if it is a tar archive we extract.
+/// The compression of an archive from its first bytes, if it is a tar archive we extract:
+/// as Docker's `IsArchivePath`, the (decompressed) stream must start with a valid tar
+/// header, so a gzip of a plain file (`notes.txt.gz`) is copied as it is.
 fn archive_kind(path: &Path) -> Option<&'static str> {
     let mut f = std::fs::File::open(path).ok()?;
-    let mut head = [0u8; 512];
+    let mut head = [0u8; 6];
+    let n = read_up_to(&mut f, &mut head)?;
+    let kind = match &head[..n] {
+        [0x1f, 0x8b, ..] => "gzip",
+        [b'B', b'Z', b'h', ..] => "bzip2",
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => "xz",
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => "zstd",
+        _ => "tar",
+    };
+    let mut block = [0u8; 512];
+    let mut r = open_archive(path, kind).ok()?;
+    let n = read_up_to(&mut r, &mut block)?;
+    (n == block.len() && is_tar_header(&block)).then_some(kind)
+}
+
+/// Fill `buf` as far as `r` goes; the number of bytes read.
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> Option<usize> {
     let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(_) => return None,
         }
     }
-    let head = &head[..n];
-    match head {
-        [0x1f, 0x8b, ..] => Some("gzip"),
-        [b'B', b'Z', b'h', ..] => Some("bzip2"),
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Some("xz"),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some("zstd"),
-        _ if n >= 262 && &head[257..262] == b"ustar" => Some("tar"),
-        _ => None,
-    }
+    Some(n)
+}
+
+/// A tar header block: its checksum field (octal, bytes 148..156) is the sum of the
+/// block's bytes with that field counted as spaces (what Go's tar reader checks; an
+/// all-zero block, an empty archive, is not a header).
+fn is_tar_header(block: &[u8; 512]) -> bool {
+    let field = &block[148..156];
+    let digits: String = field
+        .iter()
+        .map(|&b| b as char)
+        .filter(|c| !matches!(c, '\0' | ' '))
+        .collect();
+    let Ok(want) = u32::from_str_radix(&digits, 8) else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    !digits.is_empty() && sum == want
 }
 
 /// A reader of the decompressed archive at `path`.

@@ -834,7 +834,8 @@ impl Solver<'_> {
             }
             CommandKind::Cmd(c) => {
                 let args = with_shell(&cc, c);
-                cc.cmd = Some(args.clone());
+                // `CMD []` leaves no Cmd: BuildKit's config omits an empty list.
+                cc.cmd = (!args.is_empty()).then(|| args.clone());
                 cc.args_escaped = true;
                 st.config.config = Some(cc);
                 st.cmd_set = true;
@@ -842,7 +843,7 @@ impl Solver<'_> {
             }
             CommandKind::Entrypoint(c) => {
                 let args = with_shell(&cc, c);
-                cc.entrypoint = Some(args.clone());
+                cc.entrypoint = (!args.is_empty()).then(|| args.clone());
                 if !st.cmd_set {
                     cc.cmd = None;
                 }

@@ -282,6 +282,25 @@ fn copy_does_not_extract_archives() {
     assert!(exists(&env.rootfs("test"), "opt/a.tar"));
 }
 
+/// ADD extracts only what decompresses to a tar: a gzip of a plain file, or a file with a
+/// tar's name that is not one, is copied as it is (Docker's IsArchivePath).
+#[test]
+fn add_copies_compressed_files_that_are_not_tars() {
+    let Some(env) = env(&[("fake.tar", "not a tar at all")]) else {
+        return;
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"just text\n").unwrap();
+    std::fs::write(env.ctx.join("notes.txt.gz"), gz.finish().unwrap()).unwrap();
+    env.build("FROM scratch\nADD notes.txt.gz fake.tar /n/\n");
+    let r = env.rootfs("test");
+    assert!(r.join("n/notes.txt.gz").is_file());
+    assert_eq!(
+        std::fs::read_to_string(r.join("n/fake.tar")).unwrap(),
+        "not a tar at all"
+    );
+}
+
 /// Serve `body` over HTTP on 127.0.0.1 for `n` requests; returns the URL base.
 fn serve(body: &'static [u8], n: usize) -> String {
     use std::io::{BufRead, Write};

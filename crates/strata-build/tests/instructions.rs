@@ -347,3 +347,13 @@ fn workdir_commits_a_layer_and_follows_symlinks() {
         "{etc}"
     );
 }
+
+/// `CMD []` and `ENTRYPOINT []` leave no Cmd/Entrypoint (BuildKit omits empty lists).
+#[test]
+fn empty_cmd_and_entrypoint_are_left_out() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nENTRYPOINT []\nCMD []\n");
+    let cc = env.cc("test");
+    assert!(cc["Cmd"].is_null() && cc["Entrypoint"].is_null(), "{cc}");
+    assert!(env.history("test").contains(&"CMD []".to_string()));
+}
