@@ -5,17 +5,17 @@
 //! # Model
 //!
 //! - **Round trips are the cost** once the bytes move at the registry's speed (on loopback
-//!   the registry's own hashing and writing of the largest blob is most of a push), so the
-//!   requests of one blob overlap where they safely can:
-//!   - the `HEAD` and the `POST` that starts the upload (or the mount) go out together: a
-//!     missing blob saves a round trip; for a blob that turns out to exist, the session
-//!     opened for nothing is cancelled (`DELETE`) alongside the manifest `PUT`;
+//!   the registry's own hashing and writing of the largest blob is most of a push):
 //!   - a small blob (up to [`single_post_limit`](crate::ClientOptions::single_post_limit))
-//!     is offered as one `POST …/uploads/?digest=` carrying its body — after its `HEAD`, so
-//!     an existing blob is never sent. A registry that answers 202 instead (distribution 2.8
-//!     ignores the body, as the spec allows) gets the body by `PUT` into that session, and
-//!     is not offered single requests again by this client;
-//!   - blobs are scheduled largest first, the largest being the critical path.
+//!     is offered as one `POST …/uploads/?digest=` carrying its body, after its `HEAD` (so
+//!     an existing blob is never sent). A registry that answers 202 instead (distribution
+//!     2.8 ignores the body, as the spec allows) gets the body by `PUT` into that session,
+//!     and is not offered single requests again by this client;
+//!   - blobs are scheduled largest first, the largest being the critical path;
+//!   - the `HEAD` stays ahead of the `POST`: starting the session alongside it saves a
+//!     round trip for a missing blob but costs one (and a session to cancel) for an
+//!     existing one — measured against distribution 2.8 on loopback, a re-push of an
+//!     unchanged image went from 32 to 44 ms while a fresh push gained nothing measurable.
 //! - **Mount sources** come from `RepoDigests`: every image in the store that was pulled from
 //!   or pushed to the target registry names a repository there, and that repository holds the
 //!   image's blobs. `POST /v2/TARGET/blobs/uploads/?mount=DIGEST&from=SOURCE` with a token that
@@ -196,7 +196,7 @@ impl Client {
         let mut order: Vec<&(Descriptor, bool)> = blobs.iter().collect();
         order.sort_by_key(|(b, _)| std::cmp::Reverse(b.size));
         let concurrency = reg.options().upload_concurrency.max(1);
-        let results: Vec<Result<BlobPushed>> = futures::stream::iter(order)
+        let results: Vec<Result<BlobOutcome>> = futures::stream::iter(order)
             .map(|(b, shown)| {
                 let p: &dyn Progress = if *shown { progress } else { &quiet };
                 let from = sources.get(&b.digest).map(String::as_str);
@@ -208,50 +208,27 @@ impl Client {
             .collect()
             .await;
         let (mut uploaded, mut mounted, mut existed) = (0, 0, 0);
-        let mut abandoned = Vec::new();
-        let mut failed = None;
         for r in results {
-            match r {
-                Ok(b) => {
-                    match b.outcome {
-                        BlobOutcome::Uploaded => uploaded += 1,
-                        BlobOutcome::Mounted => mounted += 1,
-                        BlobOutcome::Existed => existed += 1,
-                    }
-                    abandoned.extend(b.abandoned);
-                }
-                Err(e) => failed = failed.or(Some(e)),
+            match r? {
+                BlobOutcome::Uploaded => uploaded += 1,
+                BlobOutcome::Mounted => mounted += 1,
+                BlobOutcome::Existed => existed += 1,
             }
-        }
-        let scopes = vec![push_scope(dest.path())];
-        // Sessions opened for blobs that existed are cancelled alongside the manifests.
-        let cancels = futures::future::join_all(
-            abandoned
-                .into_iter()
-                .map(|loc| cancel_upload(&reg, loc, &scopes)),
-        );
-        if let Some(e) = failed {
-            cancels.await;
-            return Err(e);
         }
 
         // Manifests last: children by digest, the top one by tag (or digest).
-        let manifests = async {
-            let n = docs.len();
-            let mut last = None;
-            for (i, doc) in docs.iter().enumerate() {
-                let target = if i + 1 < n {
-                    doc.digest.to_string()
-                } else {
-                    crate::pull::tag_or_digest(&dest)
-                };
-                put_manifest(&reg, &dest, &target, doc, &scopes).await?;
-                last = Some(doc);
-            }
-            Ok::<_, Error>(last)
-        };
-        let (last, _) = futures::join!(manifests, cancels);
-        let last = last?;
+        let scopes = vec![push_scope(dest.path())];
+        let n = docs.len();
+        let mut last = None;
+        for (i, doc) in docs.iter().enumerate() {
+            let target = if i + 1 < n {
+                doc.digest.to_string()
+            } else {
+                crate::pull::tag_or_digest(&dest)
+            };
+            put_manifest(&reg, &dest, &target, doc, &scopes).await?;
+            last = Some(doc);
+        }
         let Some(pushed) = last else {
             return Err(Error::Unpushable {
                 name: dest.familiar_string(),
@@ -347,13 +324,6 @@ fn with_digest(mut url: Url, digest: &Digest) -> Url {
     url
 }
 
-/// How a blob's push ended, and the upload session opened for it if it turned out to
-/// exist — cancelled once every blob is through.
-struct BlobPushed {
-    outcome: BlobOutcome,
-    abandoned: Option<Url>,
-}
-
 async fn push_blob(
     reg: &Registry,
     path: &str,
@@ -361,59 +331,24 @@ async fn push_blob(
     desc: &Descriptor,
     mount_from: Option<&str>,
     progress: &dyn Progress,
-) -> Result<BlobPushed> {
+) -> Result<BlobOutcome> {
     let digest = &desc.digest;
     let size = store.blob_size(digest)?;
     let mut scopes = vec![push_scope(path)];
     if let Some(from) = mount_from {
         scopes.push(pull_scope(from));
     }
-    let head = async {
-        let url = reg.url(&format!("v2/{path}/blobs/{digest}")).await?;
-        let resp = reg.send(Req::new(Method::HEAD, url, &scopes)).await?;
-        Ok::<bool, Error>(resp.status().is_success())
-    };
-    let existed = |abandoned: Option<Url>| {
+    let head_url = reg.url(&format!("v2/{path}/blobs/{digest}")).await?;
+    let resp = reg
+        .send(Req::new(Method::HEAD, head_url.clone(), &scopes))
+        .await?;
+    if resp.status().is_success() {
         progress.event(Event::Exists {
             digest: digest.clone(),
         });
-        Ok(BlobPushed {
-            outcome: BlobOutcome::Existed,
-            abandoned,
-        })
-    };
-    let started = if single_post(reg, size, mount_from) {
-        // A single POST carries the body: only after the HEAD, so that a blob the
-        // registry has is never sent again.
-        if head.await? {
-            return existed(None);
-        }
-        start_upload(reg, path, store, desc, size, mount_from, &scopes).await
-    } else {
-        // The existence check and the start of the upload (or the mount) go out together:
-        // a missing blob — the common case for the layers a push is about — saves a round
-        // trip; an existing one costs an upload session, cancelled after the manifest.
-        let (exists, started) = futures::join!(
-            head,
-            start_upload(reg, path, store, desc, size, mount_from, &scopes)
-        );
-        let session = |started: Result<Started>| match started {
-            Ok(Started::Session(loc)) => Some(loc),
-            _ => None,
-        };
-        match exists {
-            // A mount that succeeded did the work (and may be what the HEAD saw).
-            _ if matches!(started, Ok(Started::Mounted)) => started,
-            Ok(false) => started,
-            Ok(true) => return existed(session(started)),
-            Err(e) => {
-                if let Some(loc) = session(started) {
-                    cancel_upload(reg, loc, &scopes).await;
-                }
-                return Err(e);
-            }
-        }
-    };
+        return Ok(BlobOutcome::Existed);
+    }
+    let started = start_upload(reg, path, store, desc, size, mount_from, &scopes).await;
     let mut result = complete(reg, started, store, desc, size, &scopes, progress).await;
     let max = reg.options().retries;
     let mut attempt = 0;
@@ -429,10 +364,7 @@ async fn push_blob(
                         digest: digest.clone(),
                     }),
                 }
-                return Ok(BlobPushed {
-                    outcome: o,
-                    abandoned: None,
-                });
+                return Ok(o);
             }
             Err(e) if attempt < max && retryable(&e) => {
                 attempt += 1;
@@ -640,19 +572,6 @@ async fn upload_body(
         return Err(status_error(&url, resp).await);
     }
     Ok(())
-}
-
-/// Cancel an upload session that was opened for a blob the registry already had. Best
-/// effort: a registry expires forgotten sessions anyway.
-async fn cancel_upload(reg: &Registry, loc: Url, scopes: &[String]) {
-    match reg
-        .send(Req::new(Method::DELETE, loc.clone(), scopes))
-        .await
-    {
-        Ok(resp) if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND => {}
-        Ok(resp) => tracing::debug!(status = %resp.status(), "cancelling an upload session failed"),
-        Err(e) => tracing::debug!(error = %e, "cancelling an upload session failed"),
-    }
 }
 
 async fn put_manifest(

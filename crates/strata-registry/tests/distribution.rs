@@ -63,9 +63,8 @@ async fn no_auth_round_trips_and_skopeo_interop() {
     let pushed = client.push(&src, &image, &dest, &NoProgress).await.unwrap();
     assert_eq!(pushed.digest, image.digest);
     assert_eq!(pushed.uploaded, 4);
-    // Distribution ignores single-POST bodies: the small blobs went up through sessions.
-    // Pushing again finds every blob; the sessions opened alongside the existence checks
-    // are cancelled, none is left behind.
+    // Distribution ignores single-POST bodies: the small blobs went up through sessions,
+    // all completed. Pushing again finds every blob and opens no session.
     let again = client.push(&src, &image, &dest, &NoProgress).await.unwrap();
     assert_eq!((again.existed, again.uploaded), (4, 0));
     let uploads = reg
