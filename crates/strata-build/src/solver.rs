@@ -144,6 +144,9 @@ struct StageState {
     /// ARGs declared in the stage, in order of first declaration, with their values
     /// (`None`: declared without one; for RUN env and history).
     args: Vec<(String, Option<String>)>,
+    /// The ARGs this stage itself declares, in order: RUN's history names only these
+    /// (a base stage's ARGs keep their values but are not listed, as in BuildKit).
+    own_args: Vec<String>,
     cmd_set: bool,
     /// History entries at the start of the stage's own instructions.
     base_history: usize,
@@ -558,6 +561,7 @@ impl Solver<'_> {
             layers,
             key,
             args: Vec::new(),
+            own_args: Vec::new(),
             cmd_set: false,
             no_cache: false,
         })
@@ -579,6 +583,7 @@ impl Solver<'_> {
                     layers: Vec::new(),
                     key: KeyBuilder::new("strata.scratch.v1").finish(),
                     args: Vec::new(),
+                    own_args: Vec::new(),
                     cmd_set: false,
                     base_history: 0,
                     no_cache: false,
@@ -630,6 +635,7 @@ impl Solver<'_> {
         // CMD set in a base stage does not survive an ENTRYPOINT of this one: only a CMD
         // of the stage itself does (BuildKit's per-stage cmdSet).
         st.cmd_set = false;
+        st.own_args.clear();
         let total = stage.commands.iter().filter(|c| is_fs_op(&c.kind)).count()
             + usize::from(matches!(base, Base::Image(_)));
         let prefix = named.clone().unwrap_or_else(|| {
@@ -947,6 +953,9 @@ impl Solver<'_> {
                         Some(slot) => slot.1 = value,
                         None => st.args.push((pair.key.clone(), value)),
                     }
+                    if !st.own_args.contains(&pair.key) {
+                        st.own_args.push(pair.key.clone());
+                    }
                 }
                 self.history(st, format!("ARG {}", parts.join(" ")), true);
             }
@@ -978,14 +987,14 @@ impl Solver<'_> {
                 if !run_env.iter().any(|e| e.starts_with("PATH=")) {
                     run_env.push(format!("PATH={DEFAULT_PATH}"));
                 }
-                // `|N K=V ...`: every ARG of the stage, one declared without a value too
+                // `|N K=V ...`: every ARG the stage declares, one without a value too
                 // (`K=`), with the value the environment gives it (ENV wins), as
                 // BuildKit's runCommandString writes it.
                 let mut hist_args: Vec<String> = st
-                    .args
+                    .own_args
                     .iter()
-                    .map(|(k, v)| {
-                        let v = env.get(k).or(v.as_ref()).map_or("", |v| v.as_str());
+                    .map(|k| {
+                        let v = env.get(k).map_or("", |v| v.as_str());
                         format!("{k}={v}")
                     })
                     .collect();

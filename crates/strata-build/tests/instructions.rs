@@ -357,3 +357,17 @@ fn empty_cmd_and_entrypoint_are_left_out() {
     assert!(cc["Cmd"].is_null() && cc["Entrypoint"].is_null(), "{cc}");
     assert!(env.history("test").contains(&"CMD []".to_string()));
 }
+
+/// A stage built on a stage keeps that stage's ARG values for RUN, but RUN's history `|N`
+/// names only the ARGs the stage itself declares (BuildKit's per-stage build args).
+#[test]
+fn run_history_names_only_the_stages_own_args() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox AS a\nARG X=1\nFROM a\nARG Y=2\nRUN echo $X$Y > /x\n");
+    assert_eq!(env.read("test", "/x").trim(), "12");
+    let h = env.history("test");
+    assert!(
+        h.contains(&"RUN |1 Y=2 /bin/sh -c echo $X$Y > /x # buildkit".to_string()),
+        "{h:#?}"
+    );
+}
