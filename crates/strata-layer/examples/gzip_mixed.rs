@@ -1,8 +1,8 @@
 //! Parallel gzip on a mix of incompressible and text data, the shape of a typical
 //! application layer (already-compressed assets next to source and configuration):
-//! `cargo run --release -p strata-layer --example gzip_mixed -- [THREADS] [RANDOM_MIB] [TEXT_MIB]`
+//! `cargo run --release -p strata-layer --example gzip_mixed -- [THREADS] [RANDOM_MIB] [TEXT_MIB] [LEVEL]`
 //!
-//! Defaults: 2 threads, 24 MiB of random bytes followed by 11 MiB of text, then the same
+//! Defaults: 2 threads, level 6, 24 MiB of random bytes followed by 11 MiB of text, then the same
 //! amounts interleaved in 100 KiB pieces. Prints time, rate and ratio of each run (best of 5).
 
 use std::io::Write;
@@ -51,12 +51,12 @@ fn text_bytes(len: usize) -> Vec<u8> {
     v
 }
 
-fn run(name: &str, data: &[u8], threads: usize) {
+fn run(name: &str, data: &[u8], threads: usize, level: u32) {
     let mut best = Duration::MAX;
     let mut size = 0;
     for _ in 0..5 {
         let start = Instant::now();
-        let mut enc = ParallelGzEncoder::new(Vec::with_capacity(data.len()), 6, threads);
+        let mut enc = ParallelGzEncoder::new(Vec::with_capacity(data.len()), level, threads);
         enc.write_all(data).expect("gzip");
         let out = enc.finish().expect("gzip");
         best = best.min(start.elapsed());
@@ -81,14 +81,15 @@ fn main() {
     let threads = next(2);
     let random_mib = next(24);
     let text_mib = next(11);
+    let level = next(6) as u32;
     let random = random_bytes(random_mib << 20, 0x1234_5678_9abc_def1);
     let text = text_bytes(text_mib << 20);
-    println!("gzip -6, {threads} thread(s)");
-    run("random", &random, threads);
-    run("text", &text, threads);
+    println!("gzip -{level}, {threads} thread(s)");
+    run("random", &random, threads, level);
+    run("text", &text, threads, level);
     let mut concatenated = random.clone();
     concatenated.extend_from_slice(&text);
-    run("random then text", &concatenated, threads);
+    run("random then text", &concatenated, threads, level);
     let mut interleaved = Vec::with_capacity(concatenated.len());
     let (mut r, mut t) = (random.chunks(100 << 10), text.chunks(46 << 10));
     loop {
@@ -100,5 +101,5 @@ fn main() {
             }
         }
     }
-    run("interleaved 100K/46K", &interleaved, threads);
+    run("interleaved 100K/46K", &interleaved, threads, level);
 }

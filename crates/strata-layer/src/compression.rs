@@ -788,6 +788,10 @@ mod tests {
         let mut gzip_checked = true;
         for (name, data) in &cases {
             let one = gzip(data, 1);
+            // Nor on how the input was cut into writes.
+            let mut whole = ParallelGzEncoder::new(Vec::new(), 6, 2);
+            whole.write_all(data).unwrap();
+            assert_eq!(whole.finish().unwrap(), one, "{name}: one write differs");
             assert_eq!(gzip(data, 2), one, "{name}: 2 threads differ from 1");
             assert_eq!(gzip(data, 8), one, "{name}: 8 threads differ from 1");
             assert_eq!(&gunzip_single(&one), data, "{name}: GzDecoder");
