@@ -171,6 +171,10 @@ struct Case {
     /// History lines Docker 20.10's BuildKit writes (left) that current BuildKit, and so
     /// Strata, writes differently (right); replaced in BuildKit's history before comparing.
     newer_history: &'static [(&'static str, &'static str)],
+    /// `--build-arg` values given to both builders.
+    build_args: &'static [&'static str],
+    /// Both builders must refuse the Dockerfile (a case about an error).
+    must_fail: bool,
 }
 
 fn none(_: &Path) {}
@@ -197,6 +201,8 @@ const fn case(name: &'static str, dockerfile: &'static str, setup: fn(&Path)) ->
         buildkit_may_refuse: false,
         newer_buildkit: None,
         newer_history: &[],
+        build_args: &[],
+        must_fail: false,
     }
 }
 
@@ -452,6 +458,102 @@ fn cases() -> Vec<Case> {
         case(
             "workdir_through_symlink_and_existing",
             "FROM $BASE\nWORKDIR /linkdir/w\nWORKDIR /opt/owned\nWORKDIR /bin\nRUN pwd > /tmp/pwd\n",
+            none,
+        ),
+        Case {
+            // Current BuildKit writes the value the ARG gets (the --build-arg).
+            newer_history: &[("ARG X=one", "ARG X=two")],
+            build_args: &["X=two", "UNUSED=u"],
+            ..case(
+                "build_arg_overrides_default",
+                "FROM $BASE\nARG X=one\nARG Y\nENV E=$X\nRUN echo $X $Y > /x\n",
+                none,
+            )
+        },
+        // BuildKit accepts a wildcard that matches nothing.
+        case(
+            "copy_glob_without_match",
+            "FROM $BASE\nCOPY nomatch* /x/\nCOPY a.txt nomatch* /y/\n",
+            ab,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_missing_source_fails",
+                "FROM $BASE\nCOPY missing /x\n",
+                ab,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "run_as_unknown_user_fails",
+                "FROM $BASE\nUSER ghost\nRUN true\n",
+                none,
+            )
+        },
+        case(
+            "expose_uppercase_protocol_and_stopsignal_number",
+            "FROM $BASE\nEXPOSE 80/TCP 53/UDP\nSTOPSIGNAL 9\n",
+            none,
+        ),
+        case(
+            "cmd_and_entrypoint_empty_arrays",
+            "FROM $BASE\nENTRYPOINT []\nCMD []\n",
+            none,
+        ),
+        case(
+            "run_writes_into_a_volume",
+            "FROM $BASE\nVOLUME /data\nRUN mkdir -p /data && echo x > /data/f\n",
+            none,
+        ),
+        case(
+            "add_gzip_that_is_not_a_tar",
+            "FROM $BASE\nADD notes.txt.gz /n/\nADD plain.tar /p/\n",
+            |c| {
+                file(c, "notes.txt", "just text\n");
+                run_tool(Command::new("gzip").arg("-n").arg(c.join("notes.txt")));
+                file(c, "inner/x", "x\n");
+                run_tool(
+                    Command::new("tar")
+                        .arg("-cf")
+                        .arg(c.join("plain.tar"))
+                        .arg("-C")
+                        .arg(c)
+                        .arg("inner"),
+                );
+                std::fs::remove_dir_all(c.join("inner")).unwrap();
+            },
+        ),
+        case(
+            "dockerignore_anchors_and_comments",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                file(
+                    c,
+                    ".dockerignore",
+                    "# a comment\n/top.txt\n./sub/a.txt\n**/deep.txt\n!sub/deep.txt\n",
+                );
+                file(c, "top.txt", "t\n");
+                file(c, "sub/top.txt", "st\n");
+                file(c, "sub/a.txt", "a\n");
+                file(c, "sub/deep.txt", "d\n");
+                file(c, "sub/x/deep.txt", "dd\n");
+            },
+        ),
+        case(
+            "stage_based_on_a_stage_with_args",
+            "FROM $BASE AS a\nARG X=1\nENV E=e\nFROM a\nARG Y=2\nRUN echo $X $Y $E > /x\n",
+            none,
+        ),
+        case(
+            "quotes_and_escapes_in_env_and_label",
+            "FROM $BASE\nENV A=\"a \\\"q\\\" b\" B='single $HOME' C=\\$HOME D=x\\ y\nLABEL \"k\\\"q\"=\"v \\\"q\\\"\" e=$A\n",
+            none,
+        ),
+        case(
+            "run_exec_form_and_user_with_group_name",
+            "FROM $BASE\nUSER alice:wheel\nRUN [\"/bin/sh\", \"-c\", \"id > /tmp/id\"]\nUSER root\nRUN cp /tmp/id /id\n",
             none,
         ),
         case(
@@ -977,35 +1079,25 @@ struct Builders<'a> {
 }
 
 impl Builders<'_> {
-    fn strata_build(&self, dockerfile: &Path, ctx: &Path, tag: &str) -> Output {
+    fn strata_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, args: &[&str]) -> Output {
         self.env
             .cmd()
-            .args([
-                "build",
-                "--progress=plain",
-                "--network=none",
-                "-t",
-                tag,
-                "-f",
-            ])
+            .arg("build")
+            .args(args.iter().flat_map(|a| ["--build-arg", a]))
+            .args(["--progress=plain", "--network=none", "-t", tag, "-f"])
             .arg(dockerfile)
             .arg(ctx)
             .output()
             .expect("run strata build")
     }
 
-    fn buildkit_build(&self, dockerfile: &Path, ctx: &Path, tag: &str) -> Output {
+    fn buildkit_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, args: &[&str]) -> Output {
         self.docker
             .cmd()
             .env("DOCKER_BUILDKIT", "1")
-            .args([
-                "build",
-                "--progress=plain",
-                "--network=none",
-                "-t",
-                tag,
-                "-f",
-            ])
+            .arg("build")
+            .args(args.iter().flat_map(|a| ["--build-arg", a]))
+            .args(["--progress=plain", "--network=none", "-t", tag, "-f"])
             .arg(dockerfile)
             .arg(ctx)
             .output()
@@ -1079,8 +1171,8 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
     let mut out = Vec::new();
     if let Some((tag, text)) = c.parent {
         let df = write_df("Dockerfile.parent", text);
-        let s = b.strata_build(&df, &ctx, tag);
-        let k = b.buildkit_build(&df, &ctx, tag);
+        let s = b.strata_build(&df, &ctx, tag, &[]);
+        let k = b.buildkit_build(&df, &ctx, tag, &[]);
         if !s.status.success() || !k.status.success() {
             out.push(format!(
                 "parent image: Strata {} BuildKit {}\nStrata: {}\nBuildKit: {}",
@@ -1094,11 +1186,23 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
     }
     let df = write_df("Dockerfile", c.dockerfile);
     let tag = format!("strata-parity/{}:1", c.name);
-    let k = b.buildkit_build(&df, &ctx, &tag);
+    let k = b.buildkit_build(&df, &ctx, &tag, c.build_args);
     if !k.status.success() && c.buildkit_may_refuse {
         return Err(format!("BuildKit 20.10 refuses it: {}", stderr_tail(&k)));
     }
-    let s = b.strata_build(&df, &ctx, &tag);
+    let s = b.strata_build(&df, &ctx, &tag, c.build_args);
+    if c.must_fail {
+        return Ok(match (s.status.success(), k.status.success()) {
+            (false, false) => Vec::new(),
+            (s_ok, k_ok) => vec![format!(
+                "both must refuse it: Strata {} BuildKit {}\nStrata: {}\nBuildKit: {}",
+                if s_ok { "built it" } else { "refused" },
+                if k_ok { "built it" } else { "refused" },
+                stderr_tail(&s),
+                stderr_tail(&k)
+            )],
+        });
+    }
     if let Some(why) = c.newer_buildkit {
         if !s.status.success() {
             return Ok(vec![format!("Strata failed: {}", stderr_tail(&s))]);
