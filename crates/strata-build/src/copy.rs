@@ -16,7 +16,9 @@
 //! it a directory; otherwise a single file is copied *to* that path. Several source
 //! arguments need a destination ending in `/`, as Docker requires. Directories the copy
 //! creates without a source (missing parents, the destination of a directory's contents)
-//! are 0755 and owned by `--chown`; `--chmod` applies to the copied entries only.
+//! are 0755 and owned by `--chown`; `--chmod` applies to the copied entries only. As
+//! BuildKit, a copy never merges a directory into a file or symlink of the image, nor
+//! replaces a directory of the image with a file: the build fails naming the path.
 //!
 //! Flags: `--chown` (names from the image's passwd/group), `--chmod` (octal or symbolic),
 //! `--exclude` (patternmatcher patterns, matched against each source's name and paths below
@@ -722,6 +724,30 @@ impl Solver<'_> {
                 ctx_rel: None,
                 source: usize::MAX,
             });
+        }
+        // What the image has where the copy writes: BuildKit refuses to merge a directory
+        // into a file or symlink, or to replace a directory with a file.
+        if !c.link {
+            for it in &items {
+                let Some((_, there)) = fsutil::lookup(&lowers, &it.dst) else {
+                    continue;
+                };
+                let reason = match &it.kind {
+                    Kind::Dir | Kind::DestDir | Kind::Extract if !there.is_dir() => {
+                        "cannot copy to non-directory"
+                    }
+                    Kind::Leaf
+                        if there.is_dir() && it.meta.as_ref().is_some_and(|m| !m.is_dir()) =>
+                    {
+                        "cannot replace a directory with a file"
+                    }
+                    _ => continue,
+                };
+                return Err(BuildError::Copy {
+                    path: it.dst.clone(),
+                    reason: reason.into(),
+                });
+            }
         }
         // The key: the op's definition and exactly what it copies.
         let mut key_items: Vec<String> = Vec::new();

@@ -657,3 +657,36 @@ fn chown_keeps_an_existing_destination_and_owns_created_ones() {
         assert_eq!(m("new/deep/f").mode() & 0o7777, 0o700);
     }
 }
+
+/// As BuildKit: a directory is never merged into a file or symlink the image has, nor a
+/// directory of the image replaced by a file; the error names the path.
+#[test]
+fn copy_refuses_to_replace_across_types() {
+    let Some(env) = env(&[
+        ("d/f", "f"),
+        ("e/etc", "a file where the image has a directory"),
+    ]) else {
+        return;
+    };
+    for (df, path, why) in [
+        (
+            "COPY d /etc/passwd/",
+            "/etc/passwd",
+            "cannot copy to non-directory",
+        ),
+        (
+            "COPY d /bin/sh",
+            "/bin/busybox",
+            "cannot copy to non-directory",
+        ),
+        ("COPY e /", "/etc", "cannot replace a directory with a file"),
+    ] {
+        let e = env
+            .try_build(&format!("FROM busybox\n{df}\n"))
+            .err()
+            .unwrap_or_else(|| panic!("{df} built"));
+        assert!(e.contains(path) && e.contains(why), "{df}: {e}");
+    }
+    // With --link the layer is made without the image: nothing to refuse.
+    env.build("FROM busybox\nCOPY --link d /etc/passwd/\n");
+}
