@@ -557,6 +557,54 @@ fn cases() -> Vec<Case> {
             none,
         ),
         case(
+            "copy_file_onto_a_symlinked_dir_without_slash",
+            "FROM $BASE\nCOPY a.txt /linkdir\nCOPY dir/sub /linkdir\n",
+            ab_tree,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_dir_onto_an_existing_symlink_fails",
+                "FROM $BASE\nCOPY dir /linkdir\n",
+                ab_tree,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_file_onto_an_existing_dir_fails",
+                "FROM $BASE\nCOPY dir /\n",
+                |c| file(c, "dir/opt", "a file where the image has a directory\n"),
+            )
+        },
+        case(
+            "chown_applies_to_symlinks",
+            "FROM $BASE\nCOPY --chown=alice:wheel dir /d/\n",
+            |c| {
+                file(c, "dir/real", "r\n");
+                symlink(c, "dir/rel", "real");
+                symlink(c, "dir/abs", "/etc/passwd");
+            },
+        ),
+        case(
+            "run_makes_hardlinks_and_a_fifo",
+            "FROM $BASE\nRUN echo h > /h1 && ln /h1 /h2 && mkfifo /fifo && ln -s /h1 /sl\n",
+            none,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_dir_onto_an_existing_file_fails",
+                "FROM $BASE\nCOPY dir /etc/passwd-copy/\n",
+                ab_tree,
+            )
+        },
+        case(
+            "copy_from_a_stage_root",
+            "FROM $BASE AS b\nRUN mkdir -p /out && echo o > /out/o\nFROM scratch AS s\nCOPY --from=b /out /\nFROM $BASE\nCOPY --from=s / /from-root/\n",
+            none,
+        ),
+        case(
             "workdir_nested",
             "FROM $BASE\nWORKDIR /a/b/c\nWORKDIR d\nRUN pwd > here\n",
             none,
