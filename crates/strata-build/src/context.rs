@@ -207,6 +207,24 @@ impl Context {
         }
     }
 
+    /// Regular files whose memoised hash is missing or stale, in walk order (one look at
+    /// the memo for all of them: cheap when the context is unchanged).
+    pub fn unhashed_files(&self) -> Vec<&str> {
+        let Ok(memo) = self.memo.lock() else {
+            return Vec::new();
+        };
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.meta.is_file())
+            .filter(|(rel, e)| {
+                memo.files
+                    .get(rel.as_str())
+                    .is_none_or(|(s, _)| *s != Stamp::of(&e.meta))
+            })
+            .map(|(rel, _)| rel.as_str())
+            .collect()
+    }
+
     /// [`Context::content_hash`] with the metadata from the walk (no second `stat`).
     fn content_hash_of(&self, rel: &str, meta: &fs::Metadata) -> Result<String> {
         let path = self.root.join(rel);

@@ -376,6 +376,43 @@ impl<'a> HardLinks<'a> {
     }
 }
 
+/// What the image has where the copy writes: BuildKit refuses to merge a directory into a
+/// file or symlink, or to replace a directory with a file. Checked when the copy runs (a
+/// cache hit was checked when it ran), and only below directories the image has, so an
+/// unchanged build does not look each copied path up in every layer.
+fn check_conflicts(items: &[Item], lowers: &[PathBuf]) -> Result<()> {
+    let mut dir_exists: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    for it in items {
+        let parent = match it.dst.rfind('/') {
+            Some(0) | None => "/",
+            Some(i) => &it.dst[..i],
+        };
+        let parent_is_dir = *dir_exists.entry(parent).or_insert_with(|| {
+            parent == "/" || fsutil::lookup(lowers, parent).is_some_and(|(_, m)| m.is_dir())
+        });
+        if !parent_is_dir {
+            continue;
+        }
+        let Some((_, there)) = fsutil::lookup(lowers, &it.dst) else {
+            continue;
+        };
+        let reason = match &it.kind {
+            Kind::Dir | Kind::DestDir | Kind::Extract if !there.is_dir() => {
+                "cannot copy to non-directory"
+            }
+            Kind::Leaf if there.is_dir() && it.meta.as_ref().is_some_and(|m| !m.is_dir()) => {
+                "cannot replace a directory with a file"
+            }
+            _ => continue,
+        };
+        return Err(BuildError::Copy {
+            path: it.dst.clone(),
+            reason: reason.into(),
+        });
+    }
+    Ok(())
+}
+
 /// The planned twin of the on-disk copy in [`Solver::copy_op`]: the same operations on a
 /// [`PlannedLayer`], in the same order.
 fn plan_copy(
@@ -725,30 +762,6 @@ impl Solver<'_> {
                 source: usize::MAX,
             });
         }
-        // What the image has where the copy writes: BuildKit refuses to merge a directory
-        // into a file or symlink, or to replace a directory with a file.
-        if !c.link {
-            for it in &items {
-                let Some((_, there)) = fsutil::lookup(&lowers, &it.dst) else {
-                    continue;
-                };
-                let reason = match &it.kind {
-                    Kind::Dir | Kind::DestDir | Kind::Extract if !there.is_dir() => {
-                        "cannot copy to non-directory"
-                    }
-                    Kind::Leaf
-                        if there.is_dir() && it.meta.as_ref().is_some_and(|m| !m.is_dir()) =>
-                    {
-                        "cannot replace a directory with a file"
-                    }
-                    _ => continue,
-                };
-                return Err(BuildError::Copy {
-                    path: it.dst.clone(),
-                    reason: reason.into(),
-                });
-            }
-        }
         // The key: the op's definition and exactly what it copies.
         let mut key_items: Vec<String> = Vec::new();
         for it in &items {
@@ -833,6 +846,7 @@ impl Solver<'_> {
             // Nothing reads this layer back as a directory: stream the copy into the tar.
             self.layer_op_with(st, key, name, |s, st, lowers| {
                 let parents_from: &[PathBuf] = if link { &[] } else { lowers };
+                check_conflicts(&items, parents_from)?;
                 let plan = plan_copy(&items, &cm, parents_from, epoch)?;
                 let what = Path::new(&dest);
                 s.write_layer(what, st.exported, |out, opts| {
@@ -843,6 +857,7 @@ impl Solver<'_> {
         } else {
             self.layer_op(st, key, name, |_, upper, lowers| {
                 let parents_from: &[PathBuf] = if link { &[] } else { lowers };
+                check_conflicts(&items, parents_from)?;
                 let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
                 let mut links = HardLinks::default();
                 for it in &items {

@@ -445,13 +445,11 @@ impl Solver<'_> {
         let Ok(ctx) = self.context() else {
             return;
         };
-        for (rel, e) in &ctx.entries {
+        for rel in ctx.unhashed_files() {
             if stop.load(Ordering::Relaxed) {
                 return;
             }
-            if e.meta.is_file() {
-                let _ = ctx.content_hash(rel);
-            }
+            let _ = ctx.content_hash(rel);
         }
     }
 
