@@ -244,17 +244,8 @@ impl<W: Write> EntryWriter<W> {
 
     /// A directory entry; `name` is relative, without the trailing `/`.
     pub fn dir(&mut self, name: &[u8], meta: &EntryMeta) -> Result<(), LayerError> {
-        let h = self.header(EntryType::Directory, meta);
         let name = [name, b"/"].concat();
-        self.w.append(
-            &name,
-            h,
-            u64::from(meta.uid),
-            u64::from(meta.gid),
-            None,
-            &[],
-            None,
-        )
+        self.entry(EntryType::Directory, &name, meta, None, None)
     }
 
     /// A symbolic link to `target`.
@@ -264,16 +255,7 @@ impl<W: Write> EntryWriter<W> {
         meta: &EntryMeta,
         target: &[u8],
     ) -> Result<(), LayerError> {
-        let h = self.header(EntryType::Symlink, meta);
-        self.w.append(
-            name,
-            h,
-            u64::from(meta.uid),
-            u64::from(meta.gid),
-            Some(target),
-            &[],
-            None,
-        )
+        self.entry(EntryType::Symlink, name, meta, Some(target), None)
     }
 
     /// A hardlink to `target`, an earlier regular-file entry of this tar: a second path
@@ -284,16 +266,7 @@ impl<W: Write> EntryWriter<W> {
         meta: &EntryMeta,
         target: &[u8],
     ) -> Result<(), LayerError> {
-        let h = self.header(EntryType::Link, meta);
-        self.w.append(
-            name,
-            h,
-            u64::from(meta.uid),
-            u64::from(meta.gid),
-            Some(target),
-            &[],
-            None,
-        )
+        self.entry(EntryType::Link, name, meta, Some(target), None)
     }
 
     /// A regular file whose `size` bytes are read from `data`; `source` names where they
@@ -306,15 +279,32 @@ impl<W: Write> EntryWriter<W> {
         size: u64,
         source: &Path,
     ) -> Result<(), LayerError> {
-        let h = self.header(EntryType::Regular, meta);
+        self.entry(
+            EntryType::Regular,
+            name,
+            meta,
+            None,
+            Some((data, size, source)),
+        )
+    }
+
+    fn entry(
+        &mut self,
+        kind: EntryType,
+        name: &[u8],
+        meta: &EntryMeta,
+        link: Option<&[u8]>,
+        data: Option<(&mut dyn Read, u64, &Path)>,
+    ) -> Result<(), LayerError> {
+        let h = self.header(kind, meta);
         self.w.append(
             name,
             h,
             u64::from(meta.uid),
             u64::from(meta.gid),
-            None,
+            link,
             &[],
-            Some((data, size, source)),
+            data,
         )
     }
 

@@ -394,15 +394,12 @@ fn write_output(
 /// `strata builder prune`: remove the build cache (see `strata_build::prune`) and the
 /// unpacked layers no image or container needs.
 pub fn prune(ctx: &Ctx, force: bool) -> anyhow::Result<()> {
-    if !force {
-        eprint!(
-            "WARNING! This will remove all build cache. Are you sure you want to continue? [y/N] "
-        );
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Ok(());
-        }
+    if !force
+        && !crate::cmd::prune::confirm(
+            "WARNING! This will remove all build cache. Are you sure you want to continue? [y/N] ",
+        )?
+    {
+        return Ok(());
     }
     let store = ctx.store()?;
     let mut report = strata_build::prune(&store)?;

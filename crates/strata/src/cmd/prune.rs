@@ -20,11 +20,9 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        if !confirm(&format!(
+            "{warning}\nAre you sure you want to continue? [y/N] "
+        ))? {
             return Ok(());
         }
     }
@@ -99,6 +97,18 @@ pub fn prune_images(
         Ok(())
     })?;
     Ok(lines)
+}
+
+/// Docker's confirmation before a prune: `prompt` on stderr, then true for `y` or `yes`.
+pub fn confirm(prompt: &str) -> anyhow::Result<bool> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Remove the unpacked layers (snapshots) that no image of the store and no container

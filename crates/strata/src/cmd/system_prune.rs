@@ -5,7 +5,7 @@
 //! container uses is never removed. Strata has no networks to prune (its bridge is shared
 //! and holds no per-container state once a container stops).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use clap::Args;
 use strata_store::GcOptions;
@@ -40,13 +40,9 @@ pub fn run(ctx: &Ctx, args: SystemPruneArgs) -> anyhow::Result<()> {
         } else {
             "unused build cache"
         };
-        eprint!(
+        if !prune::confirm(&format!(
             "WARNING! This will remove:\n  - all stopped containers\n  - {images}\n  - {cache}\n\nAre you sure you want to continue? [y/N] "
-        );
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        ))? {
             return Ok(());
         }
     }
