@@ -14,9 +14,9 @@
 //! including its ordering effects: a later item replaces an earlier one at the same path,
 //! a file replacing a directory removes its subtree, a directory whose entries change gets
 //! the current time (so a parent taken over from the image with its time still ends up
-//! with the build's), and the copied directories' own times are set last. The tar it writes is byte for byte the one
-//! `strata_layer::create` writes for the directory the on-disk copy produces (a test
-//! builds both and compares).
+//! with the build's), and the copied directories' own times are set last. The tar it
+//! writes is byte for byte the one `strata_layer::create` writes for the directory the
+//! on-disk copy produces (a test builds both and compares).
 
 use std::collections::BTreeMap;
 use std::fs;
