@@ -10,7 +10,7 @@
 //! | image | manifest digest of the base image |
 //! | scratch | — |
 //! | exec (RUN) | parent key, argv, environment, user, working directory, network, each `--mount` (type, target, id; for context binds the content hash of the bound paths, for stage binds the stage's key; never a secret's value or a cache mount's content) |
-//! | copy (COPY/ADD, `strata.copy.v4`) | parent key (`link` with `--link`), source (context, or the source stage's key), source paths, `--exclude`, destination, `--chown`, `--chmod`, and every planned item: destination path, type, mode, link target and, for context files, content sha256 (downloads and heredocs: their sha256) |
+//! | copy (COPY/ADD, `strata.copy.v5`) | parent key (`link` with `--link`), source (context, or the source stage's key), source paths, `--exclude`, destination, `--chown`, `--chmod`, and every planned item: destination path, type, mode, link target, for context files the content sha256 and which earlier item the file is a hardlink of (downloads and heredocs: their sha256) |
 //! | mkdir (WORKDIR) | parent key, path, user |
 //! | state (`strata.state.v1`) | the op's key and the diffID of the layer it produced: the parent key of the next op |
 //!

@@ -764,6 +764,8 @@ impl Solver<'_> {
         }
         // The key: the op's definition and exactly what it copies.
         let mut key_items: Vec<String> = Vec::new();
+        // Which copied files are names of one inode is part of what the copy writes.
+        let mut key_links = HardLinks::default();
         for it in &items {
             let what = match (&it.kind, &it.meta) {
                 (Kind::Data(d, mode, mtime), _) => {
@@ -791,7 +793,10 @@ impl Solver<'_> {
                             (Some(ctx), Some(r)) => ctx.content_hash(r)?,
                             _ => String::new(),
                         };
-                        format!("f{tag} {mode:o} {hash}")
+                        match key_links.first(it, m) {
+                            Some(first) => format!("f{tag} {mode:o} {hash} link {first}"),
+                            None => format!("f{tag} {mode:o} {hash}"),
+                        }
                     }
                 }
                 (_, None) => String::new(),
@@ -803,7 +808,7 @@ impl Solver<'_> {
         } else {
             st.key.to_string()
         };
-        let key = KeyBuilder::new("strata.copy.v4")
+        let key = KeyBuilder::new("strata.copy.v5")
             .field("parent", &parent)
             .field("source", &source_key)
             .list("src", &srcs)

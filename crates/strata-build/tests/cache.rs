@@ -98,7 +98,7 @@ fn no_cache_filter_rebuilds_only_that_stage() {
 fn debug_cache_keys_shows_the_preimage() {
     let Some(env) = env(&files()) else { return };
     let b = env.build_with(DF, |o| o.debug_cache_keys = true);
-    assert!(b.log.contains("strata.copy.v4\nparent="), "{}", b.log);
+    assert!(b.log.contains("strata.copy.v5\nparent="), "{}", b.log);
     assert!(b.log.contains("strata.exec.v1\nparent="), "{}", b.log);
     assert!(b.log.contains("/conf.txt f 644 "), "{}", b.log);
 }
@@ -242,4 +242,31 @@ fn snapshot_prune_waits_for_no_one_and_keeps_what_images_use() {
     for c in &kept {
         assert!(store.root().join("snapshots").join(c).is_dir(), "{c}");
     }
+}
+
+#[test]
+fn hardlinking_context_files_rebuilds_the_copy() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(env) = env(&[("a", "same"), ("b", "same")]) else {
+        return;
+    };
+    let df = "FROM scratch\nCOPY . /d/\n";
+    env.build(df);
+    assert_eq!(
+        std::fs::metadata(env.rootfs("test").join("d/b"))
+            .unwrap()
+            .nlink(),
+        1
+    );
+    // Same names, same contents, same modes: only the link between them changes.
+    std::fs::remove_file(env.ctx.join("b")).unwrap();
+    std::fs::hard_link(env.ctx.join("a"), env.ctx.join("b")).unwrap();
+    let b = env.build(df);
+    assert_eq!(b.cached(), 0, "{}", b.log);
+    let r = env.rootfs("test");
+    let (a, b) = (
+        std::fs::metadata(r.join("d/a")).unwrap(),
+        std::fs::metadata(r.join("d/b")).unwrap(),
+    );
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
 }
