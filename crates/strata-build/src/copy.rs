@@ -855,7 +855,7 @@ impl Solver<'_> {
                 let plan = plan_copy(&items, &cm, parents_from, epoch)?;
                 let what = Path::new(&dest);
                 s.write_layer(what, st.exported, |out, opts| {
-                    plan.write(out, opts)?;
+                    plan.write(out, opts, what)?;
                     Ok(())
                 })
             })?;

@@ -121,13 +121,34 @@ pub fn resolve_chown(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u
 /// into `path` writes, as BuildKit resolves its destination (`fs.RootPath`). A COPY to
 /// `/bin/sh`, a link to `busybox`, replaces `/bin/busybox`.
 pub fn resolve_dest(lowers_top_first: &[PathBuf], path: &str) -> String {
+    let parts = resolve_links(path, true, |rel| {
+        let (host, m) = lookup(lowers_top_first, rel)?;
+        if !m.file_type().is_symlink() {
+            return None;
+        }
+        fs::read_link(host).ok()
+    });
+    format!("/{}", parts.join("/"))
+}
+
+/// Walk `path` component by component, replacing each symlink `read_link` reports (given
+/// the path so far, relative to the root) by its target: an absolute target restarts at the
+/// root, `..` never goes above it, at most 40 links are followed, and the last component
+/// only with `follow_last`. The components of the resolved path.
+fn resolve_links(
+    path: &str,
+    follow_last: bool,
+    read_link: impl Fn(&str) -> Option<PathBuf>,
+) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
-    let mut pending: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .rev()
-        .map(str::to_string)
-        .collect();
+    let components = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|s| !s.is_empty())
+            .rev()
+            .map(str::to_string)
+            .collect()
+    };
+    let mut pending = components(path);
     let mut hops = 0;
     while let Some(part) = pending.pop() {
         match part.as_str() {
@@ -143,27 +164,21 @@ pub fn resolve_dest(lowers_top_first: &[PathBuf], path: &str) -> String {
         } else {
             format!("{}/{part}", parts.join("/"))
         };
-        if hops < 40
-            && let Some((host, m)) = lookup(lowers_top_first, &rel)
-            && m.file_type().is_symlink()
-            && let Ok(target) = fs::read_link(&host)
+        if (follow_last || !pending.is_empty())
+            && hops < 40
+            && let Some(target) = read_link(&rel)
         {
             hops += 1;
             let t = target.to_string_lossy().into_owned();
             if t.starts_with('/') {
                 parts.clear();
             }
-            pending.extend(
-                t.split('/')
-                    .filter(|s| !s.is_empty())
-                    .rev()
-                    .map(str::to_string),
-            );
+            pending.extend(components(&t));
             continue;
         }
         parts.push(part);
     }
-    format!("/{}", parts.join("/"))
+    parts
 }
 
 /// How copied entries are owned and moded.
@@ -502,44 +517,7 @@ impl Drop for View {
 /// path are followed relative to `root` (absolute targets restart at `root`, `..` stops at
 /// it), as a container would see them.
 pub fn resolve_in(root: &Path, rel: &str, follow_last: bool) -> PathBuf {
-    let mut parts: Vec<String> = Vec::new();
-    let mut pending: Vec<String> = rel
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .rev()
-        .map(str::to_string)
-        .collect();
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        match part.as_str() {
-            "." => continue,
-            ".." => {
-                parts.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let candidate = root.join(parts.join("/")).join(&part);
-        let is_last = pending.is_empty();
-        if (!is_last || follow_last)
-            && hops < 40
-            && let Ok(target) = fs::read_link(&candidate)
-        {
-            hops += 1;
-            let t = target.to_string_lossy().into_owned();
-            if t.starts_with('/') {
-                parts.clear();
-            }
-            pending.extend(
-                t.split('/')
-                    .filter(|s| !s.is_empty())
-                    .rev()
-                    .map(str::to_string),
-            );
-            continue;
-        }
-        parts.push(part);
-    }
+    let parts = resolve_links(rel, follow_last, |p| fs::read_link(root.join(p)).ok());
     root.join(parts.join("/"))
 }
 

@@ -320,8 +320,9 @@ impl PlannedLayer {
         self.finish.push((key_of(dst), meta.mtime()));
     }
 
-    /// Write the layer tar (end of archive included) to `out`.
-    pub fn write<W: Write>(mut self, out: W, options: &CreateOptions) -> Result<W> {
+    /// Write the layer tar (end of archive included) to `out`; `origin` names the layer in
+    /// errors.
+    pub fn write<W: Write>(mut self, out: W, options: &CreateOptions, origin: &Path) -> Result<W> {
         for (key, mtime) in std::mem::take(&mut self.finish) {
             match self.nodes.get_mut(&key) {
                 Some(n) => n.meta.mtime = mtime,
@@ -369,7 +370,7 @@ impl PlannedLayer {
                 }
             }
         }
-        let (out, _) = w.finish()?;
+        let (out, _) = w.finish(origin)?;
         Ok(out)
     }
 }

@@ -308,14 +308,15 @@ impl<W: Write> EntryWriter<W> {
         )
     }
 
-    /// End the archive and return the writer.
-    pub fn finish(self) -> Result<(W, CreateSummary), LayerError> {
+    /// End the archive and return the writer; `origin` (what the layer is made from) names
+    /// the layer in an error.
+    pub fn finish(self, origin: &Path) -> Result<(W, CreateSummary), LayerError> {
         let summary = self.w.summary;
         let out = self
             .w
             .builder
             .into_inner()
-            .map_err(|e| LayerError::io("write layer tar", std::path::PathBuf::new(), e))?;
+            .map_err(|e| LayerError::io("write layer tar of", origin, e))?;
         Ok((out, summary))
     }
 }
@@ -611,7 +612,7 @@ mod tests {
                 w.file(name, &meta, &mut f, md.len(), e.path()).unwrap();
             }
         }
-        let (got, summary) = w.finish().unwrap();
+        let (got, summary) = w.finish(root).unwrap();
         assert_eq!(summary.entries, 7);
         assert!(got == want, "EntryWriter and create differ");
     }

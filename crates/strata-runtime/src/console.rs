@@ -60,6 +60,26 @@ impl WinSize {
     }
 }
 
+/// Give the terminal on `master` our own terminal's size on every `SIGWINCH`, forever (run
+/// it on a thread of its own). `SIGWINCH` must be blocked in every thread, so that this
+/// one takes it synchronously.
+pub fn follow_resizes(master: &File) -> ! {
+    // SAFETY: sigwait on a local set of a signal blocked in every thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        loop {
+            let mut sig = 0;
+            if libc::sigwait(&set, &mut sig) == 0
+                && let Some(size) = WinSize::of_stdio()
+            {
+                let _ = size.apply(master.as_raw_fd());
+            }
+        }
+    }
+}
+
 /// Where and how the container's process allocates its terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Console {

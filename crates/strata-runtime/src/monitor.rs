@@ -240,12 +240,6 @@ pub fn openpty() -> io::Result<(File, File)> {
 }
 
 /// Give pty `master` the window size of our terminal (when we have one).
-fn copy_winsize(master: i32) {
-    if let Some(size) = WinSize::of_stdio() {
-        let _ = size.apply(master);
-    }
-}
-
 /// Docker's default detach keys: Ctrl-P, Ctrl-Q.
 pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
 
@@ -684,20 +678,7 @@ fn start_and_wait(
             // The attached terminal's size on every SIGWINCH (forwarded to us by the
             // attached command); the initial size was set before the process started.
             let fd = master.try_clone().map_err(|e| io_err("dup", e))?;
-            thread::spawn(move || {
-                // SAFETY: waiting synchronously for a signal blocked in every thread.
-                unsafe {
-                    let mut set: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut set);
-                    libc::sigaddset(&mut set, libc::SIGWINCH);
-                    loop {
-                        let mut sig = 0;
-                        if libc::sigwait(&set, &mut sig) == 0 {
-                            copy_winsize(fd.as_raw_fd());
-                        }
-                    }
-                }
-            });
+            thread::spawn(move || console::follow_resizes(&fd));
             if cfg.open_stdin {
                 let input = master.try_clone().map_err(|e| io_err("dup", e))?;
                 let report = args.report.as_ref().and_then(|r| r.try_clone().ok());

@@ -163,7 +163,7 @@ pub enum SystemCommand {
     /// Remove unreferenced blobs and stale partial writes (mark and sweep)
     Gc(GcArgs),
     /// Remove stopped containers, dangling images and the build cache
-    Prune(crate::cmd::system_prune::SystemPruneArgs),
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args)]

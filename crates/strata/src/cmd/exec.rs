@@ -210,7 +210,7 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
     let mut relay = None;
     if let Some(master) = pty_master {
         let resize = master.try_clone()?;
-        std::thread::spawn(move || resize_on_sigwinch(&resize));
+        std::thread::spawn(move || strata_runtime::console::follow_resizes(&resize));
         let mut from = master.try_clone()?;
         if args.interactive {
             let mut to = master;
@@ -243,7 +243,7 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
 }
 
 /// Block `SIGWINCH` in this thread (and so in every thread started after), for
-/// [`resize_on_sigwinch`] to take it synchronously. A child's mask is reset when it starts.
+/// `console::follow_resizes` to take it synchronously. A child's mask is reset when it starts.
 fn block_sigwinch() {
     // SAFETY: signal-mask calls on a local set.
     unsafe {
@@ -251,23 +251,5 @@ fn block_sigwinch() {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGWINCH);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Give `master` our terminal's size on every `SIGWINCH` (forever; a detached thread).
-fn resize_on_sigwinch(master: &std::fs::File) {
-    // SAFETY: waiting synchronously for a signal blocked in every thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGWINCH);
-        loop {
-            let mut sig = 0;
-            if libc::sigwait(&set, &mut sig) == 0
-                && let Some(size) = WinSize::of_stdio()
-            {
-                let _ = size.apply(master.as_raw_fd());
-            }
-        }
     }
 }

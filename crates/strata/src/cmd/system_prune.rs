@@ -7,27 +7,15 @@
 
 use std::io::Write;
 
-use clap::Args;
+use crate::cli::PruneArgs;
 use strata_store::GcOptions;
 
 use crate::Ctx;
 use crate::cmd::{container, prune};
 use crate::units::human_size;
 
-#[derive(Debug, Args)]
-pub struct SystemPruneArgs {
-    /// Remove all unused images not just dangling ones
-    #[arg(short = 'a', long)]
-    pub all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// Provide filter values (e.g. until=24h)
-    #[arg(long = "filter", value_name = "FILTER")]
-    pub filter: Vec<String>,
-}
-
-pub fn run(ctx: &Ctx, args: SystemPruneArgs) -> anyhow::Result<()> {
+/// The flags are `image prune`'s (`-a`, `-f`, `--filter until=`), as in Docker.
+pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
     let until = prune::parse_until(&args.filter)?;
     if !args.force {
         let images = if args.all {
