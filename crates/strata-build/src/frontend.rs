@@ -125,16 +125,49 @@ fn dockerfile_err(message: String, line: usize) -> BuildError {
     }
 }
 
-/// Find a stage by name (case-insensitive) or index, among the stages before `before`.
-fn find_stage(ins: &Instructions, name: &str, before: usize) -> Option<usize> {
-    let lower = name.to_lowercase();
-    if let Some(i) = ins.stages[..before]
-        .iter()
-        .position(|s| s.name.as_deref() == Some(lower.as_str()))
-    {
-        return Some(i);
+/// The stage a `COPY --from` or `RUN --mount from=` names, if any. As in BuildKit, a number
+/// is a stage index (an error when there is no such stage) and a name is compared
+/// case-insensitively with every stage's, including later ones; anything else is an image
+/// name. (Of several stages with one name, the first is taken, as the solver does.)
+fn find_source_stage(ins: &Instructions, name: &str) -> std::result::Result<Option<usize>, String> {
+    if let Ok(n) = name.parse::<i64>() {
+        return usize::try_from(n)
+            .ok()
+            .filter(|i| *i < ins.stages.len())
+            .map(Some)
+            .ok_or_else(|| format!("invalid stage index {n}"));
     }
-    name.parse::<usize>().ok().filter(|i| *i < before)
+    let lower = name.to_lowercase();
+    Ok(ins
+        .stages
+        .iter()
+        .position(|s| s.name.as_deref() == Some(lower.as_str())))
+}
+
+/// The stage a `FROM` line names: BuildKit looks the name up as written among the stages
+/// defined so far (the last one of that name wins), and stage names are stored in lower
+/// case, so `FROM Builder` is an image name, not the stage `AS builder`; nor is `FROM 0`
+/// a stage index.
+fn find_base_stage(ins: &Instructions, name: &str, before: usize) -> Option<usize> {
+    ins.stages[..before]
+        .iter()
+        .rposition(|s| s.name.as_deref() == Some(name))
+}
+
+/// An image name a Dockerfile uses (a stage base or a `--from` that is no stage) must be a
+/// valid reference, in every stage: BuildKit parses them all, reachable or not.
+fn check_image_name(name: &str, line: usize) -> Result<()> {
+    strata_oci::Reference::parse_docker(name)
+        .map(|_| ())
+        .map_err(|e| {
+            dockerfile_err(
+                format!(
+                    "failed to parse stage name {}: {e}",
+                    strata_dockerfile::quote::go_quote(name)
+                ),
+                line,
+            )
+        })
 }
 
 /// Work out what to build.
@@ -173,14 +206,20 @@ pub fn plan(
     }
     let target_idx = match target {
         None => ins.stages.len() - 1,
-        Some(t) => find_stage(ins, t, ins.stages.len())
-            .filter(|i| ins.stages[*i].name.is_some())
-            .ok_or_else(|| BuildError::TargetNotFound {
-                target: t.to_string(),
-            })?,
+        Some(t) => {
+            let lower = t.to_lowercase();
+            ins.stages
+                .iter()
+                .rposition(|s| s.name.as_deref() == Some(lower.as_str()))
+        }
+        .ok_or_else(|| BuildError::TargetNotFound {
+            target: t.to_string(),
+        })?,
     };
     let mut bases = Vec::with_capacity(ins.stages.len());
     let mut deps: Vec<Vec<usize>> = Vec::with_capacity(ins.stages.len());
+    // A stage using a later stage as a source: an error only if the stage is built.
+    let mut used_before_defined: Vec<Option<BuildError>> = Vec::with_capacity(ins.stages.len());
     for (i, st) in ins.stages.iter().enumerate() {
         let line = st.from_meta.span.start.line;
         let name = lex
@@ -195,42 +234,55 @@ pub fn plan(
         let mut d = Vec::new();
         let base = if name.eq_ignore_ascii_case("scratch") {
             Base::Scratch
-        } else if let Some(j) = find_stage(ins, &name, i).filter(|j| ins.stages[*j].name.is_some())
-        {
+        } else if let Some(j) = find_base_stage(ins, &name, i) {
             d.push(j);
             Base::Stage(j)
         } else {
+            check_image_name(&name, line)?;
             Base::Image(name)
         };
+        let mut later = None;
         for c in &st.commands {
-            let mut froms: Vec<String> = Vec::new();
+            let mut froms: Vec<(String, &str)> = Vec::new();
             match &c.kind {
-                CommandKind::Copy(copy) => froms.extend(copy.from.iter().map(|f| f.value.clone())),
+                CommandKind::Copy(copy) => {
+                    froms.extend(copy.from.iter().map(|f| (f.value.clone(), "copy")))
+                }
                 // Mount sources are checked when the RUN is built; here they only order stages.
                 CommandKind::Run(run) => froms.extend(
                     run.mounts
                         .iter()
                         .filter_map(|m| m.parse_literal().ok())
-                        .filter_map(|m| m.from),
+                        .filter_map(|m| m.from)
+                        .map(|f| (f, "mount")),
                 ),
                 _ => {}
             }
-            for from in froms {
-                let from = lex
-                    .process_word(&from, &global)
-                    .map_err(|e| dockerfile_err(e.to_string(), c.meta.span.start.line))?;
-                if let Some(j) = find_stage(ins, &from, i) {
-                    d.push(j);
-                } else if find_stage(ins, &from, ins.stages.len()).is_some() {
-                    return Err(dockerfile_err(
-                        format!("invalid from flag value {from}: stage defined after use"),
-                        c.meta.span.start.line,
-                    ));
+            // The source is looked up as written: BuildKit expands no variable in
+            // `--from` (`--from=$STAGE` names an image called `$STAGE`).
+            for (from, verb) in froms {
+                let line = c.meta.span.start.line;
+                match find_source_stage(ins, &from).map_err(|m| dockerfile_err(m, line))? {
+                    Some(j) if j < i => d.push(j),
+                    Some(_) => {
+                        later.get_or_insert_with(|| {
+                            dockerfile_err(
+                                format!(
+                                    "cannot {verb} from stage {}, it needs to be defined before current stage {}",
+                                    strata_dockerfile::quote::go_quote(&from),
+                                    strata_dockerfile::quote::go_quote(&stage_name(ins, i))
+                                ),
+                                line,
+                            )
+                        });
+                    }
+                    None => check_image_name(&from, line)?,
                 }
             }
         }
         bases.push(base);
         deps.push(d);
+        used_before_defined.push(later);
     }
     // Depth-first from the target: dependencies first.
     let mut order = Vec::new();
@@ -252,6 +304,12 @@ pub fn plan(
         order.push(i);
     }
     visit(target_idx, &deps, &mut state, &mut order);
+    if let Some(e) = order
+        .iter()
+        .find_map(|&i| used_before_defined.get_mut(i).and_then(Option::take))
+    {
+        return Err(e);
+    }
     Ok(Plan {
         order,
         target: target_idx,
@@ -402,6 +460,96 @@ mod tests {
         assert_eq!(p.bases[0], Base::Image("local/app:1".into()));
         let (i, lex) = ins("ARG B\nFROM ${B}\n");
         assert!(plan(&i, &lex, None, &BuildArgs::default(), &Platform::host()).is_err());
+    }
+
+    fn plan_of(src: &str, target: Option<&str>) -> Result<Plan> {
+        let (i, lex) = ins(src);
+        plan(&i, &lex, target, &BuildArgs::default(), &Platform::host())
+    }
+
+    fn err_text(r: Result<Plan>) -> String {
+        match r {
+            Ok(p) => panic!("planned {:?}", p.order),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn from_names_a_stage_only_as_written_in_lower_case() {
+        // `FROM Builder` is an image name (and an invalid one), `FROM 0` the image `0`.
+        let e = err_text(plan_of(
+            "FROM scratch AS Builder
+FROM Builder
+",
+            None,
+        ));
+        assert!(e.contains("failed to parse stage name \"Builder\""), "{e}");
+        let p = plan_of(
+            "FROM scratch AS builder
+FROM 0
+",
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.bases[1], Base::Image("0".into()));
+        // A later stage of the same name is the base of the stages after it.
+        let p = plan_of(
+            "FROM scratch AS a
+FROM a AS a
+FROM a
+",
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.bases[1], Base::Stage(0));
+        assert_eq!(p.bases[2], Base::Stage(1));
+        // --target and --from compare names case-insensitively.
+        let p = plan_of(
+            "FROM scratch AS Src
+FROM scratch AS Out
+COPY --from=SRC /x /x
+",
+            Some("OUT"),
+        )
+        .unwrap();
+        assert_eq!(p.order, vec![0, 1]);
+    }
+
+    #[test]
+    fn copy_from_expands_no_variable() {
+        let e = err_text(plan_of(
+            "ARG S=a
+FROM scratch AS a
+FROM scratch
+COPY --from=$S /x /x
+",
+            None,
+        ));
+        assert!(e.contains("failed to parse stage name \"$S\""), "{e}");
+        let e = err_text(plan_of(
+            "FROM scratch
+COPY --from=7 /x /x
+",
+            None,
+        ));
+        assert!(e.contains("invalid stage index 7"), "{e}");
+    }
+
+    #[test]
+    fn a_later_source_stage_is_an_error_only_in_a_built_stage() {
+        let src = "FROM scratch AS a
+COPY --from=b /x /x
+FROM scratch AS b
+";
+        let p = plan_of(src, None).unwrap();
+        assert_eq!(p.order, vec![1]);
+        let e = err_text(plan_of(src, Some("a")));
+        assert!(
+            e.contains(
+                "cannot copy from stage \"b\", it needs to be defined before current stage \"a\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -175,6 +175,20 @@ struct Case {
     build_args: &'static [&'static str],
     /// Both builders must refuse the Dockerfile (a case about an error).
     must_fail: bool,
+    /// `--target` given to both builders.
+    target: Option<&'static str>,
+    /// Environment variables both clients run with (`--build-arg NAME` reads them).
+    env: &'static [(&'static str, &'static str)],
+    /// Where the Dockerfile is written, relative to the context (it is then part of the
+    /// context, subject to `.dockerignore`); by default it lies outside the context.
+    dockerfile_at: Option<&'static str>,
+    /// Files Strata's image must hold, with their content: checked on every run, so that a
+    /// [`Case::newer_buildkit`] case still checks Strata's result.
+    expect_files: &'static [(&'static str, &'static str)],
+    /// A known divergence, with where its fix belongs: the mismatches are printed but do
+    /// not fail the test, and the test fails once the case builds the same (the marker is
+    /// then to be removed).
+    known_divergence: Option<&'static str>,
 }
 
 fn none(_: &Path) {}
@@ -203,6 +217,11 @@ const fn case(name: &'static str, dockerfile: &'static str, setup: fn(&Path)) ->
         newer_history: &[],
         build_args: &[],
         must_fail: false,
+        target: None,
+        env: &[],
+        dockerfile_at: None,
+        expect_files: &[],
+        known_divergence: None,
     }
 }
 
@@ -771,6 +790,434 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Cases about the Dockerfile frontend: the parser, variable expansion, ARG scoping, stages,
+/// `.dockerignore` and the config and history each instruction writes.
+fn frontend_cases() -> Vec<Case> {
+    vec![
+        // --- The parser.
+        case(
+            "continuation_with_comments_and_blank_lines",
+            "FROM $BASE\nRUN echo one \\\n# a comment inside\n    two \\\n\n  # indented comment\n    three > /out\n",
+            none,
+        ),
+        case(
+            "continuation_trailing_blanks_after_escape",
+            "FROM $BASE\nRUN echo a \\  \n    b \\\t\n    c > /out\nENV X=1 \\ \n    Y=2\n",
+            none,
+        ),
+        case(
+            "continuation_splits_a_keyword",
+            "FROM $BASE\nRU\\\nN echo split > /out\nEN\\\nV A=b\n",
+            none,
+        ),
+        case(
+            "continuation_at_end_of_file",
+            "FROM $BASE\nRUN echo last > /out \\",
+            none,
+        ),
+        case(
+            "escape_directive_backtick",
+            "# escape=`\nFROM $BASE\nRUN echo a `\n    b > /out\nENV W=C:\\dir\\file Q=x`$y\nLABEL p=C:\\l\n",
+            none,
+        ),
+        case(
+            "escape_directive_spacing_and_case",
+            "#  ESCAPE = `\nFROM $BASE\nRUN echo c:\\x `\n    > /out\n",
+            none,
+        ),
+        case(
+            "escape_directive_after_comment_is_a_comment",
+            "# just a comment\n# escape=`\nFROM $BASE\nRUN echo a \\\n    b > /out\n",
+            none,
+        ),
+        case(
+            "escape_directive_after_instruction_is_a_comment",
+            "FROM $BASE\n# escape=`\nRUN echo a \\\n    b > /out\n",
+            none,
+        ),
+        case(
+            "keywords_in_lower_and_mixed_case",
+            "from $BASE as Base\nrun echo x > /x\nEnV A=1\nLaBeL l=v\ncopy a.txt /a\nWorkDir /w\ncMd [\"sh\"]\nFROM base\nExPoSe 80\n",
+            ab,
+        ),
+        case(
+            "json_form_with_odd_spacing",
+            "FROM $BASE\nRUN [ \"sh\" ,\"-c\",  \"echo j > /j\" ]\nCMD\t[\"a\", \\\n  \"b\"]\nENTRYPOINT   [ ]\n",
+            none,
+        ),
+        case(
+            "json_form_escapes",
+            "FROM $BASE\nCMD [\"echo\", \"q\\\"uote\", \"\\u00e9\\t\", \"back\\\\slash\", \"$HOME\"]\n",
+            none,
+        ),
+        case(
+            "invalid_json_falls_back_to_shell_form",
+            "FROM $BASE\nCMD ['single', 'quotes']\nENTRYPOINT [\"unterminated\nRUN [echo, x] || echo fell back > /out\n",
+            none,
+        ),
+        case(
+            "trailing_whitespace_is_dropped",
+            "FROM $BASE   \nENV A=1   \nLABEL l=v \t \nWORKDIR /w  \nUSER app  \nSTOPSIGNAL SIGTERM \nRUN echo x > /tmp/x   \n",
+            none,
+        ),
+        case(
+            "tabs_between_keyword_and_arguments",
+            "FROM\t$BASE\nRUN\techo t > /t\nENV\tA=1\tB=2\nLABEL\tx=y\n",
+            none,
+        ),
+        case(
+            "comment_lines_with_leading_blanks",
+            "FROM $BASE\n   # indented comment\n\t# tab comment\nRUN echo ok > /ok\n#RUN echo no > /no\n",
+            none,
+        ),
+        // Docker 20.10's frontend predates heredocs: it reads the body as instructions.
+        Case {
+            newer_buildkit: Some(
+                "heredocs arrived in Dockerfile 1.4; Docker 20.10's frontend fails",
+            ),
+            expect_files: &[
+                ("/h1", "one\n"),
+                ("/h2", "kept tab\nstripped\n"),
+                ("/h3", "$HOME stays\n"),
+                ("/h4", "x\n"),
+                ("/h5", "y\n"),
+            ],
+            ..case(
+                "heredoc_forms",
+                "FROM $BASE\nENV V=x\nRUN <<EOF\necho one > /h1\nEOF\nCOPY <<-EOT /h2\n\t\tkept tab\n\tstripped\n\tEOT\nCOPY <<'EOF' /h3\n$HOME stays\nEOF\nRUN cat <<A > /h4 && cat <<B > /h5\n$V\nA\ny\nB\n",
+                none,
+            )
+        },
+        // --- Variable expansion.
+        case(
+            "expansion_default_and_alternative_with_colon",
+            "FROM $BASE\nARG E=\nARG S=set\nENV a=${U:-x} c=${E:-x} e=${E:+p} g=${S:+p} i=${U:+p} k=${S:-x}\n",
+            none,
+        ),
+        Case {
+            newer_buildkit: Some(
+                "Docker 20.10 refuses ${V-w} and ${V+w} (\"missing ':' in substitution\"); \
+                 current BuildKit tells unset from empty with them",
+            ),
+            expect_files: &[("/forms", "x|x||p||p||\n")],
+            ..case(
+                "expansion_default_and_alternative_without_colon",
+                "FROM $BASE\nARG E=\nARG S=set\nRUN echo \"${U-x}|${U:-x}|${E-x}|${E+p}|${E:+p}|${S+p}|${U+p}|${E:+p}\" > /forms\n",
+                none,
+            )
+        },
+        case(
+            "expansion_escaped_dollars",
+            "FROM $BASE\nENV A=\\$HOME B=$$ C=a$ D=\"\\$x\" E='$HOME' F=\"$HOME\" G=${HOME}x H=\\${HOME}\n",
+            none,
+        ),
+        case(
+            "expansion_in_stopsignal_volume_and_env_old_form",
+            "FROM $BASE\nARG SIG=SIGQUIT\nARG V=/vol\nSTOPSIGNAL $SIG\nVOLUME $V ${V}2\nVOLUME [\"$V-json\"]\nENV OLD $V and more\n",
+            none,
+        ),
+        case(
+            "expansion_in_chown",
+            "FROM $BASE\nARG U=1234\nENV G=staff\nCOPY --chown=$U:$G a.txt /a\nCOPY --chown=${NOPE:-alice} b.txt /b\n",
+            ab,
+        ),
+        // BuildKit expands no variable in --from: `$SRC` is taken as an image name.
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_from_does_not_expand_variables",
+                "ARG SRC=builder\nFROM $BASE AS builder\nRUN echo built > /b\nFROM $BASE\nCOPY --from=$SRC /b /from-arg\n",
+                none,
+            )
+        },
+        case(
+            "expansion_in_copy_json_form_and_add",
+            "FROM $BASE\nENV F=a.txt D=/dst\nCOPY [\"$F\", \"${D}/json/\"]\nADD $F $D/add/\n",
+            ab,
+        ),
+        case(
+            "exec_form_is_not_expanded",
+            "FROM $BASE\nENV X=val\nCMD [\"echo\", \"$X\"]\nENTRYPOINT [\"${X}\"]\nRUN [\"sh\", \"-c\", \"echo $X > /shell-expands\"]\nRUN [\"/bin/mkdir\", \"/dir-$X\"]\n",
+            none,
+        ),
+        case(
+            "unset_and_empty_args",
+            "FROM $BASE\nARG UNSET\nARG EMPTY=\nRUN echo \"${UNSET-unset} ${EMPTY-unset} ${EMPTY:-empty}\" > /x\n",
+            none,
+        ),
+        Case {
+            // Current BuildKit writes the value the ARG gets (the --build-arg).
+            newer_history: &[("ARG NODEF", "ARG NODEF=given")],
+            build_args: &["NODEF=given"],
+            ..case(
+                "arg_without_default_takes_build_arg",
+                "FROM $BASE\nARG NODEF\nRUN echo $NODEF > /x\n",
+                none,
+            )
+        },
+        Case {
+            newer_history: &[("ARG FROMENV", "ARG FROMENV=from the environment")],
+            build_args: &["FROMENV", "NOTSET"],
+            env: &[("FROMENV", "from the environment")],
+            ..case(
+                "build_arg_taken_from_the_environment",
+                "FROM $BASE\nARG FROMENV\nARG NOTSET\nRUN echo \"$FROMENV|${NOTSET-unset}\" > /x\n",
+                none,
+            )
+        },
+        case(
+            "arg_quoted_values_and_several_per_line",
+            "FROM $BASE\nARG A=1 B=\"two words\" C='$A single' D\nRUN echo \"$A|$B|$C|$D\" > /x\n",
+            none,
+        ),
+        case(
+            "arg_default_references_env_and_arg",
+            "FROM $BASE\nENV P=env\nARG A=${P}-x\nARG B=$A/b\nRUN echo $A $B > /x\n",
+            none,
+        ),
+        case(
+            "env_wins_over_an_earlier_arg_of_the_same_name",
+            "FROM $BASE\nARG V=arg\nENV V=env\nRUN echo $V > /x\nENV W=$V\n",
+            none,
+        ),
+        Case {
+            // Docker 20.10 lists a redeclared ARG twice in RUN history; current BuildKit once.
+            newer_history: &[(
+                "RUN |2 V=arg2 V=arg2 /bin/sh -c echo $V > /y # buildkit",
+                "RUN |1 V=arg2 /bin/sh -c echo $V > /y # buildkit",
+            )],
+            known_divergence: Some(
+                "an ARG after an ENV of the same name sets the variable for later RUNs and \
+                 expansions in BuildKit (both versions): the fix belongs in the solver's \
+                 RUN environment (crates/strata-build/src/solver.rs, env_map and run_env)",
+            ),
+            ..case(
+                "arg_after_env_of_the_same_name",
+                "FROM $BASE\nARG V=arg\nENV V=env\nRUN echo $V > /x\nARG V=arg2\nRUN echo $V > /y\nENV W=$V\n",
+                none,
+            )
+        },
+        case(
+            "env_sees_only_earlier_instructions",
+            "FROM $BASE\nENV A=1\nENV A=2 B=$A C=${A}3\nENV D=$A\n",
+            none,
+        ),
+        case(
+            "env_empty_values_and_equals_in_value",
+            "FROM $BASE\nENV E= F=\"\" URL=http://x/?a=b=c\n",
+            none,
+        ),
+        Case {
+            // Current BuildKit writes the value a bare ARG takes from the predefined ones.
+            newer_history: &[
+                ("ARG TARGETARCH", "ARG TARGETARCH={arch}"),
+                ("ARG TARGETPLATFORM", "ARG TARGETPLATFORM=linux/{arch}"),
+                ("ARG BUILDPLATFORM", "ARG BUILDPLATFORM=linux/{arch}"),
+                ("ARG TARGETOS", "ARG TARGETOS=linux"),
+            ],
+            ..case(
+                "predefined_platform_args",
+                "FROM $BASE\nRUN echo \"[$TARGETARCH][$BUILDPLATFORM]\" > /before\nARG TARGETARCH\nARG TARGETPLATFORM\nARG BUILDPLATFORM\nARG TARGETOS\nRUN echo \"$TARGETARCH $TARGETPLATFORM $BUILDPLATFORM $TARGETOS\" > /after\n",
+                none,
+            )
+        },
+        Case {
+            newer_history: &[("ARG TARGETOS", "ARG TARGETOS=linux")],
+            ..case(
+                "platform_args_in_from",
+                "FROM --platform=$BUILDPLATFORM $BASE AS b\nRUN echo b > /b\nFROM $BASE\nARG TARGETOS\nCOPY --from=b /b /b-$TARGETOS\n",
+                none,
+            )
+        },
+        Case {
+            build_args: &["HTTP_PROXY=http://proxy.invalid:3128", "no_proxy=localhost"],
+            ..case(
+                "proxy_args_are_left_out_of_history",
+                "FROM $BASE\nARG X=1\nRUN echo \"$HTTP_PROXY|$no_proxy|$X\" > /p\n",
+                none,
+            )
+        },
+        case(
+            "arg_scope_ends_with_its_stage",
+            "ARG G=global\nFROM $BASE AS a\nARG L=local\nRUN echo \"[$G][$L]\" > /a\nFROM $BASE\nRUN echo \"[$G][$L]\" > /x\n",
+            none,
+        ),
+        Case {
+            newer_history: &[
+                ("ARG G", "ARG G=global"),
+                (
+                    "RUN |2 G=over G=over /bin/sh -c echo $G > /y # buildkit",
+                    "RUN |1 G=over /bin/sh -c echo $G > /y # buildkit",
+                ),
+            ],
+            ..case(
+                "meta_arg_redeclared_then_overridden",
+                "ARG G=global\nFROM $BASE\nARG G\nRUN echo $G > /x\nARG G=over\nRUN echo $G > /y\n",
+                none,
+            )
+        },
+        // --- Stages.
+        Case {
+            target: Some("middle"),
+            ..case(
+                "target_stops_at_a_middle_stage",
+                "FROM $BASE AS first\nRUN echo a > /a\nFROM first AS middle\nRUN echo b > /b\nCMD [\"middle\"]\nFROM $BASE\nRUN echo c > /c\n",
+                none,
+            )
+        },
+        Case {
+            target: Some("NEXT"),
+            ..case(
+                "stage_names_in_copy_from_and_target_ignore_case",
+                "FROM $BASE AS Builder\nRUN echo o > /o\nFROM builder AS Next\nCOPY --from=builDER /o /o2\nFROM next\nRUN echo not built > /x\n",
+                none,
+            )
+        },
+        // FROM looks a stage up by its name as written; stage names are lower case.
+        Case {
+            must_fail: true,
+            ..case(
+                "from_a_stage_name_in_upper_case_fails",
+                "FROM $BASE AS builder\nFROM BUILDER\n",
+                none,
+            )
+        },
+        case(
+            "config_inherits_through_a_stage_chain",
+            "FROM $BASE AS a\nENV A=1\nENTRYPOINT [\"/bin/echo\"]\nCMD [\"a\"]\nWORKDIR /wa\nUSER app\nFROM a AS b\nENV B=2\nLABEL b=yes\nFROM b AS c\nCMD [\"c\"]\nFROM c\nEXPOSE 81\n",
+            none,
+        ),
+        case(
+            "scratch_with_copy_only",
+            "FROM scratch\nCOPY a.txt /\nCOPY dir /d/\n",
+            ab_tree,
+        ),
+        case(
+            "onbuild_triggers_of_a_stage",
+            "FROM $BASE AS a\nONBUILD RUN echo t > /t\nONBUILD ENV FROM_TRIGGER=1\nFROM a\nRUN cat /t > /seen\n",
+            none,
+        ),
+        case(
+            "onbuild_expressions_in_config",
+            "FROM $BASE\nONBUILD RUN echo x\nonbuild   env a=b\nONBUILD COPY --chown=app  a.txt /b\n",
+            none,
+        ),
+        // Only stages that are built must not use later ones.
+        case(
+            "copy_from_a_later_stage_in_an_unused_stage",
+            "FROM $BASE AS a\nCOPY --from=b /etc/passwd /p\nFROM $BASE AS b\nRUN echo b > /b\n",
+            none,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "unknown_instruction_fails",
+                "FROM $BASE\nFROBNICATE now\n",
+                none,
+            )
+        },
+        // --- .dockerignore.
+        case(
+            "dockerignore_double_star_patterns",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                file(
+                    c,
+                    ".dockerignore",
+                    "**/node_modules\n**/*.o\nbuild/**\n!build/**/keep\n",
+                );
+                file(c, "node_modules/m.js", "m\n");
+                file(c, "src/node_modules/n.js", "n\n");
+                file(c, "src/main.o", "o\n");
+                file(c, "src/main.c", "c\n");
+                file(c, "build/out.bin", "b\n");
+                file(c, "build/a/keep", "k\n");
+                file(c, "build/keep", "k2\n");
+            },
+        ),
+        case(
+            "dockerignore_everything_but",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                file(c, ".dockerignore", "*\n!src\nsrc/*.tmp\n!README*\n");
+                file(c, "src/a.c", "a\n");
+                file(c, "src/b.tmp", "b\n");
+                file(c, "README.md", "r\n");
+                file(c, "other/x", "x\n");
+                file(c, "top", "t\n");
+            },
+        ),
+        Case {
+            dockerfile_at: Some("Dockerfile"),
+            ..case(
+                "dockerignore_excludes_the_dockerfile_and_itself",
+                "FROM $BASE\nCOPY . /app/\n",
+                |c| {
+                    file(c, ".dockerignore", "Dockerfile\n.dockerignore\n");
+                    file(c, "kept.txt", "k\n");
+                },
+            )
+        },
+        Case {
+            dockerfile_at: Some("sub/App.Dockerfile"),
+            ..case(
+                "dockerignore_beside_a_named_dockerfile",
+                "FROM $BASE\nCOPY . /app/\n",
+                |c| {
+                    file(c, ".dockerignore", "a.txt\n");
+                    file(c, "sub/App.Dockerfile.dockerignore", "b.txt\nsub\n");
+                    file(c, "a.txt", "a\n");
+                    file(c, "b.txt", "b\n");
+                },
+            )
+        },
+        // --- Config and history.
+        case(
+            "label_same_key_twice",
+            "FROM $BASE\nLABEL a=1 a=2\nLABEL b=x\nLABEL b=y c=\"\"\n",
+            none,
+        ),
+        case(
+            "expose_and_volume_duplicates",
+            "FROM $BASE\nEXPOSE 80 80/tcp 80\nEXPOSE 80\nVOLUME /d /d\nVOLUME [\"/d\"]\n",
+            none,
+        ),
+        case(
+            "user_numeric_uid_without_passwd_entry",
+            "FROM $BASE\nUSER 4242\nRUN touch /tmp/f4242 && id > /tmp/id\nUSER root\nRUN cp /tmp/id /id\n",
+            none,
+        ),
+        case(
+            "workdir_relative_chain_with_env",
+            "FROM $BASE\nENV B=base\nWORKDIR /$B\nWORKDIR sub\nWORKDIR ../$B-2/./x/\nRUN pwd > /pwd\n",
+            none,
+        ),
+        case(
+            "shell_inherited_by_a_child_stage",
+            "FROM $BASE AS a\nSHELL [\"/bin/sh\", \"-xc\"]\nFROM a\nRUN echo hi > /x\nCMD echo cmd\n",
+            none,
+        ),
+        Case {
+            buildkit_may_refuse: true,
+            ..case(
+                "run_network_none_history",
+                "FROM $BASE\nRUN --network=none echo n > /n\n",
+                none,
+            )
+        },
+        case(
+            "maintainer_history",
+            "FROM $BASE\nMAINTAINER Some One <one@example.com>\n",
+            none,
+        ),
+        case(
+            "label_keys_from_variables",
+            "FROM $BASE\nARG K=key\nLABEL $K=v \"${K}2\"=w '$K'=literal\n",
+            none,
+        ),
+    ]
+}
+
 // ---------------------------------------------------------------------------------------
 // Image export and comparison.
 
@@ -1041,6 +1488,31 @@ fn compare_fs(strata: &Image, buildkit: &Image, started: u64, out: &mut Vec<Stri
     }
 }
 
+/// Strata's image must hold these files with this content.
+fn check_files(img: &Image, want: &[(&str, &str)], out: &mut Vec<String>) {
+    for (path, content) in want {
+        match img.fs.get(&norm(path)) {
+            Some(n) if n.kind == 'f' && n.sha == hex::encode(sha2::Sha256::digest(content)) => {}
+            Some(n) => out.push(format!(
+                "{path}: expected a file holding {content:?} in Strata's image, found {}",
+                describe(n, None, false)
+            )),
+            None => out.push(format!("{path}: missing from Strata's image")),
+        }
+    }
+}
+
+/// This machine's architecture as Go (and so BuildKit) names it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        a => a,
+    }
+}
+
 const CONFIG_KEYS: [&str; 12] = [
     "Env",
     "Cmd",
@@ -1094,7 +1566,7 @@ fn compare_config(
     let (hs, mut hb) = (history(strata), history(buildkit));
     for (created_by, _) in &mut hb {
         if let Some((_, newer)) = newer_history.iter().find(|(old, _)| old == created_by) {
-            *created_by = newer.to_string();
+            *created_by = newer.replace("{arch}", go_arch());
         }
     }
     if hs != hb {
@@ -1126,26 +1598,41 @@ struct Builders<'a> {
     docker: &'a Dockerd,
 }
 
+/// What both builders are given besides the Dockerfile and the context.
+#[derive(Default)]
+struct BuildOpts<'a> {
+    build_args: &'a [&'a str],
+    target: Option<&'a str>,
+    env: &'a [(&'a str, &'a str)],
+}
+
+impl BuildOpts<'_> {
+    fn apply(&self, cmd: &mut Command) {
+        cmd.args(self.build_args.iter().flat_map(|a| ["--build-arg", a]));
+        if let Some(t) = self.target {
+            cmd.args(["--target", t]);
+        }
+        cmd.envs(self.env.iter().copied());
+    }
+}
+
 impl Builders<'_> {
-    fn strata_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, args: &[&str]) -> Output {
-        self.env
-            .cmd()
-            .arg("build")
-            .args(args.iter().flat_map(|a| ["--build-arg", a]))
-            .args(["--progress=plain", "--network=none", "-t", tag, "-f"])
+    fn strata_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, o: &BuildOpts) -> Output {
+        let mut cmd = self.env.cmd();
+        cmd.arg("build");
+        o.apply(&mut cmd);
+        cmd.args(["--progress=plain", "--network=none", "-t", tag, "-f"])
             .arg(dockerfile)
             .arg(ctx)
             .output()
             .expect("run strata build")
     }
 
-    fn buildkit_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, args: &[&str]) -> Output {
-        self.docker
-            .cmd()
-            .env("DOCKER_BUILDKIT", "1")
-            .arg("build")
-            .args(args.iter().flat_map(|a| ["--build-arg", a]))
-            .args(["--progress=plain", "--network=none", "-t", tag, "-f"])
+    fn buildkit_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, o: &BuildOpts) -> Output {
+        let mut cmd = self.docker.cmd();
+        cmd.env("DOCKER_BUILDKIT", "1").arg("build");
+        o.apply(&mut cmd);
+        cmd.args(["--progress=plain", "--network=none", "-t", tag, "-f"])
             .arg(dockerfile)
             .arg(ctx)
             .output()
@@ -1201,6 +1688,9 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
     let ctx = case_dir.join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     (c.setup)(&ctx);
+    if let Some(at) = c.dockerfile_at {
+        file(&ctx, at, &c.dockerfile.replace("$BASE", BASE));
+    }
     // Every context entry gets the same mtime: copies must keep it.
     run_tool(Command::new("find").arg(&ctx).args([
         "-exec",
@@ -1219,8 +1709,8 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
     let mut out = Vec::new();
     if let Some((tag, text)) = c.parent {
         let df = write_df("Dockerfile.parent", text);
-        let s = b.strata_build(&df, &ctx, tag, &[]);
-        let k = b.buildkit_build(&df, &ctx, tag, &[]);
+        let s = b.strata_build(&df, &ctx, tag, &BuildOpts::default());
+        let k = b.buildkit_build(&df, &ctx, tag, &BuildOpts::default());
         if !s.status.success() || !k.status.success() {
             out.push(format!(
                 "parent image: Strata {} BuildKit {}\nStrata: {}\nBuildKit: {}",
@@ -1232,13 +1722,21 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
             return Ok(out);
         }
     }
-    let df = write_df("Dockerfile", c.dockerfile);
+    let df = match c.dockerfile_at {
+        Some(at) => ctx.join(at),
+        None => write_df("Dockerfile", c.dockerfile),
+    };
     let tag = format!("strata-parity/{}:1", c.name);
-    let k = b.buildkit_build(&df, &ctx, &tag, c.build_args);
+    let opts = BuildOpts {
+        build_args: c.build_args,
+        target: c.target,
+        env: c.env,
+    };
+    let k = b.buildkit_build(&df, &ctx, &tag, &opts);
     if !k.status.success() && c.buildkit_may_refuse {
         return Err(format!("BuildKit 20.10 refuses it: {}", stderr_tail(&k)));
     }
-    let s = b.strata_build(&df, &ctx, &tag, c.build_args);
+    let s = b.strata_build(&df, &ctx, &tag, &opts);
     if c.must_fail {
         return Ok(match (s.status.success(), k.status.success()) {
             (false, false) => Vec::new(),
@@ -1251,9 +1749,23 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
             )],
         });
     }
+    let s_tar = case_dir.join("strata.tar");
+    let expected_files = |out: &mut Vec<String>| {
+        if c.expect_files.is_empty() {
+            return;
+        }
+        b.env.ok(&["save", "-o", s_tar.to_str().unwrap(), &tag]);
+        let si = read_archive(&s_tar);
+        check_files(&si, c.expect_files, out);
+        let _ = std::fs::remove_file(&s_tar);
+    };
     if let Some(why) = c.newer_buildkit {
         if !s.status.success() {
             return Ok(vec![format!("Strata failed: {}", stderr_tail(&s))]);
+        }
+        expected_files(&mut out);
+        if !out.is_empty() {
+            return Ok(out);
         }
         return Err(format!("Docker 20.10 differs from current BuildKit: {why}"));
     }
@@ -1276,10 +1788,11 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
             return Ok(out);
         }
     }
-    let (s_tar, k_tar) = (case_dir.join("strata.tar"), case_dir.join("buildkit.tar"));
+    let k_tar = case_dir.join("buildkit.tar");
     b.env.ok(&["save", "-o", s_tar.to_str().unwrap(), &tag]);
     b.docker.run(&["save", "-o", k_tar.to_str().unwrap(), &tag]);
     let (si, ki) = (read_archive(&s_tar), read_archive(&k_tar));
+    check_files(&si, c.expect_files, &mut out);
     compare_fs(&si, &ki, started, &mut out);
     compare_config(&si, &ki, c.newer_history, &mut out);
     // The tars are large (the base layer): drop them once compared.
@@ -1324,8 +1837,9 @@ fn strata_builds_like_buildkit() {
     let filter = std::env::var("STRATA_PARITY_CASES").ok();
     let mut report = Vec::new();
     let mut skipped = Vec::new();
+    let mut known = Vec::new();
     let mut ran = 0;
-    for c in cases() {
+    for c in cases().into_iter().chain(frontend_cases()) {
         if let Some(f) = &filter
             && !f.split(',').any(|n| c.name.contains(n))
         {
@@ -1338,15 +1852,27 @@ fn strata_builds_like_buildkit() {
                 eprintln!(
                     "{:<45} {} ({:.1}s)",
                     c.name,
-                    if mismatches.is_empty() {
-                        "same"
-                    } else {
-                        "DIFFERS"
+                    match (mismatches.is_empty(), c.known_divergence.is_some()) {
+                        (true, false) => "same",
+                        (false, false) => "DIFFERS",
+                        (false, true) => "differs (known)",
+                        (true, true) => "SAME (known divergence fixed)",
                     },
                     t.elapsed().as_secs_f64()
                 );
-                if !mismatches.is_empty() {
-                    report.push(format!("== {}\n{}", c.name, mismatches.join("\n")));
+                match (c.known_divergence, mismatches.is_empty()) {
+                    (None, true) => {}
+                    (None, false) => {
+                        report.push(format!("== {}\n{}", c.name, mismatches.join("\n")));
+                    }
+                    (Some(why), false) => {
+                        eprintln!("  known divergence: {why}\n  {}", mismatches.join("\n  "));
+                        known.push(c.name);
+                    }
+                    (Some(_), true) => report.push(format!(
+                        "== {}\nbuilds the same now: remove its known_divergence marker",
+                        c.name
+                    )),
                 }
             }
             Err(reason) => {
@@ -1356,6 +1882,9 @@ fn strata_builds_like_buildkit() {
         }
     }
     assert!(ran > 0, "no case ran (STRATA_PARITY_CASES={filter:?})");
+    if !known.is_empty() {
+        eprintln!("known divergences (not failed): {known:?}");
+    }
     assert!(
         report.is_empty(),
         "{} of {ran} cases differ between Strata and BuildKit (skipped: {skipped:?}):\n\n{}",
