@@ -1215,6 +1215,179 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nARG K=key\nLABEL $K=v \"${K}2\"=w '$K'=literal\n",
             none,
         ),
+        // --- Round two: more parser, expansion and config corners.
+        case(
+            "crlf_line_endings",
+            "FROM $BASE\r\nRUN echo a \\\r\n    b > /x\r\nENV A=1 \\\r\n    B=2\r\nLABEL l=v\r\n",
+            none,
+        ),
+        case(
+            "byte_order_mark_at_start",
+            "\u{feff}FROM $BASE\nRUN echo bom > /x\n",
+            none,
+        ),
+        case(
+            "escape_directive_explicit_backslash_and_unknown_directive",
+            "# escape=\\\n# unknown=value\nFROM $BASE\nRUN echo a \\\n    b > /x\n",
+            none,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "escape_directive_invalid_token_fails",
+                "# escape=x\nFROM $BASE\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "escape_directive_twice_fails",
+                "# escape=`\n# escape=`\nFROM $BASE\n",
+                none,
+            )
+        },
+        Case {
+            known_divergence: Some(
+                "BuildKit keeps an absolute WORKDIR as written (config, history, and the \
+                 directory it makes: `mkdir -p /c/../d/./e` makes /c); only a relative one is \
+                 joined and cleaned. The fix belongs in the solver's WORKDIR \
+                 (crates/strata-build/src/solver.rs, clean_abs and workdir_op)",
+            ),
+            ..case(
+                "workdir_absolute_path_kept_as_written",
+                "FROM $BASE\nWORKDIR /a/b/\nWORKDIR /c/../d/./e\nRUN pwd > /pwd\nWORKDIR f/\n",
+                none,
+            )
+        },
+        case(
+            "stopsignal_lower_case_name",
+            "FROM $BASE\nSTOPSIGNAL sigkill\n",
+            none,
+        ),
+        case(
+            "shell_form_spacing_kept_in_cmd_and_entrypoint",
+            "FROM $BASE\nCMD echo   a    b\nENTRYPOINT  exec   ls  -l \nRUN echo  x   y > /x\n",
+            none,
+        ),
+        case(
+            "expose_and_volume_from_variables_with_spaces",
+            "FROM $BASE\nARG P=\"80 443/udp\"\nARG V=\"/a /b\"\nEXPOSE $P\nVOLUME $V\n",
+            none,
+        ),
+        case(
+            "expansion_of_unset_variables_in_config",
+            "FROM $BASE\nWORKDIR $NOPE/x\nUSER ${NOPE}app\nLABEL k$NOPE=v$NOPE\nENV E=$NOPE\n",
+            none,
+        ),
+        Case {
+            known_divergence: Some(
+                "BuildKit expands ENV keys as well as values (`ENV $K=v` sets mykey=v); the fix \
+                 belongs in the solver's ENV (crates/strata-build/src/solver.rs, dispatch)",
+            ),
+            ..case(
+                "env_keys_are_expanded",
+                "FROM $BASE\nARG K=mykey\nENV $K=v ${K}2=w\n",
+                none,
+            )
+        },
+        case(
+            "expansion_nested_defaults_and_quotes",
+            "FROM $BASE\nENV O=other\nENV A=${U:-$O} B=${U:-\"two words\"} D=${O:+\"$O and\"} E=\"${U:-in quotes}\" F=${O}_x G=$O_x\n",
+            none,
+        ),
+        case(
+            "expansion_odd_dollar_forms",
+            "FROM $BASE\nENV A=$-x B=$/ C=a$ D=${#} E=100$ F=$1 G=$@\n",
+            none,
+        ),
+        case(
+            "quotes_and_backslashes_in_env_values",
+            "FROM $BASE\nENV A='a \"b\"' B=\"c 'd'\" C='x\\y' D=a\\\\b E=\"tab\\tx\" F=\"a\"'b'c G=\\\"q\n",
+            none,
+        ),
+        case(
+            "label_old_form_and_quoted_keys",
+            "FROM $BASE\nLABEL key value with   spaces\nLABEL \"a\"=\"b\" 'c'='d' e=\"x=y\"\n",
+            none,
+        ),
+        Case {
+            build_args: &["EMPTY=", "META=9"],
+            // Current BuildKit writes the value each ARG gets.
+            newer_history: &[
+                ("ARG EMPTY=default", "ARG EMPTY="),
+                ("ARG DERIVED", "ARG DERIVED=9-x"),
+            ],
+            ..case(
+                "build_arg_empty_value_and_meta_only_arg",
+                "ARG META=1\nARG DERIVED=$META-x\nFROM $BASE\nARG EMPTY=default\nARG DERIVED\nRUN echo \"[$EMPTY][$META][$DERIVED]\" > /x\n",
+                none,
+            )
+        },
+        case(
+            "from_with_meta_arg_default_forms",
+            "ARG NOPE\nARG IMG=${NOPE:-$BASE}\nFROM ${IMG} AS a\nFROM ${NOPE:-a}\nRUN echo ok > /ok\n",
+            none,
+        ),
+        case(
+            "cmd_and_entrypoint_repeated_last_wins",
+            "FROM $BASE\nCMD [\"one\"]\nENTRYPOINT [\"/bin/echo\"]\nCMD [\"two\"]\nENTRYPOINT [\"/bin/printf\"]\n",
+            none,
+        ),
+        case(
+            "dockerignore_pattern_cleaning_and_blanks",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                file(
+                    c,
+                    ".dockerignore",
+                    "  spaced.txt  \n\n   # indented comment\ndir/../other.txt\n/abs/./x\n./dot/\n",
+                );
+                file(c, "spaced.txt", "s\n");
+                file(c, "other.txt", "o\n");
+                file(c, "abs/x", "x\n");
+                file(c, "abs/y", "y\n");
+                file(c, "dot/d", "d\n");
+                file(c, "keep.txt", "k\n");
+            },
+        ),
+        case(
+            "dockerignore_exception_of_a_file_in_an_excluded_tree",
+            "FROM $BASE\nCOPY . /app/\nCOPY vendor /v/\n",
+            |c| {
+                file(
+                    c,
+                    ".dockerignore",
+                    "vendor/**\n!vendor/keep/me.txt\n**/*.bak\n",
+                );
+                file(c, "vendor/a/x.go", "x\n");
+                file(c, "vendor/keep/me.txt", "me\n");
+                file(c, "vendor/keep/other.txt", "other\n");
+                file(c, "src/old.bak", "b\n");
+                file(c, "src/new.go", "n\n");
+            },
+        ),
+        case(
+            "onbuild_trigger_with_expansion_and_lower_case",
+            "FROM $BASE AS a\nENV WHERE=/from-env\nonbuild run echo $WHERE > /trig\nONBUILD WORKDIR $WHERE\nFROM a\nRUN pwd > /pwd\n",
+            none,
+        ),
+        case(
+            "run_json_form_with_shell_and_workdir",
+            "FROM $BASE\nSHELL [\"/bin/sh\", \"-xc\"]\nWORKDIR /w\nRUN [\"/bin/sh\", \"-c\", \"pwd > here\"]\nRUN pwd > /w/shell\n",
+            none,
+        ),
+        Case {
+            newer_history: &[(
+                "HEALTHCHECK &{[\"CMD-SHELL\" \"wget -q localhost:$P || exit 1\"] \"0s\" \"0s\" \"0s\" '\\x00'}",
+                "HEALTHCHECK &{[\"CMD-SHELL\" \"wget -q localhost:$P || exit 1\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}",
+            )],
+            ..case(
+                "healthcheck_shell_form_is_not_expanded",
+                "FROM $BASE\nENV P=8080\nHEALTHCHECK CMD wget -q localhost:$P || exit 1\n",
+                none,
+            )
+        },
     ]
 }
 
