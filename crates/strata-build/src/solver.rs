@@ -12,7 +12,9 @@
 //! Scheduling: every stage in the plan gets a thread that waits until the stages it needs
 //! (its base, `COPY --from`, `RUN --mount from=`) are done, so independent stages build
 //! concurrently; a failed stage cancels the stages waiting on it and its error is the
-//! build's. Within an op, hashing and compression use every core. Layers of stages the
+//! build's. A finished layer's blob is made durable and its cache entry written on a
+//! committer thread while the next step runs ([`Commit`]); the export waits for it. Within
+//! an op, hashing and compression use every core. Layers of stages the
 //! image does not ship are stored uncompressed (nothing would read the compressed form);
 //! the exporter compresses the shipped ones.
 //!
@@ -26,7 +28,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Instant;
 
 use strata_dockerfile::instructions::{
@@ -37,7 +39,7 @@ use strata_layer::{CompressOptions, CreateOptions, LayerWriter};
 use strata_oci::config::{Empty, HealthConfig, History};
 use strata_oci::{Descriptor, Digest, Document, ImageConfig, Platform, Reference};
 use strata_runtime::{ContainerSpec, Network, ProcessSpec, Rootfs};
-use strata_store::{Lease, Store};
+use strata_store::{Lease, Pending, Store};
 
 #[path = "copy.rs"]
 mod copy;
@@ -166,7 +168,10 @@ struct StageState {
 
 struct Solver<'a> {
     store: &'a Store,
-    lease: Lease,
+    lease: &'a Lease,
+    /// Where finished layer blobs go to be made durable and recorded in the cache (see
+    /// [`Commit`]); `None` outside [`build`]'s scope, where they are committed in place.
+    commits: Mutex<Option<mpsc::Sender<Commit<'a>>>>,
     opts: &'a BuildOptions,
     reporter: &'a dyn Reporter,
     ins: &'a Instructions,
@@ -188,6 +193,23 @@ struct Solver<'a> {
     used: Vec<bool>,
     /// Held while a base image is fetched.
     fetching: Mutex<()>,
+}
+
+/// A layer a step produced: its blob written and hashed in the ingest area, and the cache
+/// key it is recorded under.
+///
+/// Committing the blob (fsync, rename into `blobs/`, fsync of the directory) and writing
+/// the cache entry wait on the disk, while the next step needs only the layer's snapshot
+/// and its record: so steps hand their layers to a committer thread and go on, and the
+/// build waits for it before the image is exported. Order on disk stays safe: the cache
+/// entry is written after its blob is in place (an entry whose blob is missing is a miss
+/// anyway), and a snapshot committed before its blob is just an unused snapshot if the
+/// build is killed in between (snapshot pruning removes it).
+struct Commit<'a> {
+    blob: Pending<'a>,
+    /// The step's cache key; `None` until [`Solver::layer_op_with`] knows it.
+    key: Option<Digest>,
+    rec: LayerRecord,
 }
 
 /// The state of one stage's result.
@@ -233,9 +255,11 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             }
         }
     }
+    let lease = store.lease()?;
     let solver = Solver {
         store,
-        lease: store.lease()?,
+        lease: &lease,
+        commits: Mutex::new(None),
         opts,
         reporter,
         ins: &ins,
@@ -269,10 +293,27 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     });
     let stages_done = std::sync::atomic::AtomicBool::new(false);
     let stages_done = &stages_done;
-    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+    let (commit_tx, commit_rx) = mpsc::channel::<Commit<'_>>();
+    if let Ok(mut slot) = solver.commits.lock() {
+        *slot = Some(commit_tx);
+    }
+    let (results, committed): (Vec<Result<()>>, Result<()>) = std::thread::scope(|scope| {
         if copies_context {
             scope.spawn(move || solver.prehash_context(stages_done));
         }
+        // Layer blobs are made durable and recorded in the cache off the steps' path: the
+        // next step needs the snapshot, not the blob (see [`Commit`]).
+        let committer = scope.spawn(move || -> Result<()> {
+            let mut first = Ok(());
+            for c in commit_rx {
+                if let Err(e) = solver.commit_now(c)
+                    && first.is_ok()
+                {
+                    first = Err(e);
+                }
+            }
+            first
+        });
         let handles: Vec<_> = plan_ref
             .order
             .iter()
@@ -300,7 +341,12 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             .map(|h| h.join().unwrap_or(Err(BuildError::Cancelled)))
             .collect();
         stages_done.store(true, Ordering::Relaxed);
-        results
+        // No step sends any more: the committer drains the queue and ends.
+        if let Ok(mut slot) = solver.commits.lock() {
+            slot.take();
+        }
+        let committed = committer.join().unwrap_or(Err(BuildError::Cancelled));
+        (results, committed)
     });
     if let Ok(ctx) = solver.context.lock()
         && let Some(ctx) = ctx.as_ref()
@@ -320,6 +366,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     if let Some(e) = first_err {
         return Err(e);
     }
+    committed?;
     let target = match solver.slot(plan.target) {
         Slot::Done(st) => *st,
         _ => {
@@ -330,7 +377,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     };
     crate::export::export(
         store,
-        &solver.lease,
+        solver.lease,
         opts,
         target.config,
         &target.layers,
@@ -400,7 +447,7 @@ fn clean_abs(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-impl Solver<'_> {
+impl<'a> Solver<'a> {
     fn id(&self) -> usize {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -545,7 +592,7 @@ impl Solver<'_> {
             })
             .collect();
         for l in &manifest.layers {
-            self.store.lease_existing(&self.lease, &l.digest)?;
+            self.store.lease_existing(self.lease, &l.digest)?;
         }
         let key = KeyBuilder::new("strata.image.v1")
             .field("manifest", doc.digest.as_str())
@@ -1137,16 +1184,16 @@ impl Solver<'_> {
             let upper = tmp.path().join("upper");
             std::fs::create_dir(&upper).map_err(io_err("create directory", &upper))?;
             exec(s, &upper, lowers)?;
-            let rec = s.write_layer(&upper, st.exported, |out, opts| {
+            let made = s.write_layer(&upper, st.exported, |out, opts| {
                 strata_layer::create(&upper, out, opts)?;
                 Ok(())
             })?;
             let mut diff_ids: Vec<Digest> = st.layers.iter().map(|l| l.diff_id.clone()).collect();
-            diff_ids.push(rec.diff_id.clone());
+            diff_ids.push(made.rec.diff_id.clone());
             if let Some(chain) = strata_layer::chain_id_of(&diff_ids) {
                 s.snapshots.commit(&chain, &upper)?;
             }
-            Ok(rec)
+            Ok(made)
         })
     }
 
@@ -1157,7 +1204,7 @@ impl Solver<'_> {
         st: &mut StageState,
         key: KeyBuilder,
         name: String,
-        make: impl FnOnce(&Self, &StageState, &[PathBuf]) -> Result<LayerRecord>,
+        make: impl FnOnce(&Self, &StageState, &[PathBuf]) -> Result<Commit<'a>>,
     ) -> Result<bool> {
         let id = self.id();
         let start = Instant::now();
@@ -1173,7 +1220,7 @@ impl Solver<'_> {
         if !st.no_cache
             && let Some(rec) = self.cache.get(self.store, &digest)
         {
-            self.store.lease_existing(&self.lease, &rec.digest)?;
+            self.store.lease_existing(self.lease, &rec.digest)?;
             self.reporter.event(Event::Cached { id });
             st.key = state_key(&digest, &rec.diff_id);
             st.layers.push(rec);
@@ -1183,8 +1230,10 @@ impl Solver<'_> {
             .lowers_top_first(st)
             .and_then(|lowers| make(self, st, &lowers));
         match result {
-            Ok(rec) => {
-                self.cache.put(self.store, &digest, &rec)?;
+            Ok(mut made) => {
+                let rec = made.rec.clone();
+                made.key = Some(digest.clone());
+                self.commit(made)?;
                 self.reporter.event(Event::Done {
                     id,
                     elapsed: start.elapsed(),
@@ -1204,15 +1253,16 @@ impl Solver<'_> {
         }
     }
 
-    /// Store the layer tar `tar` writes (compressed when the stage is shipped); `what`
-    /// names the layer's source in errors.
+    /// Write the layer tar `tar` writes (compressed when the stage is shipped) to the
+    /// store's ingest area, for [`Solver::commit`]; `what` names the layer's source in
+    /// errors.
     fn write_layer(
         &self,
         what: &Path,
         compress: bool,
         tar: impl FnOnce(&mut dyn std::io::Write, &CreateOptions) -> Result<()>,
-    ) -> Result<LayerRecord> {
-        let sink = self.store.writer(&self.lease)?;
+    ) -> Result<Commit<'a>> {
+        let sink = self.store.writer(self.lease)?;
         let plain = CompressOptions::new(strata_layer::Compression::None);
         let how = if compress {
             &self.opts.compression
@@ -1228,13 +1278,38 @@ impl Solver<'_> {
             },
         )?;
         let (info, sink) = w.finish().map_err(io_err("compress layer of", what))?;
-        sink.commit(Some(&info.digest), Some(info.size))?;
-        Ok(LayerRecord {
-            diff_id: info.diff_id,
-            digest: info.digest,
-            size: info.size,
-            media_type: info.media_type.to_string(),
+        Ok(Commit {
+            blob: sink.finish()?,
+            key: None,
+            rec: LayerRecord {
+                diff_id: info.diff_id,
+                digest: info.digest,
+                size: info.size,
+                media_type: info.media_type.to_string(),
+            },
         })
+    }
+
+    /// Hand a finished layer to the committer thread, or commit it here when there is
+    /// none.
+    fn commit(&self, c: Commit<'a>) -> Result<()> {
+        let c = match self.commits.lock().ok().as_ref().and_then(|g| g.as_ref()) {
+            Some(tx) => match tx.send(c) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(c)) => c,
+            },
+            None => c,
+        };
+        self.commit_now(c)
+    }
+
+    /// Make a layer blob durable under its digest, then record its cache entry.
+    fn commit_now(&self, c: Commit<'a>) -> Result<()> {
+        c.blob.commit(Some(&c.rec.digest), Some(c.rec.size))?;
+        if let Some(key) = &c.key {
+            self.cache.put(self.store, key, &c.rec)?;
+        }
+        Ok(())
     }
 
     fn workdir_op(&self, st: &mut StageState, wd: &str, user: &str, name: String) -> Result<bool> {

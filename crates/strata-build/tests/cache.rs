@@ -270,3 +270,19 @@ fn hardlinking_context_files_rebuilds_the_copy() {
     );
     assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
 }
+
+#[test]
+fn steps_before_a_failing_step_are_committed_and_cached() {
+    // Layers are committed (blob made durable, cache entry written) off the steps' path;
+    // a build that fails later still commits the steps that finished.
+    let Some(env) = env(&files()) else { return };
+    let failing = "FROM busybox\nCOPY app/ /app/\nRUN cat /app/* > /all\nRUN exit 3\n";
+    let Err(err) = env.try_build(failing) else {
+        panic!("RUN exit 3 succeeded")
+    };
+    assert!(err.contains("exit code: 3"), "{err}");
+    let b = env.build(&failing.replace("RUN exit 3", "RUN true"));
+    assert_eq!(b.cached(), 2, "{}", b.log);
+    let report = env.store().check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
