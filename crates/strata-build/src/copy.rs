@@ -380,9 +380,34 @@ impl<'a> HardLinks<'a> {
 /// file or symlink, or to replace a directory with a file. Checked when the copy runs (a
 /// cache hit was checked when it ran), and only below directories the image has, so an
 /// unchanged build does not look each copied path up in every layer.
+///
+/// The same holds between the copy's own items: a later source cannot put a directory
+/// where an earlier one put a file, nor a file where an earlier one put a directory
+/// (BuildKit copies the sources one after the other into the same tree).
 fn check_conflicts(items: &[Item], lowers: &[PathBuf]) -> Result<()> {
     let mut dir_exists: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    // What the copy itself has written so far: path → is a directory.
+    let mut written: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
     for it in items {
+        let makes_dir = match &it.kind {
+            Kind::Dir | Kind::DestDir | Kind::Extract => true,
+            Kind::Leaf => it.meta.as_ref().is_some_and(|m| m.is_dir()),
+            Kind::Data(..) => false,
+        };
+        if let Some(&was_dir) = written.get(it.dst.as_str()) {
+            let reason = match (was_dir, makes_dir) {
+                (false, true) => "cannot copy to non-directory",
+                (true, false) => "cannot replace a directory with a file",
+                _ => "",
+            };
+            if !reason.is_empty() {
+                return Err(BuildError::Copy {
+                    path: it.dst.clone(),
+                    reason: reason.into(),
+                });
+            }
+        }
+        written.insert(&it.dst, makes_dir);
         let parent = match it.dst.rfind('/') {
             Some(0) | None => "/",
             Some(i) => &it.dst[..i],
@@ -403,6 +428,7 @@ fn check_conflicts(items: &[Item], lowers: &[PathBuf]) -> Result<()> {
             Kind::Leaf if there.is_dir() && it.meta.as_ref().is_some_and(|m| !m.is_dir()) => {
                 "cannot replace a directory with a file"
             }
+            Kind::Data(..) if there.is_dir() => "cannot replace a directory with a file",
             _ => continue,
         };
         return Err(BuildError::Copy {

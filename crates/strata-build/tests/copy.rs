@@ -690,3 +690,42 @@ fn copy_refuses_to_replace_across_types() {
     // With --link the layer is made without the image: nothing to refuse.
     env.build("FROM busybox\nCOPY --link d /etc/passwd/\n");
 }
+
+/// The sources of one COPY are copied one after the other into the same tree, so a later
+/// source cannot put a directory where an earlier one put a file, nor the reverse; nor
+/// can a heredoc file replace a directory of the image. Both ways, in the on-disk copy and
+/// in the streamed last step.
+#[test]
+fn copy_refuses_to_replace_across_types_between_its_sources() {
+    let Some(env) = env(&[
+        ("a/x", "a file"),
+        ("b/x/inner", "a directory"),
+        ("c/x", "another file"),
+    ]) else {
+        return;
+    };
+    for (df, path, why) in [
+        ("COPY a/ b/ /dst/", "/dst/x", "cannot copy to non-directory"),
+        (
+            "COPY b/ a/ /dst/",
+            "/dst/x",
+            "cannot replace a directory with a file",
+        ),
+        (
+            "COPY <<etc /\nhello\netc",
+            "/etc",
+            "cannot replace a directory with a file",
+        ),
+    ] {
+        for tail in ["", "RUN true\n"] {
+            let e = env
+                .try_build(&format!("FROM busybox\n{df}\n{tail}"))
+                .err()
+                .unwrap_or_else(|| panic!("{df} built"));
+            assert!(e.contains(path) && e.contains(why), "{df}: {e}");
+        }
+    }
+    // A file replacing a file of an earlier source is fine: the later one wins.
+    env.build("FROM busybox\nCOPY a/ c/ /dst/\n");
+    assert_eq!(env.read("test", "/dst/x"), "another file");
+}
