@@ -1198,7 +1198,8 @@ fn frontend_cases() -> Vec<Case> {
             none,
         ),
         Case {
-            buildkit_may_refuse: true,
+            newer_buildkit: Some("Docker 20.10's frontend knows no RUN --network"),
+            expect_files: &[("/n", "n\n")],
             ..case(
                 "run_network_none_history",
                 "FROM $BASE\nRUN --network=none echo n > /n\n",
@@ -1385,6 +1386,99 @@ fn frontend_cases() -> Vec<Case> {
             ..case(
                 "healthcheck_shell_form_is_not_expanded",
                 "FROM $BASE\nENV P=8080\nHEALTHCHECK CMD wget -q localhost:$P || exit 1\n",
+                none,
+            )
+        },
+        // --- Round three: refusals, heredoc expansion, stage ARG defaults.
+        Case {
+            must_fail: true,
+            ..case("env_without_value_fails", "FROM $BASE\nENV ALONE\n", none)
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_with_one_argument_fails",
+                "FROM $BASE\nCOPY a.txt\n",
+                ab,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "unknown_flag_fails",
+                "FROM $BASE\nCOPY --nope=1 a.txt /a\n",
+                ab,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "onbuild_from_fails",
+                "FROM $BASE\nONBUILD FROM $BASE\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "onbuild_onbuild_fails",
+                "FROM $BASE\nONBUILD ONBUILD RUN true\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "stopsignal_unknown_fails",
+                "FROM $BASE\nSTOPSIGNAL SIGBOGUS\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case("from_with_extra_words_fails", "FROM $BASE AS a b\n", none)
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_of_an_ignored_file_fails",
+                "FROM $BASE\nCOPY secret.txt /s\n",
+                |c| {
+                    file(c, ".dockerignore", "secret.txt\n");
+                    file(c, "secret.txt", "s\n");
+                },
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "json_array_with_a_number_fails",
+                "FROM $BASE\nCMD [\"a\", 1]\n",
+                none,
+            )
+        },
+        case(
+            "stage_arg_default_does_not_see_undeclared_meta_arg",
+            "ARG G=global\nFROM $BASE\nARG L=[$G]\nENV E=[$G]\nRUN echo \"$L $E\" > /x\n",
+            none,
+        ),
+        case(
+            "env_same_key_twice_in_one_line",
+            "FROM $BASE\nENV A=1 A=2 B=$A\n",
+            none,
+        ),
+        Case {
+            newer_buildkit: Some(
+                "heredocs arrived in Dockerfile 1.4; Docker 20.10's frontend fails",
+            ),
+            expect_files: &[
+                ("/expanded", "x and x\n"),
+                ("/quoted", "$V and ${V}\n"),
+                ("/sb", "shebang\n"),
+            ],
+            ..case(
+                "heredoc_copy_expansion_and_run_shebang",
+                "FROM $BASE\nENV V=x\nCOPY <<EOF /expanded\n$V and ${V}\nEOF\nCOPY <<\"EOF\" /quoted\n$V and ${V}\nEOF\nRUN <<EOF\n#!/bin/sh\necho shebang > /sb\nEOF\n",
                 none,
             )
         },
