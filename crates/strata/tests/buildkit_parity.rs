@@ -1482,6 +1482,64 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        // --- Round four: flags, quoting, directives that are comments.
+        case(
+            "syntax_directive_after_a_comment_is_a_comment",
+            "# a comment first\n# syntax=example.invalid/frontend:1\nFROM $BASE\n# syntax=example.invalid/other:1\nRUN echo ok > /ok # not a comment\n",
+            none,
+        ),
+        case(
+            "double_quote_backslashes",
+            "FROM $BASE\nENV A=\"a\\b\" B=\"a\\\\b\" C=\"x$\" D=\"\\\"\" E=\"\\'\"\nENV LEG  \"a  b\" c\n",
+            none,
+        ),
+        case(
+            "flag_values_with_quotes",
+            "FROM $BASE\nCOPY --chown=\"app\":'staff' a.txt /q\n",
+            ab,
+        ),
+        Case {
+            known_divergence: Some(
+                "BuildKit (20.10 and current) has no rule against several sources and a \
+                 destination without a slash: each source is copied to /r in turn, so /r ends \
+                 up a file holding b.txt; Strata refuses the COPY (the classic builder's rule). \
+                 The fix belongs in crates/strata-build/src/copy.rs (copy_op)",
+            ),
+            ..case(
+                "copy_two_sources_to_a_dest_without_slash",
+                "FROM $BASE\nCOPY a.txt b.txt /r\n",
+                ab,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "flag_given_twice_fails",
+                "FROM $BASE\nCOPY --chown=1 --chown=2 a.txt /a\n",
+                ab,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "flag_without_value_fails",
+                "FROM $BASE\nCOPY --chown a.txt /a\n",
+                ab,
+            )
+        },
+        Case {
+            dockerfile_at: Some("../df/App.Dockerfile"),
+            ..case(
+                "dockerignore_beside_a_dockerfile_outside_the_context",
+                "FROM $BASE\nCOPY . /app/\n",
+                |c| {
+                    file(c, ".dockerignore", "a.txt\n");
+                    file(c, "../df/App.Dockerfile.dockerignore", "b.txt\n");
+                    file(c, "a.txt", "a\n");
+                    file(c, "b.txt", "b\n");
+                },
+            )
+        },
     ]
 }
 
