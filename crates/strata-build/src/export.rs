@@ -44,7 +44,7 @@ fn shipped(
     }
     let (_, mut tar) = strata_layer::decompress(store.open_blob(&layer.digest)?)?;
     let sink = store.writer(lease)?;
-    let mut w = strata_layer::LayerWriter::new(sink, how).map_err(crate::io_err(
+    let mut w = strata_layer::LayerWriter::new_digesting(sink, how).map_err(crate::io_err(
         "compress layer",
         store.blob_path(&layer.digest),
     ))?;
@@ -52,7 +52,7 @@ fn shipped(
         "compress layer",
         store.blob_path(&layer.digest),
     ))?;
-    let (info, sink) = w.finish().map_err(crate::io_err(
+    let (info, sink) = w.finish_with(|s| Some(s.digest())).map_err(crate::io_err(
         "compress layer",
         store.blob_path(&layer.digest),
     ))?;

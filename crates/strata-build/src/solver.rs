@@ -1269,7 +1269,9 @@ impl<'a> Solver<'a> {
         } else {
             &plain
         };
-        let mut w = LayerWriter::new(sink, how).map_err(io_err("compress layer of", what))?;
+        // The store's writer hashes the blob anyway: the pipeline takes its digest.
+        let mut w =
+            LayerWriter::new_digesting(sink, how).map_err(io_err("compress layer of", what))?;
         tar(
             &mut w,
             &CreateOptions {
@@ -1277,7 +1279,9 @@ impl<'a> Solver<'a> {
                 overlay_upper: true,
             },
         )?;
-        let (info, sink) = w.finish().map_err(io_err("compress layer of", what))?;
+        let (info, sink) = w
+            .finish_with(|s| Some(s.digest()))
+            .map_err(io_err("compress layer of", what))?;
         Ok(Commit {
             blob: sink.finish()?,
             key: None,

@@ -57,7 +57,9 @@ impl<W: Write> Write for Tail<W> {
 /// An `io::Write` that takes an uncompressed tar stream and writes the compressed layer
 /// blob to a sink, computing diffID, digest and size on the way.
 pub struct LayerWriter<W: Write> {
-    diff: Digester,
+    /// `None` when the sink hashes the uncompressed tar itself (see
+    /// [`LayerWriter::new_digesting`]).
+    diff: Option<Digester>,
     uncompressed: u64,
     compressor: Compressor<Tail<W>>,
     compression: Compression,
@@ -65,15 +67,27 @@ pub struct LayerWriter<W: Write> {
 
 impl<W: Write> LayerWriter<W> {
     pub fn new(sink: W, options: &CompressOptions) -> io::Result<Self> {
+        Self::with(sink, options, false)
+    }
+
+    /// For a sink that computes the sha256 of what it is given itself (a store's blob
+    /// writer): the blob's digest — and an uncompressed blob's diffID — are then taken
+    /// from the sink by [`LayerWriter::finish_with`] rather than computed twice. Hashing
+    /// is a large share of a layer's cost once compression runs on other cores.
+    pub fn new_digesting(sink: W, options: &CompressOptions) -> io::Result<Self> {
+        Self::with(sink, options, true)
+    }
+
+    fn with(sink: W, options: &CompressOptions, sink_digests: bool) -> io::Result<Self> {
+        let compressed = options.compression != Compression::None;
         let tail = Tail {
             inner: sink,
             // An uncompressed blob's digest is its diffID: hash once.
-            digester: (options.compression != Compression::None)
-                .then(|| Algorithm::Sha256.digester()),
+            digester: (compressed && !sink_digests).then(|| Algorithm::Sha256.digester()),
             count: 0,
         };
         Ok(LayerWriter {
-            diff: Algorithm::Sha256.digester(),
+            diff: (compressed || !sink_digests).then(|| Algorithm::Sha256.digester()),
             uncompressed: 0,
             compressor: Compressor::new(tail, options)?,
             compression: options.compression,
@@ -82,11 +96,32 @@ impl<W: Write> LayerWriter<W> {
 
     /// End the compressed stream and return what was written, and the sink.
     pub fn finish(self) -> io::Result<(LayerInfo, W)> {
+        self.finish_with(|_| None)
+    }
+
+    /// As [`LayerWriter::finish`], for a writer made by [`LayerWriter::new_digesting`]:
+    /// `sink_digest` gives the sha256 of everything the sink was given.
+    pub fn finish_with(
+        self,
+        sink_digest: impl FnOnce(&W) -> Option<Digest>,
+    ) -> io::Result<(LayerInfo, W)> {
         let tail = self.compressor.finish()?;
-        let diff_id = self.diff.finish();
-        let digest = match tail.digester {
-            Some(d) => d.finish(),
-            None => diff_id.clone(),
+        let from_sink = || {
+            sink_digest(&tail.inner)
+                .filter(|d| d.algorithm() == Algorithm::Sha256)
+                .ok_or_else(|| io::Error::other("the layer sink did not give a sha256 digest"))
+        };
+        let (diff_id, digest) = match (self.diff, &tail.digester) {
+            (Some(diff), Some(d)) => (diff.finish(), d.clone().finish()),
+            (Some(diff), None) if self.compression == Compression::None => {
+                let diff_id = diff.finish();
+                (diff_id.clone(), diff_id)
+            }
+            (Some(diff), None) => (diff.finish(), from_sink()?),
+            (None, _) => {
+                let d = from_sink()?;
+                (d.clone(), d)
+            }
         };
         let info = LayerInfo {
             diff_id,
@@ -103,7 +138,9 @@ impl<W: Write> LayerWriter<W> {
 impl<W: Write> Write for LayerWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.compressor.write(buf)?;
-        self.diff.update(&buf[..n]);
+        if let Some(d) = &mut self.diff {
+            d.update(&buf[..n]);
+        }
         self.uncompressed += n as u64;
         Ok(n)
     }
@@ -192,6 +229,40 @@ mod tests {
             let mut back = Vec::new();
             r.read_to_end(&mut back).unwrap();
             assert_eq!(back, tar);
+        }
+    }
+
+    /// A sink that hashes what it is given, as a store's blob writer does.
+    struct Hashing(Vec<u8>, Digester);
+
+    impl Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            self.1.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_digesting_sink_gives_the_same_digests() {
+        let tar: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let options = CompressOptions::new(compression);
+            let (plain, blob) = write_layer(&tar[..], Vec::new(), &options).unwrap();
+            let sink = Hashing(Vec::new(), Algorithm::Sha256.digester());
+            let mut w = LayerWriter::new_digesting(sink, &options).unwrap();
+            w.write_all(&tar).unwrap();
+            let (info, sink) = w.finish_with(|s| Some(s.1.clone().finish())).unwrap();
+            assert_eq!(info, plain, "{compression:?}");
+            assert_eq!(sink.0, blob);
+            // A sink that cannot say is an error, not a wrong digest.
+            let sink = Hashing(Vec::new(), Algorithm::Sha256.digester());
+            let mut w = LayerWriter::new_digesting(sink, &options).unwrap();
+            w.write_all(&tar).unwrap();
+            assert!(w.finish_with(|_| None).is_err());
         }
     }
 }

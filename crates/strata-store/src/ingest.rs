@@ -88,6 +88,12 @@ impl<'a> BlobWriter<'a> {
         self.size
     }
 
+    /// The digest of what was written so far (the writer hashes everything it is given,
+    /// so a producer need not hash the same bytes a second time).
+    pub fn digest(&self) -> Digest {
+        self.digester.clone().finish()
+    }
+
     /// The ingest file being written.
     pub fn path(&self) -> &Path {
         &self.path

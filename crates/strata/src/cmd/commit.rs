@@ -83,7 +83,8 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
     let lease = store.lease()?;
     let mut blob = store.writer(&lease)?;
     let info = {
-        let mut w = LayerWriter::new(&mut blob, &CompressOptions::new(Compression::Gzip))?;
+        let mut w =
+            LayerWriter::new_digesting(&mut blob, &CompressOptions::new(Compression::Gzip))?;
         strata_layer::create(
             &upper,
             &mut w,
@@ -93,7 +94,7 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
             },
         )
         .with_context(|| format!("reading the container layer {}", upper.display()))?;
-        w.finish()?.0
+        w.finish_with(|b| Some(b.digest()))?.0
     };
     blob.commit(Some(&info.digest), Some(info.size))?;
 

@@ -41,7 +41,8 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     let lease = store.lease()?;
     let mut blob = store.writer(&lease)?;
     let info = {
-        let mut layer = LayerWriter::new(&mut blob, &CompressOptions::new(Compression::Gzip))?;
+        let mut layer =
+            LayerWriter::new_digesting(&mut blob, &CompressOptions::new(Compression::Gzip))?;
         let src = Path::new(&args.source);
         if args.source != "-" && src.is_dir() {
             strata_layer::create(src, &mut layer, &CreateOptions::default())
@@ -71,7 +72,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
             )
             .with_context(|| format!("invalid root filesystem archive {}", args.source))?;
         }
-        let (info, _): (LayerInfo, _) = layer.finish()?;
+        let (info, _): (LayerInfo, _) = layer.finish_with(|b| Some(b.digest()))?;
         info
     };
     blob.commit(Some(&info.digest), Some(info.size))?;
