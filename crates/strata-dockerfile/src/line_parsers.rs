@@ -529,6 +529,10 @@ mod tests {
         assert_eq!(parse_json(" [\"a\"]"), Ok(vec!["a".to_string()]));
         assert_eq!(parse_json("[1]"), Err(JsonError::NotStringArray));
         assert_eq!(parse_json("['a']"), Err(JsonError::NotJson));
+        // Text after the array makes it shell form, as current BuildKit's json.Unmarshal
+        // (Docker 20.10's JSON decoder stopped after the array).
+        assert_eq!(parse_json("[\"a\"] x"), Err(JsonError::NotJson));
+        assert_eq!(parse_json("[\"a\",]"), Err(JsonError::NotJson));
         let deep = format!("[{}{}]", "[".repeat(200), "]".repeat(200));
         assert_eq!(parse_json(&deep), Err(JsonError::NotStringArray));
     }

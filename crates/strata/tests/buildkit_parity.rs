@@ -1540,6 +1540,88 @@ fn frontend_cases() -> Vec<Case> {
                 },
             )
         },
+        // --- Round five: escapes at line ends, JSON look-alikes, more refusals.
+        case(
+            "escaped_escape_token_at_line_end",
+            "FROM $BASE\nENV A=x\\\\\nENV B=y\nRUN echo \"$A|$B\" > /x\n",
+            none,
+        ),
+        case(
+            "json_look_alikes_are_shell_form",
+            "FROM $BASE\nCMD [\"a\" \"b\"]\nENTRYPOINT [\"echo\",\"x\",]\nONBUILD CMD [\"json\", \"trigger\"]\n",
+            none,
+        ),
+        Case {
+            newer_buildkit: Some(
+                "Docker 20.10 reads a JSON array with text after it as exec form (a JSON \
+                 decoder stops after the array); current BuildKit unmarshals the whole text, \
+                 so it is shell form (strata-dockerfile's json_detection)",
+            ),
+            expect_files: &[("/s", "shell\n")],
+            ..case(
+                "json_array_followed_by_text_is_shell_form",
+                "FROM $BASE\nRUN [\"false\"] || echo shell > /s\n",
+                none,
+            )
+        },
+        case(
+            "expansion_default_with_escaped_brace_and_quotes",
+            "FROM $BASE\nENV A=${U:-a\\}b} B=${U:-'q $x'} C=\"${U:-x\\\"y}\"\n",
+            none,
+        ),
+        Case {
+            newer_history: &[("ARG V", "ARG V=2"), ("ARG W", "ARG W=2-w")],
+            ..case(
+                "meta_arg_declared_twice",
+                "ARG V=1\nARG V=2\nARG W=$V-w\nFROM $BASE\nARG V\nARG W\nRUN echo $V $W > /x\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "volume_with_an_empty_string_fails",
+                "FROM $BASE\nVOLUME [\"\"]\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "shell_not_in_json_form_fails",
+                "FROM $BASE\nSHELL /bin/sh -c\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "healthcheck_unknown_option_fails",
+                "FROM $BASE\nHEALTHCHECK --bogus=1 CMD true\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case("invalid_stage_name_fails", "FROM $BASE AS 1abc\n", none)
+        },
+        Case {
+            must_fail: true,
+            ..case("arg_without_a_name_fails", "FROM $BASE\nARG =x\n", none)
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "instruction_without_arguments_fails",
+                "FROM $BASE\nWORKDIR\n",
+                none,
+            )
+        },
+        case(
+            "maintainer_and_label_across_continuations",
+            "FROM $BASE\nMAINTAINER a \\\n  b\nLABEL x=\"1 \\\n2\" \\\n  y=3\n",
+            none,
+        ),
     ]
 }
 
