@@ -1622,6 +1622,43 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nMAINTAINER a \\\n  b\nLABEL x=\"1 \\\n2\" \\\n  y=3\n",
             none,
         ),
+        // --- Round six: .dockerignore syntax corners, globs from variables.
+        case(
+            "dockerignore_classes_escapes_and_crlf",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                file(
+                    c,
+                    ".dockerignore",
+                    "\u{feff}[ab].txt\r\nfile?.md\r\n**/x/**/y\r\n\\#hash\r\n! a.txt\r\n  # not a comment once trimmed\r\n",
+                );
+                file(c, "a.txt", "a\n");
+                file(c, "b.txt", "b\n");
+                file(c, "c.txt", "c\n");
+                file(c, "file1.md", "1\n");
+                file(c, "file10.md", "10\n");
+                file(c, "p/x/q/y", "y\n");
+                file(c, "x/y", "y2\n");
+                file(c, "#hash", "h\n");
+                file(c, "# not a comment once trimmed", "n\n");
+            },
+        ),
+        case(
+            "copy_glob_from_a_variable",
+            "FROM $BASE\nENV G=*.txt D=dir/s*\nCOPY $G /g/\nCOPY ${D} /s/\n",
+            ab_tree,
+        ),
+        case(
+            "dockerignore_excluded_dir_reincluded_by_double_star",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                file(c, ".dockerignore", "docs\n!docs/**/*.md\n");
+                file(c, "docs/a.md", "a\n");
+                file(c, "docs/b.txt", "b\n");
+                file(c, "docs/sub/c.md", "c\n");
+                file(c, "docs/sub/d.png", "d\n");
+            },
+        ),
     ]
 }
 
