@@ -30,8 +30,20 @@
 //! behaviour and Strata follows current BuildKit; each such case says so
 //! ([`Case::newer_buildkit`], [`Case::newer_history`]): a symbolic `--chmod` (20.10 ignores
 //! it), an octal `--chmod` on setuid/sticky sources (20.10 keeps those bits), the
-//! `HEALTHCHECK` history line (current BuildKit prints StartInterval), and `ARG NAME`
-//! inheriting a meta ARG's value (current BuildKit writes `ARG NAME=value`).
+//! `HEALTHCHECK` history line (current BuildKit prints StartInterval), an `ARG` line's
+//! history (current BuildKit writes the value the ARG gets, from a `--build-arg`, a meta
+//! ARG or a predefined one), a redeclared ARG listed once in RUN history, `${V-w}` and
+//! `${V+w}` (20.10 refuses them), heredocs and `RUN --network` (20.10 knows neither), and a
+//! JSON array followed by more text (shell form now). A newer-BuildKit case can name files
+//! Strata's image must hold ([`Case::expect_files`]), so it still checks Strata's result.
+//!
+//! A case can also carry a [`Case::known_divergence`]: a difference whose fix lies outside
+//! the Dockerfile frontend, named with where it belongs. It is built and compared, its
+//! mismatches printed without failing the test, and the test fails once it builds the same.
+//!
+//! Besides the Dockerfile, a case can give `--target`, `--build-arg`s, environment variables
+//! for both clients (a bare `--build-arg NAME` reads them) and put the Dockerfile inside the
+//! context ([`Case::dockerfile_at`]) to exercise `.dockerignore` rules about it.
 
 mod common;
 
@@ -1659,6 +1671,29 @@ fn frontend_cases() -> Vec<Case> {
                 file(c, "docs/sub/d.png", "d\n");
             },
         ),
+        // --- Round seven: ONBUILD with ARG, proxies declared, predefined ARGs overridden.
+        case(
+            "onbuild_arg_and_env_triggers",
+            "FROM $BASE AS a\nONBUILD ARG X=1\nONBUILD ENV Y=$X-y\nONBUILD RUN echo $X $Y > /t\nFROM a\nRUN echo $X $Y > /u\n",
+            none,
+        ),
+        Case {
+            build_args: &["HTTP_PROXY=http://proxy.invalid:3128"],
+            newer_history: &[("ARG HTTP_PROXY", "ARG HTTP_PROXY=http://proxy.invalid:3128")],
+            ..case(
+                "proxy_arg_declared_in_the_stage",
+                "FROM $BASE\nARG HTTP_PROXY\nRUN echo $HTTP_PROXY > /p\n",
+                none,
+            )
+        },
+        Case {
+            newer_history: &[("ARG TARGETARCH", "ARG TARGETARCH=foo")],
+            ..case(
+                "predefined_arg_overridden_by_a_meta_default",
+                "ARG TARGETARCH=foo\nFROM $BASE\nARG TARGETARCH\nARG TARGETOS=custom\nRUN echo $TARGETARCH $TARGETOS > /x\n",
+                none,
+            )
+        },
     ]
 }
 
