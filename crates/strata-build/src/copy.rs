@@ -576,6 +576,8 @@ impl Solver<'_> {
         let local: Vec<&String> = srcs.iter().filter(|s| !is_url(s)).collect();
         // Source root: the context, or a read-only view of another stage/image.
         let mut ctx_opt: Option<Arc<Context>> = None;
+        // With `--from`, the snapshot directories behind the view, topmost first.
+        let mut from_layers: Vec<PathBuf> = Vec::new();
         let (source_root, source_key, view): (PathBuf, String, Option<View>) = match &c.from {
             None if local.is_empty() => (PathBuf::new(), "none".into(), None),
             None => {
@@ -593,6 +595,7 @@ impl Solver<'_> {
                 let mut l = self.snapshots.ensure(self.store, &state.layers)?;
                 l.reverse();
                 let v = View::open(&self.snapshots, &l)?;
+                from_layers = l;
                 (v.path().to_path_buf(), state.key.to_string(), Some(v))
             }
         };
@@ -891,6 +894,7 @@ impl Solver<'_> {
                 check_conflicts(&items, parents_from)?;
                 let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
                 let mut links = HardLinks::default();
+                let mut shared: std::collections::HashSet<(u64, u64)> = Default::default();
                 for it in &items {
                     fsutil::make_parents(upper, parents_from, &it.dst, &cm)?;
                     let dst = upper.join(it.dst.trim_start_matches('/'));
@@ -913,7 +917,29 @@ impl Solver<'_> {
                                         let first = upper.join(first.trim_start_matches('/'));
                                         fsutil::hard_link(&first, &dst)?;
                                     }
-                                    None => fsutil::copy_leaf(&it.src, m, &dst, &cm)?,
+                                    None => {
+                                        // A file of another stage or image: share the
+                                        // snapshot's inode when that changes nothing.
+                                        let real = (!from_layers.is_empty())
+                                            .then(|| it.src.strip_prefix(&source_root).ok())
+                                            .flatten()
+                                            .and_then(|rel| {
+                                                fsutil::lookup(&from_layers, &rel.to_string_lossy())
+                                            });
+                                        // Each snapshot file once: two names of one
+                                        // inode would be written as a hardlink.
+                                        let linked = match real {
+                                            Some((real, rm))
+                                                if shared.insert((rm.dev(), rm.ino())) =>
+                                            {
+                                                fsutil::link_leaf(&real, m, &dst, &cm)?
+                                            }
+                                            _ => false,
+                                        };
+                                        if !linked {
+                                            fsutil::copy_leaf(&it.src, m, &dst, &cm)?;
+                                        }
+                                    }
                                 }
                             }
                         }

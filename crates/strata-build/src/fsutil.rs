@@ -310,6 +310,55 @@ pub fn copy_leaf(src: &Path, meta: &fs::Metadata, dst: &Path, cm: &CopyMeta) -> 
     set_times(dst, meta)
 }
 
+/// Copy the regular file `src` (as seen through a read-only snapshot view; `real` is the
+/// same file in its snapshot directory) to `dst` by making `dst` another name of `real`,
+/// when that gives exactly what [`copy_leaf`] would write: same owner and mode after the
+/// copy's `--chown`/`--chmod`, no extended attributes (the copy does not carry them).
+/// Returns whether it linked; `false` leaves `dst` as it was, for [`copy_leaf`].
+///
+/// Snapshot directories are never written once committed (overlay mounts use them
+/// read-only), so sharing their inodes is safe, and it spares `COPY --from` writing the
+/// data of every file a second time. Never used for context files, which the user edits.
+pub fn link_leaf(real: &Path, meta: &fs::Metadata, dst: &Path, cm: &CopyMeta) -> Result<bool> {
+    if !meta.is_file()
+        || (meta.uid(), meta.gid()) != cm.owner
+        || cm.mode_for(meta.mode(), false) != meta.mode() & 0o7777
+    {
+        return Ok(false);
+    }
+    let Ok(rm) = fs::symlink_metadata(real) else {
+        return Ok(false);
+    };
+    let same = rm.is_file()
+        && rm.ino() == meta.ino()
+        && rm.len() == meta.len()
+        && rm.mtime() == meta.mtime()
+        && rm.mtime_nsec() == meta.mtime_nsec()
+        && rm.mode() == meta.mode();
+    if !same || has_xattrs(real) {
+        return Ok(false);
+    }
+    if let Ok(m) = fs::symlink_metadata(dst) {
+        if m.is_dir() {
+            fs::remove_dir_all(dst).map_err(io_err("remove", dst))?;
+        } else {
+            fs::remove_file(dst).map_err(io_err("remove", dst))?;
+        }
+    }
+    // Another filesystem, too many links: copy instead.
+    Ok(fs::hard_link(real, dst).is_ok())
+}
+
+/// Whether `path` (not followed) has extended attributes, or cannot say.
+fn has_xattrs(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: a valid C string; a null buffer of size 0 asks only for the list's length.
+    let n = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
+    n != 0
+}
+
 /// Make `dst` another name of the file `first` (written earlier by the same copy),
 /// replacing whatever is at `dst`.
 pub fn hard_link(first: &Path, dst: &Path) -> Result<()> {

@@ -100,3 +100,47 @@ fn intermediate_layers_stay_uncompressed_and_shipped_ones_are_gzip() {
     assert!(env.layer_media_types("test").iter().all(|m| m == gz));
     assert_eq!(env.read("test", "/x").trim(), "x");
 }
+
+/// `COPY --from` shares the other stage's snapshot files where a copy would not change
+/// them; that must stay invisible: writing to the copy later never reaches the source,
+/// `--chown`/`--chmod` still apply, and one file copied under two names in one COPY is two
+/// files, not a hardlink.
+#[test]
+fn copy_from_a_stage_behaves_as_a_copy() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(env) = env(&[]) else { return };
+    let df = "FROM busybox AS b\n\
+              RUN mkdir /out && echo data > /out/f && echo two > /out/g && chmod 640 /out/g\n\
+              FROM busybox AS mid\n\
+              COPY --from=b /out/ /dst/\n\
+              COPY --from=b --parents /out/./f /out/f /twice/\n\
+              COPY --from=b --chmod=600 /out/f /moded\n\
+              RUN echo changed >> /dst/f && chmod 600 /dst/g\n\
+              FROM busybox\n\
+              COPY --from=mid /dst/ /mid/\n\
+              COPY --from=b /out/ /orig/\n\
+              COPY --chown=7:8 --from=b /out/f /owned\n";
+    env.build_with(df, |o| {
+        o.target = Some("mid".into());
+        o.tags = vec!["mid".into()];
+    });
+    env.build(df);
+    let root = env.rootfs("test");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let meta = |p: &str| std::fs::symlink_metadata(root.join(p)).unwrap();
+    assert_eq!(read("orig/f"), "data\n");
+    assert_eq!(meta("orig/g").mode() & 0o7777, 0o640);
+    assert_eq!(read("mid/f"), "data\nchanged\n");
+    assert_eq!(meta("mid/g").mode() & 0o7777, 0o600);
+    assert_eq!((meta("owned").uid(), meta("owned").gid()), (7, 8));
+    let mid = env.rootfs("mid");
+    for p in ["twice/f", "twice/out/f"] {
+        let m = std::fs::symlink_metadata(mid.join(p)).unwrap();
+        assert_eq!(m.nlink(), 1, "{p} is a hardlink");
+        assert_eq!(std::fs::read_to_string(mid.join(p)).unwrap(), "data\n");
+    }
+    assert_eq!(
+        std::fs::symlink_metadata(mid.join("moded")).unwrap().mode() & 0o7777,
+        0o600
+    );
+}
