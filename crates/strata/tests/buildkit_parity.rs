@@ -21,8 +21,9 @@
 //!   Labels, StopSignal, Healthcheck, Shell, OnBuild (a key left out equals null), and the
 //!   history's `created_by` strings and `empty_layer` flags.
 //!
-//! All cases run in one test so that one dockerd and one base image serve them; mismatches
-//! are collected and reported together, naming each case. Cases BuildKit 20.10 refuses (a
+//! All cases run in one test so that one dockerd and one base image serve them, two cases
+//! at a time (each case's two builds also run side by side); mismatches are collected and
+//! reported together, naming each case. Cases BuildKit 20.10 refuses (a
 //! flag it does not know yet) are marked as such and reported as skipped, with its error.
 //! `STRATA_PARITY_CASES=name,name` runs only the cases whose names contain one of those.
 //!
@@ -2096,6 +2097,15 @@ impl BuildOpts<'_> {
 }
 
 impl Builders<'_> {
+    /// Build with both at once (Strata here, BuildKit on a second thread): (Strata, BuildKit).
+    fn both(&self, dockerfile: &Path, ctx: &Path, tag: &str, o: &BuildOpts) -> (Output, Output) {
+        std::thread::scope(|scope| {
+            let k = scope.spawn(|| self.buildkit_build(dockerfile, ctx, tag, o));
+            let s = self.strata_build(dockerfile, ctx, tag, o);
+            (s, k.join().expect("docker build"))
+        })
+    }
+
     fn strata_build(&self, dockerfile: &Path, ctx: &Path, tag: &str, o: &BuildOpts) -> Output {
         let mut cmd = self.env.cmd();
         cmd.arg("build");
@@ -2160,9 +2170,12 @@ fn base_rootfs(env: &Env) -> PathBuf {
     rootfs
 }
 
+/// A case's mismatches (empty: the same), or why it was skipped.
+type CaseResult = Result<Vec<String>, String>;
+
 /// Build one case with both builders and compare; returns the mismatches (empty: same), or
 /// `Err(reason)` when the case is skipped.
-fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec<String>, String> {
+fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> CaseResult {
     let case_dir = work.join(c.name);
     let ctx = case_dir.join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
@@ -2188,8 +2201,7 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
     let mut out = Vec::new();
     if let Some((tag, text)) = c.parent {
         let df = write_df("Dockerfile.parent", text);
-        let s = b.strata_build(&df, &ctx, tag, &BuildOpts::default());
-        let k = b.buildkit_build(&df, &ctx, tag, &BuildOpts::default());
+        let (s, k) = b.both(&df, &ctx, tag, &BuildOpts::default());
         if !s.status.success() || !k.status.success() {
             out.push(format!(
                 "parent image: Strata {} BuildKit {}\nStrata: {}\nBuildKit: {}",
@@ -2211,11 +2223,10 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
         target: c.target,
         env: c.env,
     };
-    let k = b.buildkit_build(&df, &ctx, &tag, &opts);
+    let (s, k) = b.both(&df, &ctx, &tag, &opts);
     if !k.status.success() && c.buildkit_may_refuse {
         return Err(format!("BuildKit 20.10 refuses it: {}", stderr_tail(&k)));
     }
-    let s = b.strata_build(&df, &ctx, &tag, &opts);
     if c.must_fail {
         return Ok(match (s.status.success(), k.status.success()) {
             (false, false) => Vec::new(),
@@ -2268,9 +2279,15 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> Result<Vec
         }
     }
     let k_tar = case_dir.join("buildkit.tar");
-    b.env.ok(&["save", "-o", s_tar.to_str().unwrap(), &tag]);
-    b.docker.run(&["save", "-o", k_tar.to_str().unwrap(), &tag]);
-    let (si, ki) = (read_archive(&s_tar), read_archive(&k_tar));
+    let (si, ki) = std::thread::scope(|scope| {
+        let k = scope.spawn(|| {
+            b.docker.run(&["save", "-o", k_tar.to_str().unwrap(), &tag]);
+            read_archive(&k_tar)
+        });
+        b.env.ok(&["save", "-o", s_tar.to_str().unwrap(), &tag]);
+        let si = read_archive(&s_tar);
+        (si, k.join().expect("docker save"))
+    });
     check_files(&si, c.expect_files, &mut out);
     compare_fs(&si, &ki, started, &mut out);
     compare_config(&si, &ki, c.newer_history, &mut out);
@@ -2314,38 +2331,72 @@ fn strata_builds_like_buildkit() {
         - 1;
     let work = env.path("cases");
     let filter = std::env::var("STRATA_PARITY_CASES").ok();
+    let queue: Vec<Case> = cases()
+        .into_iter()
+        .chain(frontend_cases())
+        .filter(|c| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.split(',').any(|n| c.name.contains(n)))
+        })
+        .collect();
+    let mut names = std::collections::HashSet::new();
+    for c in &queue {
+        assert!(names.insert(c.name), "two cases are named {}", c.name);
+    }
+    // Two cases at a time: BuildKit's RUN spends most of its second waiting on container
+    // set-up, so two workers roughly halve the wall time on two cores.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<(usize, CaseResult)>> = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(c) = queue.get(i) else { break };
+                    let t = std::time::Instant::now();
+                    let r = run_case(&builders, c, &work, started);
+                    let status = match &r {
+                        Err(reason) => format!("skipped: {reason}"),
+                        Ok(m) => format!(
+                            "{} ({:.1}s)",
+                            match (m.is_empty(), c.known_divergence.is_some()) {
+                                (true, false) => "same",
+                                (false, false) => "DIFFERS",
+                                (false, true) => "differs (known)",
+                                (true, true) => "SAME (known divergence fixed)",
+                            },
+                            t.elapsed().as_secs_f64()
+                        ),
+                    };
+                    eprintln!("{:<45} {status}", c.name);
+                    results.lock().unwrap().push((i, r));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
     let mut report = Vec::new();
     let mut skipped = Vec::new();
     let mut known = Vec::new();
     let mut ran = 0;
-    for c in cases().into_iter().chain(frontend_cases()) {
-        if let Some(f) = &filter
-            && !f.split(',').any(|n| c.name.contains(n))
-        {
-            continue;
-        }
-        let t = std::time::Instant::now();
-        match run_case(&builders, &c, &work, started) {
+    for (i, r) in results {
+        let c = &queue[i];
+        match r {
             Ok(mismatches) => {
                 ran += 1;
-                eprintln!(
-                    "{:<45} {} ({:.1}s)",
-                    c.name,
-                    match (mismatches.is_empty(), c.known_divergence.is_some()) {
-                        (true, false) => "same",
-                        (false, false) => "DIFFERS",
-                        (false, true) => "differs (known)",
-                        (true, true) => "SAME (known divergence fixed)",
-                    },
-                    t.elapsed().as_secs_f64()
-                );
                 match (c.known_divergence, mismatches.is_empty()) {
                     (None, true) => {}
                     (None, false) => {
                         report.push(format!("== {}\n{}", c.name, mismatches.join("\n")));
                     }
                     (Some(why), false) => {
-                        eprintln!("  known divergence: {why}\n  {}", mismatches.join("\n  "));
+                        eprintln!(
+                            "known divergence in {}: {why}\n  {}",
+                            c.name,
+                            mismatches.join("\n  ")
+                        );
                         known.push(c.name);
                     }
                     (Some(_), true) => report.push(format!(
@@ -2354,10 +2405,7 @@ fn strata_builds_like_buildkit() {
                     )),
                 }
             }
-            Err(reason) => {
-                eprintln!("{:<45} skipped: {reason}", c.name);
-                skipped.push(c.name);
-            }
+            Err(_) => skipped.push(c.name),
         }
     }
     assert!(ran > 0, "no case ran (STRATA_PARITY_CASES={filter:?})");
