@@ -1695,6 +1695,66 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        // --- Round eight: build-arg values taken literally, duplicate stage names, pattern
+        // substitutions.
+        Case {
+            build_args: &["X=a b $HOME", "Y=k=v"],
+            newer_history: &[("ARG X", "ARG X=a b $HOME"), ("ARG Y", "ARG Y=k=v")],
+            ..case(
+                "build_arg_values_are_not_expanded",
+                "FROM $BASE\nARG X\nARG Y\nENV E=$X\nRUN echo \"$X|$Y\" > /x\n",
+                none,
+            )
+        },
+        case(
+            "duplicate_stage_names_from_takes_the_latest",
+            "FROM $BASE AS a\nRUN echo 1 > /v\nFROM $BASE AS a\nRUN echo 2 > /v\nFROM a\nRUN cat /v > /seen\n",
+            none,
+        ),
+        Case {
+            known_divergence: Some(
+                "with two stages of one name, BuildKit's COPY --from takes the last one (its \
+                 stage table maps the name to the latest stage); Strata's solver takes the first \
+                 (crates/strata-build/src/solver.rs, find_done_stage; the planner's \
+                 find_source_stage in frontend.rs follows it and must change with it)",
+            ),
+            ..case(
+                "duplicate_stage_names_copy_from_takes_the_last",
+                "FROM $BASE AS a\nRUN echo 1 > /v\nFROM $BASE AS a\nRUN echo 2 > /v\nFROM $BASE\nCOPY --from=a /v /v\n",
+                none,
+            )
+        },
+        Case {
+            newer_buildkit: Some(
+                "Docker 20.10 refuses ${V#p}, ${V%p} and ${V/p/r}; current BuildKit has them",
+            ),
+            expect_files: &[(
+                "/subst",
+                "to/file.tar.gz|file.tar.gz|path/to/file.tar|path/to/file|path/TO/file.tar.gz|paTh/To/file.Tar.gz\n",
+            )],
+            ..case(
+                "expansion_pattern_substitutions",
+                "FROM $BASE\nENV V=path/to/file.tar.gz\nENV S=\"${V#*/}|${V##*/}|${V%.*}|${V%%.*}|${V/to/TO}|${V//t/T}\"\nRUN echo \"$S\" > /subst\n",
+                none,
+            )
+        },
+        case(
+            "cmd_with_an_empty_string",
+            "FROM $BASE\nCMD [\"\"]\nENTRYPOINT [\"\", \"x\"]\n",
+            none,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "label_with_a_blank_name_fails",
+                "FROM $BASE\nLABEL =v\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case("env_with_a_blank_name_fails", "FROM $BASE\nENV =v\n", none)
+        },
     ]
 }
 
