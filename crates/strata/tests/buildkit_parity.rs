@@ -1755,6 +1755,55 @@ fn frontend_cases() -> Vec<Case> {
             must_fail: true,
             ..case("env_with_a_blank_name_fails", "FROM $BASE\nENV =v\n", none)
         },
+        // --- Whole Dockerfiles in the shape projects write them.
+        case(
+            "realistic_node_style",
+            "ARG BASE_IMAGE=$BASE\nFROM ${BASE_IMAGE} AS deps\nWORKDIR /app\nCOPY package*.json ./\nRUN mkdir -p node_modules && cp package.json node_modules/marker\n\n\
+             FROM ${BASE_IMAGE} AS build\nWORKDIR /app\nCOPY --from=deps /app/node_modules ./node_modules\nCOPY . .\nRUN echo built > dist.txt\n\n\
+             FROM ${BASE_IMAGE}\nENV NODE_ENV production\nWORKDIR /app\nCOPY --from=build --chown=app:app /app/dist.txt /app/node_modules ./\n\
+             USER app\nEXPOSE 3000\nCMD [\"node\", \"server.js\"]\n",
+            |c| {
+                file(c, ".dockerignore", "node_modules\n*.log\n.git\n");
+                file(c, "package.json", "{\"name\":\"x\"}\n");
+                file(c, "package-lock.json", "{}\n");
+                file(c, "src/index.js", "console.log(1)\n");
+                file(c, "node_modules/left/pad.js", "pad\n");
+                file(c, "npm-debug.log", "log\n");
+                file(c, ".git/HEAD", "ref\n");
+            },
+        ),
+        Case {
+            build_args: &["VERSION=1.2.3"],
+            ..case(
+                "realistic_go_style",
+                "FROM $BASE AS builder\nARG VERSION=dev\nENV CGO_ENABLED=0 GOOS=linux\nWORKDIR /src\nCOPY go.mod go.sum ./\n\
+                 RUN echo \"mod download\" > /tmp/log\nCOPY . .\n\
+                 RUN mkdir -p /out && echo \"bin $VERSION\" > /out/app && chmod 755 /out/app\n\n\
+                 FROM scratch\nCOPY --from=builder /out/app /app\nCOPY --from=builder /etc/passwd /etc/passwd\nUSER 65534\nENTRYPOINT [\"/app\"]\n",
+                |c| {
+                    file(c, "go.mod", "module x\n");
+                    file(c, "go.sum", "");
+                    file(c, "main.go", "package main\n");
+                },
+            )
+        },
+        case(
+            "realistic_python_style",
+            "FROM $BASE\n\
+             LABEL org.opencontainers.image.source=\"https://example.com/repo\" \\\n      maintainer=\"Someone <s@example.com>\"\n\
+             ENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1 \\\n    APP_HOME=/srv/app\n\
+             WORKDIR $APP_HOME\nCOPY requirements.txt .\n\
+             RUN set -eux; \\\n    mkdir -p $APP_HOME/data; \\\n    # a comment inside the RUN\n    echo ok > $APP_HOME/data/ok\n\
+             COPY --chown=1000:1000 . .\nVOLUME [\"/srv/app/data\"]\nEXPOSE 8000/tcp\nSTOPSIGNAL SIGINT\n\
+             ENTRYPOINT [\"python\", \"-m\", \"app\"]\nCMD [\"--port\", \"8000\"]\n",
+            |c| {
+                file(c, "requirements.txt", "flask\n");
+                file(c, "app/__init__.py", "");
+                file(c, "app/__main__.py", "print(1)\n");
+                file(c, ".dockerignore", "**/__pycache__\n*.pyc\n");
+                file(c, "app/__pycache__/x.pyc", "c\n");
+            },
+        ),
     ]
 }
 
