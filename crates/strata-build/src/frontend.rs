@@ -185,6 +185,13 @@ pub fn plan(
         });
     }
     let mut global: BTreeMap<String, String> = platform_args(platform);
+    // A `--build-arg` naming a predefined ARG replaces its value everywhere, FROM lines and
+    // meta ARG defaults included, as in BuildKit.
+    for (k, v) in global.iter_mut() {
+        if let Some(o) = build_args.get(k) {
+            *v = o.to_string();
+        }
+    }
     let mut declared_meta = Vec::new();
     for (meta, arg) in &ins.meta_args {
         for a in &arg.args {
@@ -560,6 +567,17 @@ FROM scratch AS b
             p.bases[0],
             Base::Image(format!("img-{}", Platform::host().architecture))
         );
+    }
+
+    #[test]
+    fn a_build_arg_replaces_a_predefined_arg_in_the_global_scope() {
+        let (i, lex) = ins("ARG M=$TARGETARCH\nFROM img-${TARGETARCH}\n");
+        let ba = BuildArgs::parse(&["TARGETARCH=foo".into()]).unwrap();
+        let p = plan(&i, &lex, None, &ba, &Platform::host()).unwrap();
+        assert_eq!(p.bases[0], Base::Image("img-foo".into()));
+        assert_eq!(p.global_args["M"], "foo");
+        assert_eq!(p.global_args["TARGETARCH"], "foo");
+        assert_eq!(p.global_args["TARGETOS"], Platform::host().os);
     }
 
     #[test]

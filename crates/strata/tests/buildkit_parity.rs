@@ -1755,6 +1755,18 @@ fn frontend_cases() -> Vec<Case> {
             must_fail: true,
             ..case("env_with_a_blank_name_fails", "FROM $BASE\nENV =v\n", none)
         },
+        Case {
+            build_args: &["TARGETARCH=foo"],
+            newer_history: &[
+                ("ARG M", "ARG M=foo"),
+                ("ARG TARGETARCH", "ARG TARGETARCH=foo"),
+            ],
+            ..case(
+                "build_arg_overrides_a_predefined_arg",
+                "ARG M=$TARGETARCH\nFROM $BASE\nARG M\nARG TARGETARCH\nRUN echo $M $TARGETARCH > /x\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
