@@ -159,6 +159,22 @@ fn copy_and_add() {
 }
 
 #[test]
+fn empty_flag_values_are_no_flags() {
+    // BuildKit's string flags default to "", which means "not given": `--from=` copies from
+    // the context, `--chown=` changes no owner, `FROM --platform=` names no platform.
+    let CommandKind::Copy(c) = one("COPY --from= --chown= --chmod= a /b") else {
+        panic!()
+    };
+    assert!(c.from.is_none() && c.chown.is_none() && c.chmod.is_none());
+    let CommandKind::Add(a) = one("ADD --chown= --checksum= a /b") else {
+        panic!()
+    };
+    assert!(a.chown.is_none() && a.checksum.is_none());
+    let t = typed("FROM --platform= scratch\n");
+    assert_eq!(t.stages[0].platform, None);
+}
+
+#[test]
 fn healthcheck_forms() {
     let CommandKind::Healthcheck(Healthcheck::Check {
         test,

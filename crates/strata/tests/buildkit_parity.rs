@@ -1767,6 +1767,11 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "empty_flag_values_mean_no_flag",
+            "FROM --platform= $BASE\nCOPY --from= a.txt /a\nCOPY --chown= b.txt /b\nADD --chown= c.md /c\n",
+            ab,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",

@@ -433,8 +433,11 @@ fn node_args(node: &Instruction) -> Vec<String> {
     }
 }
 
+/// A string flag's value; an empty one (`--from=`) is no flag at all, as BuildKit's flag
+/// defaults are empty strings that mean "not given".
 fn flag_value(v: Option<(String, Span)>) -> Option<FlagValue> {
-    v.map(|(value, span)| FlagValue { value, span })
+    v.filter(|(value, _)| !value.is_empty())
+        .map(|(value, span)| FlagValue { value, span })
 }
 
 /// Check one instruction.
@@ -786,7 +789,8 @@ fn parse_from(req: &Req<'_>) -> Result<CommandKind, Error> {
         stage_name_as_written: as_written,
         as_keyword: as_kw,
         stage_name_span: name_span,
-        platform: f.string_at("platform"),
+        // `--platform=` is no platform, as an empty flag value is in BuildKit.
+        platform: f.string_at("platform").filter(|(p, _)| !p.is_empty()),
     }))
 }
 
