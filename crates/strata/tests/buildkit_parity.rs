@@ -1772,6 +1772,35 @@ fn frontend_cases() -> Vec<Case> {
             "FROM --platform= $BASE\nCOPY --from= a.txt /a\nCOPY --chown= b.txt /b\nADD --chown= c.md /c\n",
             ab,
         ),
+        Case {
+            newer_history: &[(
+                "HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"0s\" \"0s\" \"0s\" '\\x00'}",
+                "HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}",
+            )],
+            ..case(
+                "healthcheck_empty_option_values",
+                "FROM $BASE\nHEALTHCHECK --interval= --timeout= --retries= CMD true\n",
+                none,
+            )
+        },
+        case(
+            "odd_keys_and_protocols",
+            "FROM $BASE\nENV my.key=v my-key=w _k=x\nLABEL ключ=значение \"with space\"=1\nEXPOSE 80/sctp 9/udp\n",
+            none,
+        ),
+        case(
+            "scratch_with_workdir_and_relative_copy",
+            "FROM scratch\nWORKDIR /app\nCOPY a.txt .\nWORKDIR sub\nCOPY --chown=7:8 b.txt ./\n",
+            ab,
+        ),
+        Case {
+            must_fail: true,
+            ..case(
+                "scratch_chown_by_name_fails",
+                "FROM scratch\nCOPY --chown=app a.txt /\n",
+                ab,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
