@@ -184,6 +184,24 @@ fn dockerfile_on_stdin_and_plain_progress() {
 }
 
 #[test]
+fn a_dockerfile_that_is_not_utf8_builds() {
+    // BuildKit reads the Dockerfile as bytes: a Latin-1 comment is fine, and a Latin-1 byte
+    // that reaches the config becomes U+FFFD (Go's JSON encoding), as here.
+    let Some(env) = setup(&[]) else {
+        return;
+    };
+    std::fs::write(
+        env.ctx.join("Dockerfile"),
+        b"FROM busybox\n# caf\xe9\nLABEL a=\"caf\xe9\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = build_ctx(&env, &["-t", "latin1:1"]);
+    assert!(ok, "{err}");
+    let (cfg, _) = image(&env, "docker.io/library/latin1:1");
+    assert_eq!(cfg["config"]["Labels"]["a"], "caf\u{fffd}");
+}
+
+#[test]
 fn outputs_oci_docker_and_local() {
     let Some(env) = setup(&[("f", "F")]) else {
         return;

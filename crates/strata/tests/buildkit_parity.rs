@@ -202,6 +202,8 @@ struct Case {
     /// not fail the test, and the test fails once the case builds the same (the marker is
     /// then to be removed).
     known_divergence: Option<&'static str>,
+    /// Write the Dockerfile in Latin-1 (one byte per character), so that it is not UTF-8.
+    latin1: bool,
 }
 
 fn none(_: &Path) {}
@@ -235,6 +237,7 @@ const fn case(name: &'static str, dockerfile: &'static str, setup: fn(&Path)) ->
         dockerfile_at: None,
         expect_files: &[],
         known_divergence: None,
+        latin1: false,
     }
 }
 
@@ -1801,6 +1804,14 @@ fn frontend_cases() -> Vec<Case> {
                 ab,
             )
         },
+        Case {
+            latin1: true,
+            ..case(
+                "dockerfile_that_is_not_utf8",
+                "FROM $BASE\n# café, a Latin-1 comment\nLABEL a=\"café\" b=ok\nENV E=\"né\"\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
@@ -2350,7 +2361,15 @@ fn run_case(b: &Builders<'_>, c: &Case, work: &Path, started: u64) -> CaseResult
     ]));
     let write_df = |name: &str, text: &str| {
         let p = case_dir.join(name);
-        std::fs::write(&p, text.replace("$BASE", BASE)).unwrap();
+        let text = text.replace("$BASE", BASE);
+        let bytes = if c.latin1 {
+            text.chars()
+                .map(|ch| u8::try_from(u32::from(ch)).expect("a Latin-1 character"))
+                .collect()
+        } else {
+            text.into_bytes()
+        };
+        std::fs::write(&p, bytes).unwrap();
         p
     };
     let mut out = Vec::new();

@@ -224,17 +224,21 @@ pub fn run(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
             args.check_format.clone(),
         );
     }
-    let dockerfile = match &dockerfile_path {
+    let bytes = match &dockerfile_path {
         None => {
-            let mut s = String::new();
+            let mut b = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut b)
                 .context("failed to read the Dockerfile from stdin")?;
-            s
+            b
         }
-        Some(p) => std::fs::read_to_string(p)
+        Some(p) => std::fs::read(p)
             .with_context(|| format!("failed to read dockerfile: open {}", p.display()))?,
     };
+    // BuildKit reads a Dockerfile as bytes: text that is not UTF-8 (a Latin-1 comment, say)
+    // builds, and where it reaches the image config Go's JSON encoding turns each bad byte
+    // into U+FFFD, which is what a lossy decoding gives here too.
+    let dockerfile = String::from_utf8_lossy(&bytes).into_owned();
     let network = match args.network.as_str() {
         "host" | "default" => Network::Host,
         "none" => Network::None,
