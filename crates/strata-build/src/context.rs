@@ -88,8 +88,13 @@ pub fn ignore_patterns(root: &Path, dockerfile: Option<&Path>) -> Result<Vec<Str
     }
     candidates.push(root.join(".dockerignore"));
     for c in candidates {
-        match fs::read_to_string(&c) {
-            Ok(text) => return Ok(strata_patterns::parse_ignore_file(&text)),
+        // Read as bytes, as BuildKit does: a comment in Latin-1 must not fail the build.
+        match fs::read(&c) {
+            Ok(bytes) => {
+                return Ok(strata_patterns::parse_ignore_file(
+                    &String::from_utf8_lossy(&bytes),
+                ));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => return Err(BuildError::Context { path: c, source }),
         }
@@ -319,6 +324,14 @@ mod tests {
         let ctx = Context::open(d.path(), &pats, None).unwrap();
         let names: Vec<&str> = ctx.entries.keys().map(String::as_str).collect();
         assert_eq!(names, ["README.md", "logs/keep"]);
+    }
+
+    #[test]
+    fn an_ignore_file_that_is_not_utf8_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(".dockerignore"), b"# caf\xe9\nx.txt\n").unwrap();
+        let pats = ignore_patterns(d.path(), None).unwrap();
+        assert_eq!(pats, ["x.txt"]);
     }
 
     #[test]

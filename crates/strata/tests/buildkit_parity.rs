@@ -1812,6 +1812,15 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "dockerignore_that_is_not_utf8",
+            "FROM $BASE\nCOPY . /app/\n",
+            |c| {
+                std::fs::write(c.join(".dockerignore"), b"# caf\xe9\nx.txt\n").unwrap();
+                file(c, "x.txt", "x\n");
+                file(c, "y.txt", "y\n");
+            },
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
