@@ -523,6 +523,12 @@ COPY --from=SRC /x /x
     }
 
     #[test]
+    fn arg_lines_alone_are_no_build() {
+        let e = err_text(plan_of("ARG A=1\nARG B\n", None));
+        assert!(e.contains("dockerfile contains no stages to build"), "{e}");
+    }
+
+    #[test]
     fn copy_from_expands_no_variable() {
         let e = err_text(plan_of(
             "ARG S=a

@@ -1821,6 +1821,25 @@ fn frontend_cases() -> Vec<Case> {
                 file(c, "y.txt", "y\n");
             },
         ),
+        Case {
+            must_fail: true,
+            ..case(
+                "dockerfile_with_only_comments_fails",
+                "# nothing\n\n# here\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "instruction_before_from_fails",
+                "ENV A=1\nFROM $BASE\n",
+                none,
+            )
+        },
+        // Not compared: a Dockerfile of ARG lines alone crashes Docker 20.10's dockerd (an
+        // index out of range in its frontend); strata-build's planner refuses it ("dockerfile
+        // contains no stages to build").
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
