@@ -175,6 +175,31 @@ fn empty_flag_values_are_no_flags() {
 }
 
 #[test]
+fn heredoc_sources_expand_like_buildkit() {
+    let env = strata_dockerfile::EnvList::from_pairs(&["V=x"]);
+    let CommandKind::Copy(c) = one("COPY <<EOF /f\n\"$V\" '$V' \\$V a\\b ${V}y\nEOF") else {
+        panic!()
+    };
+    let f = &c.sources.source_contents[0];
+    assert_eq!(f.expanded(&env).unwrap(), "\"x\" 'x' $V ab xy\n");
+    // A quoted delimiter turns expansion off: the text is kept as written.
+    let CommandKind::Copy(c) = one("COPY <<'EOF' /f\n\"$V\" \\$V\nEOF") else {
+        panic!()
+    };
+    let f = &c.sources.source_contents[0];
+    assert_eq!(f.expanded(&env).unwrap(), "\"$V\" \\$V\n");
+    // The backtick escape directive does not change how a heredoc body is expanded.
+    let t = typed("# escape=`\nFROM scratch\nCOPY <<EOF /f\n\\$V `$V\nEOF\n");
+    let CommandKind::Copy(c) = &t.stages[0].commands[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        c.sources.source_contents[0].expanded(&env).unwrap(),
+        "$V `x\n"
+    );
+}
+
+#[test]
 fn healthcheck_forms() {
     let CommandKind::Healthcheck(Healthcheck::Check {
         test,

@@ -1840,6 +1840,24 @@ fn frontend_cases() -> Vec<Case> {
         // Not compared: a Dockerfile of ARG lines alone crashes Docker 20.10's dockerd (an
         // index out of range in its frontend); strata-build's planner refuses it ("dockerfile
         // contains no stages to build").
+        Case {
+            newer_buildkit: Some(
+                "heredocs arrived in Dockerfile 1.4; Docker 20.10's frontend fails",
+            ),
+            known_divergence: Some(
+                "BuildKit expands a COPY heredoc body with quotes as ordinary characters and `\\` \
+                 as the escape; Strata's COPY expands it like a Dockerfile word (quotes removed, \
+                 nothing expanded in single quotes). The fix belongs in \
+                 crates/strata-build/src/copy.rs (copy_op's inline sources): call \
+                 strata_dockerfile's SourceContent::expanded",
+            ),
+            expect_files: &[("/copied", "\"x\" 'x' $V ab\n"), ("/ran", "x $V\n")],
+            ..case(
+                "heredoc_expansion_keeps_quotes",
+                "FROM $BASE\nENV V=x\nCOPY <<EOF /copied\n\"$V\" '$V' \\$V a\\b\nEOF\nRUN <<EOF\necho \"$V\" '$V' > /ran\nEOF\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",

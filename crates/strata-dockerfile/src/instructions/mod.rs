@@ -204,6 +204,22 @@ pub struct SourceContent {
     pub expand: bool,
 }
 
+impl SourceContent {
+    /// The file's content as COPY/ADD writes it. With [`SourceContent::expand`] set (an
+    /// unquoted delimiter), variables are expanded as BuildKit expands heredoc bodies: `\`
+    /// is the escape token whatever `# escape=` says, and quotes are ordinary characters
+    /// (`"$V"` and `'$V'` both keep their quotes and have `$V` replaced), so a script written
+    /// this way keeps its quoting.
+    pub fn expanded(&self, env: &dyn crate::shell::Env) -> Result<String, crate::ShellError> {
+        if !self.expand {
+            return Ok(self.data.clone());
+        }
+        let mut lex = crate::shell::Lex::new('\\');
+        lex.skip_process_quotes = true;
+        lex.process_word(&self.data, env)
+    }
+}
+
 /// Sources and destination of COPY and ADD.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcesAndDest {
