@@ -1858,6 +1858,22 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        Case {
+            newer_buildkit: Some(
+                "heredocs arrived in Dockerfile 1.4; Docker 20.10's frontend fails",
+            ),
+            expect_files: &[
+                ("/after", "after\n"),
+                ("/tabs", "x\n"),
+                ("/dir/a", "first\n"),
+                ("/dir/b", "second\n"),
+            ],
+            ..case(
+                "heredoc_run_script_and_two_copied_files",
+                "FROM $BASE\nRUN <<EOF\nfalse\necho after > /after\nEOF\nRUN <<-EOF\n\techo x > /tabs\n\tEOF\nCOPY <<a <<b /dir/\nfirst\na\nsecond\nb\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
