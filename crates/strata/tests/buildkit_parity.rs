@@ -1874,6 +1874,29 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        // Shell-form COPY splits on white space before quotes are looked at.
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_quoted_name_with_a_space_in_shell_form_fails",
+                "FROM $BASE\nCOPY \"a b.txt\" /x/\n",
+                |c| file(c, "a b.txt", "ab\n"),
+            )
+        },
+        // JSON-form sources are still expanded as words: a lone quote is unterminated.
+        Case {
+            must_fail: true,
+            ..case(
+                "copy_json_form_name_with_a_quote_fails",
+                "FROM $BASE\nCOPY [\"q\\\"uote.txt\", \"/x/\"]\n",
+                |c| file(c, "q\"uote.txt", "q\n"),
+            )
+        },
+        case(
+            "backslash_sequences_in_double_quotes",
+            "FROM $BASE\nENV A=\"a\\nb\" B=\"tab\\t\" C=a\\nb\nLABEL l=\"x\\ty\"\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
