@@ -1958,6 +1958,50 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        Case {
+            newer_absent: &["/m1", "/m2", "/m3"],
+            ..case(
+                "run_mount_option_aliases_and_default_type",
+                "FROM $BASE\nRUN --mount=src=a.txt,dst=/m1/a --mount=source=dir,destination=/m2 --mount=target=/m3 \\\n    cat /m1/a /m2/top.txt /m3/b.txt > /out\n",
+                ab_tree,
+            )
+        },
+        Case {
+            newer_absent: &["/rw"],
+            ..case(
+                "run_mount_writable_bind_leaves_no_trace",
+                "FROM $BASE\nRUN --mount=type=bind,source=dir,target=/rw,rw echo changed > /rw/top.txt && cat /rw/top.txt > /seen\n",
+                ab_tree,
+            )
+        },
+        Case {
+            newer_absent: &["/pc"],
+            ..case(
+                "run_mount_cache_mode_and_owner",
+                "FROM $BASE\nRUN --mount=type=cache,id=parity-perm,target=/pc,mode=0700,uid=1000,gid=1003,sharing=locked \\\n    stat -c '%a %u %g' /pc > /perm\n",
+                none,
+            )
+        },
+        Case {
+            newer_absent: &["/img"],
+            ..case(
+                "run_mount_bind_from_an_image",
+                "FROM $BASE\nRUN --mount=from=$BASE,source=/etc,target=/img cat /img/group > /group-copy\n",
+                none,
+            )
+        },
+        Case {
+            newer_buildkit: Some(
+                "Docker 20.10 shows expanded mount options but mounts at the unexpanded \
+                 target, so the RUN fails; current BuildKit expands them",
+            ),
+            expect_files: &[("/listing", "f\n")],
+            ..case(
+                "run_mount_options_from_variables",
+                "FROM $BASE\nARG T=/expanded\nARG ID=parity-var\nRUN --mount=type=cache,id=$ID,target=$T echo v > $T/f && ls $T > /listing\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
