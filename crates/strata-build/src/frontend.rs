@@ -4,12 +4,20 @@
 //!
 //! ARG scoping follows BuildKit: meta ARGs (before the first FROM) are expanded in order
 //! against the predefined platform ARGs and each other, `--build-arg` overrides their
-//! defaults, and they are visible only in FROM lines unless a stage re-declares them with a
-//! bare `ARG NAME`. Inside a stage, `ARG` values become part of the environment of later
-//! instructions (expansion and RUN) but never of the image config.
+//! defaults (and the predefined ARGs themselves), and they are visible only in FROM lines
+//! unless a stage re-declares them with a bare `ARG NAME`. Inside a stage, `ARG` values
+//! become part of the environment of later instructions (expansion and RUN) but never of
+//! the image config.
+//!
+//! Stage look-ups follow BuildKit too: `FROM name` means a stage only when `name`, after
+//! expansion, equals an earlier stage's (lower-case) name exactly; `COPY --from` and
+//! `RUN --mount from=` are taken as written (no variable is expanded in them), compared
+//! case-insensitively, and a number there is a stage index. Every image name a Dockerfile
+//! uses must be a valid reference, in built stages or not.
 //!
 //! `--target` pruning: only the target and the stages it reaches through its base (`FROM
-//! stage`) and `COPY --from` are built; other stages are not even checked beyond parsing.
+//! stage`) and `COPY --from` are built; other stages are not even checked beyond parsing
+//! and the checks above (a stage using a later one as a source is an error only if built).
 
 use std::collections::{BTreeMap, HashMap};
 
