@@ -2002,6 +2002,16 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "onbuild_expression_across_continuations",
+            "FROM $BASE\nONBUILD RUN echo a \\\n    b \\\n# comment\n    c\nONBUILD\tLABEL x=1\nONBUILD   CMD [\"j\",  \"s\"]\n",
+            none,
+        ),
+        case(
+            "expose_quoted_and_with_host_parts",
+            "FROM $BASE\nEXPOSE \"81\" '82/udp'\nEXPOSE 127.0.0.1:8080:80 9090:90/udp\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
