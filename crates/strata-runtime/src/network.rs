@@ -161,6 +161,7 @@ pub fn lease(owner: &str) -> Result<Lease, NetworkError> {
 /// traffic where `iptables` exists.
 pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
     if Path::new("/sys/class/net").join(BRIDGE).exists() {
+        ensure_forward();
         return Ok(());
     }
     fs::create_dir_all(RUN_DIR).map_err(io_err(format!("create {RUN_DIR}")))?;
@@ -206,8 +207,52 @@ pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
     if !iptables("-C") {
         iptables("-A");
     }
+    ensure_forward();
     drop(lock);
     Ok(())
+}
+
+/// Let the bridge's traffic through the `FORWARD` chain: containers to each other and out,
+/// and replies back in.
+///
+/// Docker sets the chain's policy to `DROP` when it starts (and loads `br_netfilter`, which
+/// makes even bridged traffic between two containers pass that chain), allowing only its
+/// own `docker0`; on a machine that also runs Docker — possibly started after the bridge
+/// was made — containers would lose each other and the outside world. So every container
+/// start checks the first rule (one `iptables -C`, about 3 ms) and inserts both at the top
+/// when it is missing. Without `iptables` there is nothing to check.
+fn ensure_forward() {
+    let run = |args: &[&str]| {
+        Command::new("iptables")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let from_bridge = ["FORWARD", "-i", BRIDGE, "-j", "ACCEPT"];
+    let check = [&["-C"][..], &from_bridge[..]].concat();
+    if run(&check) {
+        return;
+    }
+    let replies = [
+        "FORWARD",
+        "-o",
+        BRIDGE,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "RELATED,ESTABLISHED",
+        "-j",
+        "ACCEPT",
+    ];
+    for rule in [&replies[..], &from_bridge[..]] {
+        let check = [&["-C"][..], rule].concat();
+        if !run(&check) {
+            run(&[&["-I"][..], rule].concat());
+        }
+    }
 }
 
 /// The host-side veth name of container `id`.

@@ -440,11 +440,14 @@ fn containers_on_the_bridge_reach_each_other() {
     let ip = ip.trim();
     assert!(ip.starts_with("10.89."), "{ip}");
     let mut got = String::new();
-    for _ in 0..50 {
+    for _ in 0..30 {
         let out = env.run(&[
             "run",
             "--rm",
             "bb",
+            // busybox's own wget -T crashes (1.35): bound the wait with timeout(1).
+            "timeout",
+            "3",
             "wget",
             "-q",
             "-O",
@@ -966,4 +969,88 @@ fn user_namespace_maps_root_to_an_unprivileged_range() {
     assert!(err.contains("unsupported --userns"), "{err}");
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     assert_no_mounts(&env);
+}
+
+/// Docker sets the `FORWARD` chain's policy to `DROP` (and makes bridged traffic pass that
+/// chain) when it starts, possibly after Strata's bridge was made: container starts put the
+/// bridge's `ACCEPT` rules back, so containers still reach each other.
+#[test]
+fn bridge_traffic_passes_a_forward_drop_policy() {
+    let Some(env) = imported() else { return };
+    if !common::have("iptables") {
+        eprintln!("skipping: iptables is not installed");
+        return;
+    }
+    let ipt = |args: &[&str]| {
+        Command::new("iptables")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let policy = Command::new("iptables")
+        .args(["-S", "FORWARD"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let was = if policy.contains("-P FORWARD DROP") {
+        "DROP"
+    } else {
+        "ACCEPT"
+    };
+    // As if Docker started after the bridge was made: policy DROP, Strata's rules gone.
+    let www = env.path("www-drop");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "through\n").unwrap();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv-drop",
+        "-v",
+        &format!("{}:/www", www.display()),
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let ip = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "srv-drop",
+    ]);
+    assert!(
+        ipt(&["-P", "FORWARD", "DROP"]),
+        "cannot set the FORWARD policy"
+    );
+    while ipt(&["-D", "FORWARD", "-i", "strata0", "-j", "ACCEPT"]) {}
+    let mut got = String::new();
+    for _ in 0..20 {
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "bb",
+            "timeout",
+            "3",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &format!("http://{}/", ip.trim()),
+        ]);
+        got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == "through\n" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ipt(&["-P", "FORWARD", was]);
+    env.ok(&["rm", "-f", "srv-drop"]);
+    assert_eq!(got, "through\n");
 }
