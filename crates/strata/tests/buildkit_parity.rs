@@ -2012,6 +2012,35 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nEXPOSE \"81\" '82/udp'\nEXPOSE 127.0.0.1:8080:80 9090:90/udp\n",
             none,
         ),
+        Case {
+            must_fail: true,
+            ..case(
+                "expansion_unterminated_brace_fails",
+                "FROM $BASE\nENV A=${V\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "expansion_empty_braces_fails",
+                "FROM $BASE\nENV A=${}\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            ..case(
+                "expansion_unknown_modifier_fails",
+                "FROM $BASE\nENV A=${V:x}\n",
+                none,
+            )
+        },
+        case(
+            "expansion_braces_around_odd_names",
+            "FROM $BASE\nENV _a1=u\nENV B=${_a1}x C=$_a1-x D=${_a1:-d}\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
