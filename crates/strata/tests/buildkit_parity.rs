@@ -2041,6 +2041,31 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nENV _a1=u\nENV B=${_a1}x C=$_a1-x D=${_a1:-d}\n",
             none,
         ),
+        Case {
+            known_divergence: Some(
+                "a RUN's environment has HOME in BuildKit (runc sets it from the user's passwd \
+                 entry, / without one) and not in Strata's builds (`strata run` does set it). \
+                 The fix belongs in the solver's RUN environment \
+                 (crates/strata-build/src/solver.rs, the RunSpec env), as cmd/run.rs's home_of",
+            ),
+            ..case(
+                "run_environment_has_home",
+                "FROM $BASE\nARG A=1\nENV E=2\nRUN env | sort > /env-root\nUSER app\nRUN env | sort > /tmp/env-app\n\
+                 USER 4242\nRUN echo \"[$HOME]\" > /tmp/home-4242\nUSER root\nRUN cp /tmp/env-app /tmp/home-4242 /\n",
+                none,
+            )
+        },
+        Case {
+            known_divergence: Some(
+                "a RUN's hostname is buildkitsandbox in BuildKit and strata in Strata \
+                 (crates/strata-build/src/solver.rs, the ContainerSpec of a RUN)",
+            ),
+            ..case(
+                "run_hostname",
+                "FROM $BASE\nRUN hostname > /hostname\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
