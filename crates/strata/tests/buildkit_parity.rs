@@ -2066,6 +2066,36 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        Case {
+            known_divergence: Some(
+                "a RUN in BuildKit has Docker's capability set, NoNewPrivs 0 and the default \
+                 seccomp filter (Seccomp: 2); Strata's RUN has the same capabilities but \
+                 NoNewPrivs 1 and no seccomp filter (Seccomp: 0). The fix belongs in the \
+                 build's container spec (crates/strata-build/src/solver.rs, exec_run) or \
+                 strata-runtime",
+            ),
+            ..case(
+                "run_capabilities_and_privileges",
+                "FROM $BASE\nRUN grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status > /status\n",
+                none,
+            )
+        },
+        case(
+            "run_stdin_is_empty",
+            "FROM $BASE\nRUN cat > /stdin-content; echo $? > /rc\n",
+            none,
+        ),
+        Case {
+            known_divergence: Some(
+                "/dev in a BuildKit RUN has mqueue and no core; Strata's has core and no mqueue \
+                 (strata-runtime's /dev set-up)",
+            ),
+            ..case(
+                "run_dev_entries",
+                "FROM $BASE\nRUN ls /dev | sort > /devs && ls -ln /dev/null /dev/zero /dev/random /dev/urandom /dev/tty /dev/full | cut -c1-10 > /dev-modes\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
