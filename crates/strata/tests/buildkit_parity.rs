@@ -2096,6 +2096,20 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        Case {
+            known_divergence: Some(
+                "a RUN's /etc/hosts in BuildKit names the host buildkitsandbox on the 127.0.0.1 \
+                 line only, and /etc/resolv.conf exists even with --network=none (the host's); \
+                 Strata names strata on both lines and gives no resolv.conf with \
+                 --network=none (crates/strata-build/src/solver.rs, the RUN's ContainerSpec, \
+                 and strata-runtime's network files)",
+            ),
+            ..case(
+                "run_etc_hosts_and_resolv_conf",
+                "FROM $BASE\nRUN cp /etc/hosts /hosts-copy && (test -e /etc/resolv.conf && echo yes || echo no) > /resolv\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
