@@ -2110,6 +2110,11 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "env_and_label_legacy_form_corners",
+            "FROM $BASE\nENV A \"\"\nENV B b=c d\nENV C   spaced   out  \nLABEL k v=w\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
