@@ -492,38 +492,17 @@ mod tests {
     #[test]
     fn from_names_a_stage_only_as_written_in_lower_case() {
         // `FROM Builder` is an image name (and an invalid one), `FROM 0` the image `0`.
-        let e = err_text(plan_of(
-            "FROM scratch AS Builder
-FROM Builder
-",
-            None,
-        ));
+        let e = err_text(plan_of("FROM scratch AS Builder\nFROM Builder\n", None));
         assert!(e.contains("failed to parse stage name \"Builder\""), "{e}");
-        let p = plan_of(
-            "FROM scratch AS builder
-FROM 0
-",
-            None,
-        )
-        .unwrap();
+        let p = plan_of("FROM scratch AS builder\nFROM 0\n", None).unwrap();
         assert_eq!(p.bases[1], Base::Image("0".into()));
         // A later stage of the same name is the base of the stages after it.
-        let p = plan_of(
-            "FROM scratch AS a
-FROM a AS a
-FROM a
-",
-            None,
-        )
-        .unwrap();
+        let p = plan_of("FROM scratch AS a\nFROM a AS a\nFROM a\n", None).unwrap();
         assert_eq!(p.bases[1], Base::Stage(0));
         assert_eq!(p.bases[2], Base::Stage(1));
         // --target and --from compare names case-insensitively.
         let p = plan_of(
-            "FROM scratch AS Src
-FROM scratch AS Out
-COPY --from=SRC /x /x
-",
+            "FROM scratch AS Src\nFROM scratch AS Out\nCOPY --from=SRC /x /x\n",
             Some("OUT"),
         )
         .unwrap();
@@ -539,29 +518,17 @@ COPY --from=SRC /x /x
     #[test]
     fn copy_from_expands_no_variable() {
         let e = err_text(plan_of(
-            "ARG S=a
-FROM scratch AS a
-FROM scratch
-COPY --from=$S /x /x
-",
+            "ARG S=a\nFROM scratch AS a\nFROM scratch\nCOPY --from=$S /x /x\n",
             None,
         ));
         assert!(e.contains("failed to parse stage name \"$S\""), "{e}");
-        let e = err_text(plan_of(
-            "FROM scratch
-COPY --from=7 /x /x
-",
-            None,
-        ));
+        let e = err_text(plan_of("FROM scratch\nCOPY --from=7 /x /x\n", None));
         assert!(e.contains("invalid stage index 7"), "{e}");
     }
 
     #[test]
     fn a_later_source_stage_is_an_error_only_in_a_built_stage() {
-        let src = "FROM scratch AS a
-COPY --from=b /x /x
-FROM scratch AS b
-";
+        let src = "FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\n";
         let p = plan_of(src, None).unwrap();
         assert_eq!(p.order, vec![1]);
         let e = err_text(plan_of(src, Some("a")));
