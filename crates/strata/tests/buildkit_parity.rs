@@ -2115,6 +2115,11 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nENV A \"\"\nENV B b=c d\nENV C   spaced   out  \nLABEL k v=w\n",
             none,
         ),
+        case(
+            "comment_lines_ending_in_the_escape_token",
+            "FROM $BASE\n# a note \\\nRUN echo ok > /ok\nRUN echo a \\\n# inside \\\n    b > /x\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
