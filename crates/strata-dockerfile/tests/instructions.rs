@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use strata_dockerfile::instructions::{
-    Chmod, CommandKind, Healthcheck, Instructions, MountType, NetworkMode, SecurityMode,
+    Chmod, CommandKind, Healthcheck, Instructions, MountType, NetworkMode, RunScript, SecurityMode,
 };
 use strata_dockerfile::{Diagnostic, Error, parse, parse_instructions};
 
@@ -196,6 +196,54 @@ fn heredoc_sources_expand_like_buildkit() {
     assert_eq!(
         c.sources.source_contents[0].expanded(&env).unwrap(),
         "$V `x\n"
+    );
+}
+
+#[test]
+fn run_heredoc_scripts_as_buildkit_runs_them() {
+    let script = |src: &str| {
+        let CommandKind::Run(r) = one(src) else {
+            panic!("{src}")
+        };
+        r.cmd.script()
+    };
+    // No heredoc, or exec form: the command line as it is.
+    assert_eq!(
+        script("RUN echo hi"),
+        RunScript::Args(vec!["echo hi".into()])
+    );
+    assert_eq!(
+        script("RUN [\"echo\", \"<<EOF\"]"),
+        RunScript::Args(vec!["echo".into(), "<<EOF".into()])
+    );
+    // A heredoc alone: its body is the script, tabs stripped for <<-.
+    assert_eq!(
+        script("RUN <<EOF\necho one\nEOF"),
+        RunScript::Args(vec!["echo one\n".into()])
+    );
+    assert_eq!(
+        script("RUN <<-EOF\n\techo t\n\t\tdeeper\n\tEOF"),
+        RunScript::Args(vec!["echo t\ndeeper\n".into()])
+    );
+    // With an interpreter line the body becomes an executable file under /dev/pipes.
+    let s = script("RUN <<-'PY'\n#!/usr/bin/env python3\n\tprint(1)\nPY");
+    assert_eq!(
+        s,
+        RunScript::Executable {
+            name: "PY".into(),
+            data: "#!/usr/bin/env python3\nprint(1)\n".into()
+        }
+    );
+    assert_eq!(s.args(), vec!["/dev/pipes/PY"]);
+    // Tabs before `#!` hide it: BuildKit looks before stripping them.
+    assert_eq!(
+        script("RUN <<-EOF\n\t#!/bin/sh\n\tEOF"),
+        RunScript::Args(vec!["#!/bin/sh\n".into()])
+    );
+    // Heredocs inside a command: bodies and delimiters appended for the shell, unstripped.
+    assert_eq!(
+        script("RUN cat <<A > /a && cat <<-B > /b\nx\nA\n\ty\n\tB"),
+        RunScript::Args(vec!["cat <<A > /a && cat <<-B > /b\nx\nA\n\ty\nB".into()])
     );
 }
 

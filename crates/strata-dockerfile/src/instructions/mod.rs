@@ -136,6 +136,74 @@ pub struct ShellDependentCmd {
     pub files: Vec<InlineFile>,
 }
 
+/// What a RUN runs once its heredocs are taken into account, as BuildKit's `dispatchRun`
+/// decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunScript {
+    /// These words: in shell form one string for the stage's SHELL (`sh -c`), in exec form
+    /// the array. A command that is one heredoc alone (`RUN <<EOF`) becomes its body (tabs
+    /// stripped for `<<-`); a command using heredocs inside (`RUN cat <<A > f`) becomes the
+    /// command line with each body and delimiter appended, for the shell to read.
+    Args(Vec<String>),
+    /// A command that is one heredoc alone whose body starts with `#!`: BuildKit writes the
+    /// body (tabs stripped for `<<-`) to `/dev/pipes/<name>`, mode 0755 on a read-only
+    /// mount, and runs that path with the shell, so the kernel honours the interpreter line.
+    Executable {
+        /// The file's name: the heredoc delimiter.
+        name: String,
+        /// The file's content.
+        data: String,
+    },
+}
+
+impl RunScript {
+    /// Where an [`RunScript::Executable`] body is mounted.
+    pub const PIPES_DIR: &'static str = "/dev/pipes";
+
+    /// The words the RUN runs (before the shell is prepended in shell form), as they also
+    /// appear in its history line.
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            RunScript::Args(a) => a.clone(),
+            RunScript::Executable { name, .. } => vec![format!("{}/{name}", Self::PIPES_DIR)],
+        }
+    }
+}
+
+impl ShellDependentCmd {
+    /// How BuildKit runs this command line with its heredocs (see [`RunScript`]).
+    pub fn script(&self) -> RunScript {
+        let [line] = self.cmd_line.as_slice() else {
+            return RunScript::Args(self.cmd_line.clone());
+        };
+        if self.files.is_empty() || !self.prepend_shell {
+            return RunScript::Args(self.cmd_line.clone());
+        }
+        if let (Ok(Some(_)), Some(f)) = (parse_heredoc(line.trim()), self.files.first()) {
+            let data = if f.chomp {
+                crate::ast::chomp_heredoc_content(&f.data)
+            } else {
+                f.data.clone()
+            };
+            // BuildKit looks for the interpreter line before stripping tabs.
+            if f.data.starts_with("#!") {
+                return RunScript::Executable {
+                    name: f.name.clone(),
+                    data,
+                };
+            }
+            return RunScript::Args(vec![data]);
+        }
+        let mut full = line.clone();
+        for f in &self.files {
+            full.push('\n');
+            full.push_str(&f.data);
+            full.push_str(&f.name);
+        }
+        RunScript::Args(vec![full])
+    }
+}
+
 /// `RUN` network modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NetworkMode {
