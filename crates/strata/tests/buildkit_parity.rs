@@ -2139,6 +2139,11 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "from_platform_from_variables",
+            "ARG P=$BUILDPLATFORM\nFROM --platform=$TARGETPLATFORM $BASE AS a\nRUN echo a > /a\nFROM --platform=${P} $BASE\nCOPY --from=a /a /a\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
