@@ -2144,6 +2144,19 @@ fn frontend_cases() -> Vec<Case> {
             "ARG P=$BUILDPLATFORM\nFROM --platform=$TARGETPLATFORM $BASE AS a\nRUN echo a > /a\nFROM --platform=${P} $BASE\nCOPY --from=a /a /a\n",
             none,
         ),
+        Case {
+            known_divergence: Some(
+                "a bare `ARG X` in a stage built FROM a stage that gave X a value keeps that \
+                 value in BuildKit (X stays in the inherited environment); Strata unsets it. \
+                 The fix belongs in the solver's ARG (crates/strata-build/src/solver.rs, \
+                 dispatch: a declaration without value must not clear an inherited one)",
+            ),
+            ..case(
+                "arg_redeclared_without_value_in_a_child_stage",
+                "FROM $BASE AS a\nARG X=1\nENV FROM_A=$X\nFROM a\nARG X\nRUN echo \"[$X]\" > /x\nENV E=$X\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
