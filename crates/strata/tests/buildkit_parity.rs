@@ -2157,6 +2157,21 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        Case {
+            newer_history: &[(
+                "RUN |2 X=1 X=1 /bin/sh -c echo \"[$X]\" > /x # buildkit",
+                "RUN |1 X=1 /bin/sh -c echo \"[$X]\" > /x # buildkit",
+            )],
+            known_divergence: Some(
+                "a bare `ARG X` after `ARG X=1` in the same stage keeps the value in BuildKit; \
+                 Strata unsets it (crates/strata-build/src/solver.rs, dispatch of ARG)",
+            ),
+            ..case(
+                "arg_redeclared_without_value_in_the_same_stage",
+                "FROM $BASE\nARG X=1\nARG X\nRUN echo \"[$X]\" > /x\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
