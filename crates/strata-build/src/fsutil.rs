@@ -98,6 +98,21 @@ pub fn resolve_user(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u3
     Ok((uid, gid, extra))
 }
 
+/// The home directory a process of `uid` gets when its environment has no `HOME`: the
+/// passwd entry's, or `/` without one (what runc, and so BuildKit's RUN, sets).
+pub fn home_of(lowers_top_first: &[PathBuf], uid: u32) -> String {
+    lookup(lowers_top_first, "etc/passwd")
+        .and_then(|(p, _)| fs::read_to_string(p).ok())
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
+                .then(|| f[5].to_string())
+        })
+        .unwrap_or_else(|| "/".to_string())
+}
+
 /// The owner a `--chown` value gives: as [`resolve_user`], except that a numeric user
 /// without a group is also the group (`--chown=1234` is 1234:1234, as BuildKit's
 /// `UserOpt_ByID` gives), even when the image's passwd has that uid.

@@ -57,6 +57,8 @@ use strata_dockerfile::instructions::{CacheSharing, Mount, MountType};
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 const OUTPUT_TAIL: usize = 12;
+/// The hostname of a RUN container.
+const RUN_HOSTNAME: &str = "buildkitsandbox";
 
 /// What to build and how.
 #[derive(Debug, Clone)]
@@ -149,6 +151,10 @@ struct StageState {
     /// The ARGs this stage itself declares, in order: RUN's history names only these
     /// (a base stage's ARGs keep their values but are not listed, as in BuildKit).
     own_args: Vec<String>,
+    /// ARG values declared after an ENV of the same name: they hide the ENV's value from
+    /// expansions and RUN (the image config keeps the ENV) until an ENV sets the name
+    /// again — BuildKit adds both to one environment, the later winning.
+    shadow: BTreeMap<String, String>,
     cmd_set: bool,
     /// History entries at the start of the stage's own instructions.
     base_history: usize,
@@ -402,15 +408,17 @@ fn df_err(e: strata_dockerfile::Error) -> BuildError {
 }
 
 /// The environment as a map (later entries win), for expansion.
-fn env_map(config: &ImageConfig, args: &[(String, Option<String>)]) -> BTreeMap<String, String> {
+fn env_map(st: &StageState) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for (k, v) in args {
+    for (k, v) in &st.args {
         if let Some(v) = v {
             m.insert(k.clone(), v.clone());
         }
     }
-    // ENV always wins over ARG of the same name.
-    for e in config
+    // ENV wins over an ARG of the same name declared before it; one declared after it
+    // wins over the ENV (`shadow`).
+    for e in st
+        .config
         .config
         .as_ref()
         .and_then(|c| c.env.clone())
@@ -418,6 +426,9 @@ fn env_map(config: &ImageConfig, args: &[(String, Option<String>)]) -> BTreeMap<
     {
         let (k, v) = e.split_once('=').unwrap_or((&e, ""));
         m.insert(k.to_string(), v.to_string());
+    }
+    for (k, v) in &st.shadow {
+        m.insert(k.clone(), v.clone());
     }
     m
 }
@@ -607,6 +618,7 @@ impl<'a> Solver<'a> {
             key,
             args: Vec::new(),
             own_args: Vec::new(),
+            shadow: BTreeMap::new(),
             cmd_set: false,
             no_cache: false,
         })
@@ -629,6 +641,7 @@ impl<'a> Solver<'a> {
                     key: KeyBuilder::new("strata.scratch.v1").finish(),
                     args: Vec::new(),
                     own_args: Vec::new(),
+                    shadow: BTreeMap::new(),
                     cmd_set: false,
                     base_history: 0,
                     no_cache: false,
@@ -676,6 +689,7 @@ impl<'a> Solver<'a> {
         // A stage's own ARGs start empty; the base stage's carry over.
         if !matches!(base, Base::Stage(_)) {
             st.args.clear();
+            st.shadow.clear();
         }
         // CMD set in a base stage does not survive an ENTRYPOINT of this one: only a CMD
         // of the stage itself does (BuildKit's per-stage cmdSet).
@@ -771,7 +785,7 @@ impl<'a> Solver<'a> {
         vertex: &mut dyn FnMut(&str) -> String,
     ) -> Result<()> {
         let line = cmd.meta.span.start.line;
-        let env = env_map(&st.config, &st.args);
+        let env = env_map(st);
         let mut cc = st.config.config_or_default();
         match &cmd.kind {
             CommandKind::Env(pairs) => {
@@ -779,10 +793,13 @@ impl<'a> Solver<'a> {
                 let mut list = cc.env.clone().unwrap_or_default();
                 // Every value is expanded with the environment before the instruction:
                 // `ENV A=1 B=$A` does not see this A (Docker's documented rule).
+                // Keys are expanded too (`ENV $K=v`), as BuildKit does.
                 for p in pairs {
+                    let k = self.expand(&p.key, &env, line)?;
                     let v = self.expand(&p.value, &env, line)?;
-                    msg.push_str(&format!(" {}={}", p.key, v));
-                    add_env(&mut list, &p.key, &v);
+                    msg.push_str(&format!(" {k}={v}"));
+                    add_env(&mut list, &k, &v);
+                    st.shadow.remove(&k);
                 }
                 cc.env = Some(list);
                 st.config.config = Some(cc);
@@ -814,8 +831,11 @@ impl<'a> Solver<'a> {
             }
             CommandKind::Workdir(w) => {
                 let w = self.expand(w, &env, line)?;
+                // An absolute WORKDIR is kept as written (config, history, the `mkdir -p`
+                // it makes); a relative one is joined to the current one and cleaned, as
+                // BuildKit does.
                 let wd = if w.starts_with('/') {
-                    clean_abs(&w)
+                    w.clone()
                 } else {
                     let base = if cc.working_dir.is_empty() {
                         "/"
@@ -828,7 +848,7 @@ impl<'a> Solver<'a> {
                 let user = cc.user.clone();
                 st.config.config = Some(cc);
                 let mut with_layer = false;
-                if wd != "/" {
+                if clean_abs(&wd) != "/" {
                     let name = vertex(&format!("WORKDIR {wd}"));
                     with_layer = self.workdir_op(st, &wd, &user, name)?;
                 }
@@ -993,6 +1013,15 @@ impl<'a> Solver<'a> {
                         Some(v) => parts.push(format!("{}={v}", pair.key)),
                         None => parts.push(pair.key.clone()),
                     }
+                    // Declared after an ENV of the same name, the ARG's value wins.
+                    if let Some(v) = &value
+                        && cc.env.as_ref().is_some_and(|e| {
+                            e.iter()
+                                .any(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) == pair.key)
+                        })
+                    {
+                        st.shadow.insert(pair.key.clone(), v.clone());
+                    }
                     // A redeclared ARG keeps its place (RUN history lists them in order).
                     match st.args.iter_mut().find(|(k, _)| *k == pair.key) {
                         Some(slot) => slot.1 = value,
@@ -1015,6 +1044,9 @@ impl<'a> Solver<'a> {
                     args = shell;
                 }
                 let mut run_env = cc.env.clone().unwrap_or_default();
+                for (k, v) in &st.shadow {
+                    add_env(&mut run_env, k, v);
+                }
                 for (k, v) in &st.args {
                     let Some(v) = v else { continue };
                     if !run_env
@@ -1320,9 +1352,28 @@ impl<'a> Solver<'a> {
         let lowers = self.lowers_top_first(st)?;
         // BuildKit's `mkdir -p` goes through the image's symlinks (`WORKDIR /link/w` makes
         // `w` where the link points) and always commits a layer: an empty one when the
-        // directory exists.
-        let target = fsutil::resolve_dest(&lowers, wd);
-        let exists = fsutil::lookup(&lowers, &target).is_some_and(|(_, m)| m.is_dir());
+        // directory exists. It walks the path as written: `/c/../d/./e` makes /c, /d and
+        // /d/e — every directory the path passes through, once cleaned and resolved.
+        let mut targets: Vec<String> = Vec::new();
+        let mut stack: Vec<&str> = Vec::new();
+        for part in wd.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    stack.pop();
+                }
+                p => {
+                    stack.push(p);
+                    targets.push(fsutil::resolve_dest(
+                        &lowers,
+                        &format!("/{}", stack.join("/")),
+                    ));
+                }
+            }
+        }
+        let exists = targets
+            .iter()
+            .all(|t| fsutil::lookup(&lowers, t).is_some_and(|(_, m)| m.is_dir()));
         let owner = if user.is_empty() {
             (0, 0)
         } else {
@@ -1338,41 +1389,51 @@ impl<'a> Solver<'a> {
             if exists {
                 return Ok(());
             }
-            let mut rel = String::new();
-            for part in target.split('/').filter(|p| !p.is_empty()) {
-                if !rel.is_empty() {
-                    rel.push('/');
-                }
-                rel.push_str(part);
-                let p = upper.join(&rel);
-                if let Some((_, m)) = fsutil::lookup(lowers, &rel).filter(|(_, m)| m.is_dir()) {
-                    std::fs::create_dir(&p).map_err(io_err("create directory", &p))?;
-                    std::os::unix::fs::lchown(&p, Some(m.uid()), Some(m.gid()))
-                        .map_err(io_err("chown", &p))?;
-                    std::fs::set_permissions(
-                        &p,
-                        std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777),
-                    )
-                    .map_err(io_err("chmod", &p))?;
-                } else {
-                    std::fs::create_dir(&p).map_err(io_err("create directory", &p))?;
-                    std::os::unix::fs::lchown(&p, Some(owner.0), Some(owner.1))
-                        .map_err(io_err("chown", &p))?;
-                    std::fs::set_permissions(
-                        &p,
-                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-                    )
-                    .map_err(io_err("chmod", &p))?;
-                }
-                if let Some(t) = epoch {
-                    let ft = filetime::FileTime::from_unix_time(t, 0);
-                    let _ = filetime::set_file_times(&p, ft, ft);
+            for target in &targets {
+                let mut rel = String::new();
+                for part in target.split('/').filter(|p| !p.is_empty()) {
+                    if !rel.is_empty() {
+                        rel.push('/');
+                    }
+                    rel.push_str(part);
+                    let p = upper.join(&rel);
+                    if std::fs::symlink_metadata(&p).is_ok() {
+                        continue;
+                    }
+                    make_workdir_part(&p, fsutil::lookup(lowers, &rel), owner, epoch)?;
                 }
             }
             Ok(())
         })
     }
+}
 
+/// One directory of a WORKDIR's path in the layer: with the image's metadata where the
+/// image has it as a directory (the layer records the path down to the new part), else
+/// 0755 owned by the stage's user.
+fn make_workdir_part(
+    p: &Path,
+    lower: Option<(PathBuf, std::fs::Metadata)>,
+    owner: (u32, u32),
+    epoch: Option<i64>,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let (uid, gid, mode) = match lower.filter(|(_, m)| m.is_dir()) {
+        Some((_, m)) => (m.uid(), m.gid(), m.mode() & 0o7777),
+        None => (owner.0, owner.1, 0o755),
+    };
+    std::fs::create_dir(p).map_err(io_err("create directory", p))?;
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).map_err(io_err("chown", p))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .map_err(io_err("chmod", p))?;
+    if let Some(t) = epoch {
+        let ft = filetime::FileTime::from_unix_time(t, 0);
+        let _ = filetime::set_file_times(p, ft, ft);
+    }
+    Ok(())
+}
+
+impl<'a> Solver<'a> {
     /// Resolve one `RUN --mount` into what the worker mounts and the text it adds to the
     /// cache key (see [`crate::mounts`]).
     fn plan_mount(
@@ -1567,6 +1628,10 @@ impl<'a> Solver<'a> {
         for (k, v) in &mat.env {
             add_env(&mut env, k, v);
         }
+        // As runc sets it for BuildKit's RUN: the user's home, `/` without a passwd entry.
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", fsutil::home_of(lowers, uid)));
+        }
         let container = ContainerSpec {
             rootfs: Rootfs::Overlay {
                 lower,
@@ -1582,7 +1647,9 @@ impl<'a> Solver<'a> {
                 gid,
                 additional_gids: extra,
             },
-            hostname: "strata".into(),
+            // BuildKit's RUN sandbox name: build scripts that print or check the
+            // hostname see what they see under `docker build`.
+            hostname: RUN_HOSTNAME.into(),
             network: spec.network,
             mounts: mat.mounts.clone(),
             state_dir: state,

@@ -371,3 +371,85 @@ fn run_history_names_only_the_stages_own_args() {
         "{h:#?}"
     );
 }
+
+/// An ARG declared after an ENV of the same name wins for later expansions and RUNs (the
+/// config keeps the ENV); an ENV declared after an ARG wins, as in BuildKit.
+#[test]
+fn the_later_of_arg_and_env_of_one_name_wins() {
+    let Some(env) = env(&[]) else { return };
+    env.build(
+        "FROM busybox\nARG V=arg\nENV V=env\nRUN echo $V > /x\nARG V=arg2\nRUN echo $V > /y\nENV W=$V\nENV V=last\nRUN echo $V > /z\n",
+    );
+    assert_eq!(env.read("test", "/x"), "env\n");
+    assert_eq!(env.read("test", "/y"), "arg2\n");
+    assert_eq!(env.read("test", "/z"), "last\n");
+    let e = env.cc("test")["Env"].clone();
+    for want in ["V=last", "W=arg2"] {
+        assert!(e.as_array().unwrap().contains(&want.into()), "{e}");
+    }
+    let h = env.history("test");
+    assert!(
+        h.contains(&"RUN |1 V=arg2 /bin/sh -c echo $V > /y # buildkit".to_string()),
+        "{h:#?}"
+    );
+}
+
+/// ENV keys are expanded like values (`ENV $K=v`).
+#[test]
+fn env_keys_are_expanded() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nARG K=mykey\nENV $K=v ${K}2=w\n");
+    let e = env.cc("test")["Env"].clone();
+    for want in ["mykey=v", "mykey2=w"] {
+        assert!(e.as_array().unwrap().contains(&want.into()), "{e}");
+    }
+    assert!(
+        env.history("test")
+            .contains(&"ENV mykey=v mykey2=w".to_string())
+    );
+}
+
+/// An absolute WORKDIR is kept as written (config and history), and its `mkdir -p` makes
+/// every directory the path passes through; a relative one is joined and cleaned.
+#[test]
+fn absolute_workdir_is_kept_as_written() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nWORKDIR /c/../d/./e\nRUN pwd > /pwd\nWORKDIR f/\n");
+    assert_eq!(env.read("test", "/pwd"), "/d/e\n");
+    let root = env.rootfs("test");
+    for d in ["c", "d/e", "d/e/f"] {
+        assert!(root.join(d).is_dir(), "{d}");
+    }
+    assert_eq!(env.cc("test")["WorkingDir"], "/d/e/f");
+    let h = env.history("test");
+    assert!(h.contains(&"WORKDIR /c/../d/./e".to_string()), "{h:#?}");
+    env.build("FROM busybox\nWORKDIR /a/b/\n");
+    assert_eq!(env.cc("test")["WorkingDir"], "/a/b/");
+}
+
+/// A RUN sees BuildKit's sandbox: HOME from the user's passwd entry (`/` without one),
+/// the hostname `buildkitsandbox` (in /etc/hosts on the IPv4 line), and the host's
+/// resolv.conf even with `--network=none`.
+#[test]
+fn run_sandbox_matches_buildkit() {
+    let Some(env) = env(&[]) else { return };
+    env.build(
+        "FROM busybox\nRUN echo \"$HOME\" > /home-root && hostname > /hostname && cp /etc/hosts /hosts\n\
+         USER 4242\nRUN echo \"[$HOME]\" > /tmp/home-4242\nUSER root\nRUN cp /tmp/home-4242 /\n\
+         ENV HOME=/set\nRUN echo $HOME > /home-set\n\
+         RUN --network=none (test -e /etc/resolv.conf && echo yes || echo no) > /resolv\n",
+    );
+    assert_eq!(env.read("test", "/home-root"), "/root\n");
+    assert_eq!(env.read("test", "/home-4242"), "[/]\n");
+    assert_eq!(env.read("test", "/home-set"), "/set\n");
+    assert_eq!(env.read("test", "/hostname"), "buildkitsandbox\n");
+    let hosts = env.read("test", "/hosts");
+    assert!(
+        hosts.contains("127.0.0.1\tlocalhost buildkitsandbox\n"),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("loopback buildkitsandbox"), "{hosts}");
+    if std::path::Path::new("/etc/resolv.conf").exists() {
+        assert_eq!(env.read("test", "/resolv"), "yes\n");
+    }
+}

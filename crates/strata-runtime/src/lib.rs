@@ -129,7 +129,9 @@ pub enum Network {
     /// the host's `/etc/resolv.conf` is mounted in.
     #[default]
     Host,
-    /// A new network namespace with only the loopback interface, up.
+    /// A new network namespace with only the loopback interface, up. The host's
+    /// `/etc/resolv.conf` is still mounted in unless [`Options::resolv_conf`] says
+    /// otherwise, as BuildKit's `RUN --network=none` has it.
     None,
 }
 
@@ -903,7 +905,7 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
     let hosts = match &opts.hosts {
         Some(h) => h.clone(),
         None => format!(
-            "127.0.0.1\tlocalhost {h}\n::1\tlocalhost ip6-localhost ip6-loopback {h}\n",
+            "127.0.0.1\tlocalhost {h}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
             h = spec.hostname
         ),
     };
@@ -1039,7 +1041,7 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
     }
     let host_resolv = Path::new("/etc/resolv.conf");
     let resolv = opts.resolv_conf.as_deref().unwrap_or(host_resolv);
-    if (spec.network == Network::Host || opts.resolv_conf.is_some()) && resolv.exists() {
+    if resolv.exists() {
         let src = resolv.display().to_string();
         p.mount(
             Some(&src),
@@ -1119,10 +1121,17 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
             }
         }
     }
-    if opts.create_cwd && spec.process.cwd != "/" {
-        // Docker creates a missing working directory; done before pivot_root with the
-        // same no-symlink walk as mount points, so it cannot land outside the root.
-        p.mountpoint(&spec.process.cwd, Dir)?;
+    // Docker cleans the working directory (an image may carry `/a/../b` as written) and
+    // creates it when missing.
+    let cwd = if opts.create_cwd {
+        clean_path(&spec.process.cwd)
+    } else {
+        spec.process.cwd.clone()
+    };
+    if opts.create_cwd && cwd != "/" {
+        // Done before pivot_root with the same no-symlink walk as mount points, so it
+        // cannot land outside the root.
+        p.mountpoint(&cwd, Dir)?;
     }
     let root = cstr(&p.root)?;
     if opts.readonly_rootfs {
@@ -1156,8 +1165,23 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
     steps.push(Step::SetGroups(spec.process.additional_gids.clone()));
     steps.push(Step::SetGid(spec.process.gid));
     steps.push(Step::SetUid(spec.process.uid));
-    steps.push(Step::Chdir(cstr(&spec.process.cwd)?));
+    steps.push(Step::Chdir(cstr(&cwd)?));
     Ok(steps)
+}
+
+/// `path` (absolute) with `.`, `..` and repeated slashes resolved lexically.
+fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// Start the container process. `stdout`/`stderr` are the container's; stdin is empty.
@@ -1226,9 +1250,10 @@ pub struct Options {
     pub seccomp: bool,
     /// Run a minimal init as pid 1 that forwards signals and reaps zombies.
     pub init: bool,
-    /// Content of the container's `/etc/hosts` (default: localhost and the hostname).
+    /// Content of the container's `/etc/hosts` (default: localhost, and the hostname on the
+    /// IPv4 line only, as in BuildKit's RUN).
     pub hosts: Option<String>,
-    /// A file to mount at `/etc/resolv.conf` (default: the host's, with host networking).
+    /// A file to mount at `/etc/resolv.conf` (default: the host's).
     pub resolv_conf: Option<PathBuf>,
     /// A file to mount at `/etc/hostname`.
     pub hostname_file: Option<PathBuf>,
