@@ -1023,8 +1023,14 @@ impl<'a> Solver<'a> {
                         st.shadow.insert(pair.key.clone(), v.clone());
                     }
                     // A redeclared ARG keeps its place (RUN history lists them in order).
+                    // A bare redeclaration keeps the value the name has (BuildKit adds
+                    // only values to the environment).
                     match st.args.iter_mut().find(|(k, _)| *k == pair.key) {
-                        Some(slot) => slot.1 = value,
+                        Some(slot) => {
+                            if value.is_some() {
+                                slot.1 = value;
+                            }
+                        }
                         None => st.args.push((pair.key.clone(), value)),
                     }
                     if !st.own_args.contains(&pair.key) {

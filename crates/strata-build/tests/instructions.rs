@@ -453,3 +453,12 @@ fn run_sandbox_matches_buildkit() {
         assert_eq!(env.read("test", "/resolv"), "yes\n");
     }
 }
+
+/// A bare `ARG X` after `ARG X=1` keeps the value.
+#[test]
+fn bare_arg_redeclaration_keeps_the_value() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nARG X=1\nARG X\nRUN echo \"[$X]\" > /x\n");
+    assert_eq!(env.read("test", "/x"), "[1]\n");
+    assert!(env.history("test").contains(&"ARG X".to_string()));
+}
