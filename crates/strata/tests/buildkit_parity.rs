@@ -2173,6 +2173,16 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "run_user_namespace_and_shm",
+            "FROM $BASE\nRUN tr -s ' ' < /proc/self/uid_map > /uid_map && df -k /dev/shm | tail -1 | awk '{print $2}' > /shm-kb && (mount | grep -E ' on /(proc|sys|dev) ' | cut -d' ' -f3,5 | sort > /mounts)\n",
+            none,
+        ),
+        case(
+            "run_as_a_user_with_supplementary_groups",
+            "FROM $BASE\nUSER alice\nRUN id > /tmp/id-alice\nUSER 1001\nRUN id > /tmp/id-1001\nUSER 1001:1000\nRUN id > /tmp/id-1001-1000\nUSER root\nRUN cp /tmp/id-* /\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
