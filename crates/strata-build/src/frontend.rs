@@ -516,6 +516,27 @@ mod tests {
     }
 
     #[test]
+    fn image_names_accepted_like_docker() {
+        for name in [
+            "Example.com/img:1",
+            "localhost:5000/a/b:tag",
+            "img@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "docker.io/library/img",
+        ] {
+            let p =
+                plan_of(&format!("FROM {name}\n"), None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(p.bases[0], Base::Image(name.into()));
+        }
+        for bad in ["Img", "-img", "img::1"] {
+            let e = err_text(plan_of(
+                &format!("FROM scratch AS s\nFROM s\nCOPY --from={bad} /x /x\n"),
+                None,
+            ));
+            assert!(e.contains("failed to parse stage name"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn copy_from_expands_no_variable() {
         let e = err_text(plan_of(
             "ARG S=a\nFROM scratch AS a\nFROM scratch\nCOPY --from=$S /x /x\n",
