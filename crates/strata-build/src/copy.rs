@@ -528,17 +528,8 @@ impl Solver<'_> {
             srcs.push(self.expand(s, env, line)?);
         }
         let inline = &c.sources.source_contents;
-        let n_sources = srcs.len() + inline.len();
         let existing_dir =
             !c.link && fsutil::lookup(&lowers, &dest).is_some_and(|(_, m)| m.is_dir());
-        if n_sources > 1 && !dest_is_dir_syntax && !existing_dir {
-            return Err(BuildError::Dockerfile {
-                message: format!(
-                    "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
-                ),
-                line: Some(line),
-            });
-        }
         let owner = match &c.chown {
             Some(v) => {
                 let v = self.expand(&v.value, env, line)?;
@@ -663,11 +654,10 @@ impl Solver<'_> {
             }
         }
         let urls: Vec<&String> = srcs.iter().filter(|s| is_url(s)).collect();
-        let dest_dir = dest_is_dir_syntax
-            || n_sources > 1
-            || (wildcard && tops.len() > 1)
-            || c.parents
-            || existing_dir;
+        // Several sources and a destination without a slash are not refused (the classic
+        // builder's rule): as in BuildKit, each is copied to the destination in turn.
+        let dest_dir =
+            dest_is_dir_syntax || (wildcard && tops.len() > 1) || c.parents || existing_dir;
         let into = |name: &str| -> String {
             if dest_dir {
                 clean_abs(&format!("{dest}/{name}"))
