@@ -136,7 +136,8 @@ fn dockerfile_err(message: String, line: usize) -> BuildError {
 /// The stage a `COPY --from` or `RUN --mount from=` names, if any. As in BuildKit, a number
 /// is a stage index (an error when there is no such stage) and a name is compared
 /// case-insensitively with every stage's, including later ones; anything else is an image
-/// name. (Of several stages with one name, the first is taken, as the solver does.)
+/// name. Of several stages with one name the last is taken, as BuildKit does (and the
+/// solver's look-up).
 fn find_source_stage(ins: &Instructions, name: &str) -> std::result::Result<Option<usize>, String> {
     if let Ok(n) = name.parse::<i64>() {
         return usize::try_from(n)
@@ -149,7 +150,7 @@ fn find_source_stage(ins: &Instructions, name: &str) -> std::result::Result<Opti
     Ok(ins
         .stages
         .iter()
-        .position(|s| s.name.as_deref() == Some(lower.as_str())))
+        .rposition(|s| s.name.as_deref() == Some(lower.as_str())))
 }
 
 /// The stage a `FROM` line names: BuildKit looks the name up as written among the stages

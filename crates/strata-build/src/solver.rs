@@ -1601,7 +1601,8 @@ impl<'a> Solver<'a> {
             .ins
             .stages
             .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+            // Of several stages with one name, the last (as the planner's look-up).
+            .rposition(|s| s.name.as_deref() == Some(lower.as_str()))
             .or_else(|| name.parse::<usize>().ok())?;
         match self.slot(idx) {
             Slot::Done(s) => Some(*s),

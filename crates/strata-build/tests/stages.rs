@@ -144,3 +144,13 @@ fn copy_from_a_stage_behaves_as_a_copy() {
         0o600
     );
 }
+
+/// Of two stages with one name, `COPY --from` takes the last one, as BuildKit does.
+#[test]
+fn copy_from_a_duplicated_stage_name_takes_the_last() {
+    let Some(env) = env(&[]) else { return };
+    env.build(
+        "FROM busybox AS a\nRUN echo 1 > /v\nFROM busybox AS a\nRUN echo 2 > /v\nFROM busybox\nCOPY --from=a /v /seen\n",
+    );
+    assert_eq!(env.read("test", "/seen"), "2\n");
+}
