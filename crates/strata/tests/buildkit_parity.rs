@@ -1009,11 +1009,6 @@ fn frontend_cases() -> Vec<Case> {
                 "RUN |2 V=arg2 V=arg2 /bin/sh -c echo $V > /y # buildkit",
                 "RUN |1 V=arg2 /bin/sh -c echo $V > /y # buildkit",
             )],
-            known_divergence: Some(
-                "an ARG after an ENV of the same name sets the variable for later RUNs and \
-                 expansions in BuildKit (both versions): the fix belongs in the solver's \
-                 RUN environment (crates/strata-build/src/solver.rs, env_map and run_env)",
-            ),
             ..case(
                 "arg_after_env_of_the_same_name",
                 "FROM $BASE\nARG V=arg\nENV V=env\nRUN echo $V > /x\nARG V=arg2\nRUN echo $V > /y\nENV W=$V\n",
@@ -1271,19 +1266,11 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
-        Case {
-            known_divergence: Some(
-                "BuildKit keeps an absolute WORKDIR as written (config, history, and the \
-                 directory it makes: `mkdir -p /c/../d/./e` makes /c); only a relative one is \
-                 joined and cleaned. The fix belongs in the solver's WORKDIR \
-                 (crates/strata-build/src/solver.rs, clean_abs and workdir_op)",
-            ),
-            ..case(
-                "workdir_absolute_path_kept_as_written",
-                "FROM $BASE\nWORKDIR /a/b/\nWORKDIR /c/../d/./e\nRUN pwd > /pwd\nWORKDIR f/\n",
-                none,
-            )
-        },
+        case(
+            "workdir_absolute_path_kept_as_written",
+            "FROM $BASE\nWORKDIR /a/b/\nWORKDIR /c/../d/./e\nRUN pwd > /pwd\nWORKDIR f/\n",
+            none,
+        ),
         case(
             "stopsignal_lower_case_name",
             "FROM $BASE\nSTOPSIGNAL sigkill\n",
@@ -1304,17 +1291,11 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nWORKDIR $NOPE/x\nUSER ${NOPE}app\nLABEL k$NOPE=v$NOPE\nENV E=$NOPE\n",
             none,
         ),
-        Case {
-            known_divergence: Some(
-                "BuildKit expands ENV keys as well as values (`ENV $K=v` sets mykey=v); the fix \
-                 belongs in the solver's ENV (crates/strata-build/src/solver.rs, dispatch)",
-            ),
-            ..case(
-                "env_keys_are_expanded",
-                "FROM $BASE\nARG K=mykey\nENV $K=v ${K}2=w\n",
-                none,
-            )
-        },
+        case(
+            "env_keys_are_expanded",
+            "FROM $BASE\nARG K=mykey\nENV $K=v ${K}2=w\n",
+            none,
+        ),
         case(
             "expansion_nested_defaults_and_quotes",
             "FROM $BASE\nENV O=other\nENV A=${U:-$O} B=${U:-\"two words\"} D=${O:+\"$O and\"} E=\"${U:-in quotes}\" F=${O}_x G=$O_x\n",
@@ -2042,31 +2023,17 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nENV _a1=u\nENV B=${_a1}x C=$_a1-x D=${_a1:-d}\n",
             none,
         ),
-        Case {
-            known_divergence: Some(
-                "a RUN's environment has HOME in BuildKit (runc sets it from the user's passwd \
-                 entry, / without one) and not in Strata's builds (`strata run` does set it). \
-                 The fix belongs in the solver's RUN environment \
-                 (crates/strata-build/src/solver.rs, the RunSpec env), as cmd/run.rs's home_of",
-            ),
-            ..case(
-                "run_environment_has_home",
-                "FROM $BASE\nARG A=1\nENV E=2\nRUN env | sort > /env-root\nUSER app\nRUN env | sort > /tmp/env-app\n\
-                 USER 4242\nRUN echo \"[$HOME]\" > /tmp/home-4242\nUSER root\nRUN cp /tmp/env-app /tmp/home-4242 /\n",
-                none,
-            )
-        },
-        Case {
-            known_divergence: Some(
-                "a RUN's hostname is buildkitsandbox in BuildKit and strata in Strata \
-                 (crates/strata-build/src/solver.rs, the ContainerSpec of a RUN)",
-            ),
-            ..case(
-                "run_hostname",
-                "FROM $BASE\nRUN hostname > /hostname\n",
-                none,
-            )
-        },
+        case(
+            "run_environment_has_home",
+            "FROM $BASE\nARG A=1\nENV E=2\nRUN env | sort > /env-root\nUSER app\nRUN env | sort > /tmp/env-app\n\
+             USER 4242\nRUN echo \"[$HOME]\" > /tmp/home-4242\nUSER root\nRUN cp /tmp/env-app /tmp/home-4242 /\n",
+            none,
+        ),
+        case(
+            "run_hostname",
+            "FROM $BASE\nRUN hostname > /hostname\n",
+            none,
+        ),
         Case {
             known_divergence: Some(
                 "a RUN in BuildKit has Docker's capability set, NoNewPrivs 0 and the default \
@@ -2097,20 +2064,11 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
-        Case {
-            known_divergence: Some(
-                "a RUN's /etc/hosts in BuildKit names the host buildkitsandbox on the 127.0.0.1 \
-                 line only, and /etc/resolv.conf exists even with --network=none (the host's); \
-                 Strata names strata on both lines and gives no resolv.conf with \
-                 --network=none (crates/strata-build/src/solver.rs, the RUN's ContainerSpec, \
-                 and strata-runtime's network files)",
-            ),
-            ..case(
-                "run_etc_hosts_and_resolv_conf",
-                "FROM $BASE\nRUN cp /etc/hosts /hosts-copy && (test -e /etc/resolv.conf && echo yes || echo no) > /resolv\n",
-                none,
-            )
-        },
+        case(
+            "run_etc_hosts_and_resolv_conf",
+            "FROM $BASE\nRUN cp /etc/hosts /hosts-copy && (test -e /etc/resolv.conf && echo yes || echo no) > /resolv\n",
+            none,
+        ),
         case(
             "env_and_label_legacy_form_corners",
             "FROM $BASE\nENV A \"\"\nENV B b=c d\nENV C   spaced   out  \nLABEL k v=w\n",
@@ -2145,28 +2103,16 @@ fn frontend_cases() -> Vec<Case> {
             "ARG P=$BUILDPLATFORM\nFROM --platform=$TARGETPLATFORM $BASE AS a\nRUN echo a > /a\nFROM --platform=${P} $BASE\nCOPY --from=a /a /a\n",
             none,
         ),
-        Case {
-            known_divergence: Some(
-                "a bare `ARG X` in a stage built FROM a stage that gave X a value keeps that \
-                 value in BuildKit (X stays in the inherited environment); Strata unsets it. \
-                 The fix belongs in the solver's ARG (crates/strata-build/src/solver.rs, \
-                 dispatch: a declaration without value must not clear an inherited one)",
-            ),
-            ..case(
-                "arg_redeclared_without_value_in_a_child_stage",
-                "FROM $BASE AS a\nARG X=1\nENV FROM_A=$X\nFROM a\nARG X\nRUN echo \"[$X]\" > /x\nENV E=$X\n",
-                none,
-            )
-        },
+        case(
+            "arg_redeclared_without_value_in_a_child_stage",
+            "FROM $BASE AS a\nARG X=1\nENV FROM_A=$X\nFROM a\nARG X\nRUN echo \"[$X]\" > /x\nENV E=$X\n",
+            none,
+        ),
         Case {
             newer_history: &[(
                 "RUN |2 X=1 X=1 /bin/sh -c echo \"[$X]\" > /x # buildkit",
                 "RUN |1 X=1 /bin/sh -c echo \"[$X]\" > /x # buildkit",
             )],
-            known_divergence: Some(
-                "a bare `ARG X` after `ARG X=1` in the same stage keeps the value in BuildKit; \
-                 Strata unsets it (crates/strata-build/src/solver.rs, dispatch of ARG)",
-            ),
             ..case(
                 "arg_redeclared_without_value_in_the_same_stage",
                 "FROM $BASE\nARG X=1\nARG X\nRUN echo \"[$X]\" > /x\n",
