@@ -427,14 +427,15 @@ fn absolute_workdir_is_kept_as_written() {
     assert_eq!(env.cc("test")["WorkingDir"], "/a/b/");
 }
 
-/// A RUN sees BuildKit's sandbox: HOME from the user's passwd entry (`/` without one),
-/// the hostname `buildkitsandbox` (in /etc/hosts on the IPv4 line), and the host's
-/// resolv.conf even with `--network=none`.
+/// A RUN sees BuildKit's sandbox: the default seccomp filter, HOME from the user's passwd
+/// entry (`/` without one), the hostname `buildkitsandbox` (in /etc/hosts on the IPv4
+/// line), and the host's resolv.conf even with `--network=none`.
 #[test]
 fn run_sandbox_matches_buildkit() {
     let Some(env) = env(&[]) else { return };
     env.build(
-        "FROM busybox\nRUN echo \"$HOME\" > /home-root && hostname > /hostname && cp /etc/hosts /hosts\n\
+        "FROM busybox\nRUN echo \"$HOME\" > /home-root && hostname > /hostname && cp /etc/hosts /hosts \
+         && grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status > /status\n\
          USER 4242\nRUN echo \"[$HOME]\" > /tmp/home-4242\nUSER root\nRUN cp /tmp/home-4242 /\n\
          ENV HOME=/set\nRUN echo $HOME > /home-set\n\
          RUN --network=none (test -e /etc/resolv.conf && echo yes || echo no) > /resolv\n",
@@ -443,6 +444,8 @@ fn run_sandbox_matches_buildkit() {
     assert_eq!(env.read("test", "/home-4242"), "[/]\n");
     assert_eq!(env.read("test", "/home-set"), "/set\n");
     assert_eq!(env.read("test", "/hostname"), "buildkitsandbox\n");
+    // No new privileges, and Docker's default seccomp filter (mode 2).
+    assert_eq!(env.read("test", "/status"), "NoNewPrivs:\t1\nSeccomp:\t2\n");
     let hosts = env.read("test", "/hosts");
     assert!(
         hosts.contains("127.0.0.1\tlocalhost buildkitsandbox\n"),

@@ -1186,9 +1186,11 @@ fn clean_path(path: &str) -> String {
 
 /// Start the container process. `stdout`/`stderr` are the container's; stdin is empty.
 /// The returned child is the waiting first child: its exit status is the process's
-/// (a process killed by a signal shows as killed by that signal).
+/// (a process killed by a signal shows as killed by that signal). The process runs under
+/// the default seccomp filter, as a BuildKit RUN does.
 pub fn spawn(spec: &ContainerSpec, stdout: Stdio, stderr: Stdio) -> Result<Child, RuntimeError> {
     let steps = plan(spec)?;
+    let filter = seccomp::default_filter();
     let mut flags =
         libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
     if spec.network == Network::None {
@@ -1218,7 +1220,8 @@ pub fn spawn(spec: &ContainerSpec, stdout: Stdio, stderr: Stdio) -> Result<Child
             }
             if pid == 0 {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-                return execute(&steps, &LinuxSyscall);
+                execute(&steps, &LinuxSyscall)?;
+                return finish_process(None, Some(&filter));
             }
             // The first child: hold no descriptor (the parent waits for EOF on its
             // exec-status pipe and on the output pipes), wait, and mirror the status.
