@@ -18,8 +18,9 @@
 //!   base image must keep the same mtime in both.
 //! - **The layer count** (a COPY or RUN is one layer in both; ENV and the like none).
 //! - **The image config**: Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes,
-//!   Labels, StopSignal, Healthcheck, Shell, OnBuild (a key left out equals null), and the
-//!   history's `created_by` strings and `empty_layer` flags.
+//!   Labels, StopSignal, Healthcheck, Shell, OnBuild (a key left out equals null), the
+//!   image's author, os and architecture, and the history's `created_by` strings and
+//!   `empty_layer` flags.
 //!
 //! All cases run in one test so that one dockerd and one base image serve them, two cases
 //! at a time (each case's two builds also run side by side); mismatches are collected and
@@ -2509,6 +2510,20 @@ fn compare_config(
         let empty = |v: &serde_json::Value| v.is_null() || v.as_str() == Some("");
         if s != b && !(empty(&s) && empty(&b)) {
             out.push(format!("config.{key}: Strata {s} | BuildKit {b}"));
+        }
+    }
+    // The image's own fields: MAINTAINER's author, and the platform.
+    for key in ["author", "os", "architecture", "variant"] {
+        let get = |img: &Image| {
+            img.config
+                .get(key)
+                .cloned()
+                .unwrap_or(serde_json::Value::Null)
+        };
+        let (s, b) = (get(strata), get(buildkit));
+        let empty = |v: &serde_json::Value| v.is_null() || v.as_str() == Some("");
+        if s != b && !(empty(&s) && empty(&b)) {
+            out.push(format!("{key}: Strata {s} | BuildKit {b}"));
         }
     }
     let history = |img: &Image| -> Vec<(String, bool)> {
