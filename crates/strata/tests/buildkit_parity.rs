@@ -1503,19 +1503,11 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nCOPY --chown=\"app\":'staff' a.txt /q\n",
             ab,
         ),
-        Case {
-            known_divergence: Some(
-                "BuildKit (20.10 and current) has no rule against several sources and a \
-                 destination without a slash: each source is copied to /r in turn, so /r ends \
-                 up a file holding b.txt; Strata refuses the COPY (the classic builder's rule). \
-                 The fix belongs in crates/strata-build/src/copy.rs (copy_op)",
-            ),
-            ..case(
-                "copy_two_sources_to_a_dest_without_slash",
-                "FROM $BASE\nCOPY a.txt b.txt /r\n",
-                ab,
-            )
-        },
+        case(
+            "copy_two_sources_to_a_dest_without_slash",
+            "FROM $BASE\nCOPY a.txt b.txt /r\n",
+            ab,
+        ),
         Case {
             must_fail: true,
             ..case(
@@ -1703,19 +1695,11 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE AS a\nRUN echo 1 > /v\nFROM $BASE AS a\nRUN echo 2 > /v\nFROM a\nRUN cat /v > /seen\n",
             none,
         ),
-        Case {
-            known_divergence: Some(
-                "with two stages of one name, BuildKit's COPY --from takes the last one (its \
-                 stage table maps the name to the latest stage); Strata's solver takes the first \
-                 (crates/strata-build/src/solver.rs, find_done_stage; the planner's \
-                 find_source_stage in frontend.rs follows it and must change with it)",
-            ),
-            ..case(
-                "duplicate_stage_names_copy_from_takes_the_last",
-                "FROM $BASE AS a\nRUN echo 1 > /v\nFROM $BASE AS a\nRUN echo 2 > /v\nFROM $BASE\nCOPY --from=a /v /v\n",
-                none,
-            )
-        },
+        case(
+            "duplicate_stage_names_copy_from_takes_the_last",
+            "FROM $BASE AS a\nRUN echo 1 > /v\nFROM $BASE AS a\nRUN echo 2 > /v\nFROM $BASE\nCOPY --from=a /v /v\n",
+            none,
+        ),
         Case {
             newer_buildkit: Some(
                 "Docker 20.10 refuses ${V#p}, ${V%p} and ${V/p/r}; current BuildKit has them",
