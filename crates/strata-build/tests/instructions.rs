@@ -435,7 +435,7 @@ fn run_sandbox_matches_buildkit() {
     let Some(env) = env(&[]) else { return };
     env.build(
         "FROM busybox\nRUN echo \"$HOME\" > /home-root && hostname > /hostname && cp /etc/hosts /hosts \
-         && grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status > /status\n\
+         && grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status > /status && ls /dev > /devs\n\
          USER 4242\nRUN echo \"[$HOME]\" > /tmp/home-4242\nUSER root\nRUN cp /tmp/home-4242 /\n\
          ENV HOME=/set\nRUN echo $HOME > /home-set\n\
          RUN --network=none (test -e /etc/resolv.conf && echo yes || echo no) > /resolv\n",
@@ -446,6 +446,11 @@ fn run_sandbox_matches_buildkit() {
     assert_eq!(env.read("test", "/hostname"), "buildkitsandbox\n");
     // No new privileges, and Docker's default seccomp filter (mode 2).
     assert_eq!(env.read("test", "/status"), "NoNewPrivs:\t1\nSeccomp:\t2\n");
+    // Its own POSIX message queues; /dev/core only where the host has /proc/kcore.
+    let devs = env.read("test", "/devs");
+    assert!(devs.lines().any(|l| l == "mqueue"), "{devs}");
+    let kcore = std::path::Path::new("/proc/kcore").exists();
+    assert_eq!(devs.lines().any(|l| l == "core"), kcore, "{devs}");
     let hosts = env.read("test", "/hosts");
     assert!(
         hosts.contains("127.0.0.1\tlocalhost buildkitsandbox\n"),

@@ -969,6 +969,8 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         let dest = format!("/dev/{d}");
         p.mount(Some(&dest), &dest, File, None, libc::MS_BIND, None, false)?;
     }
+    // runc's links; `/dev/core` only where the host has a /proc/kcore to point at.
+    let kcore = Path::new("/proc/kcore").exists();
     for (link, target) in [
         ("/dev/fd", "/proc/self/fd"),
         ("/dev/stdin", "/proc/self/fd/0"),
@@ -977,6 +979,9 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         ("/dev/core", "/proc/kcore"),
         ("/dev/ptmx", "pts/ptmx"),
     ] {
+        if link == "/dev/core" && !kcore {
+            continue;
+        }
         let link = cstr(p.host(link))?;
         p.steps.push(Step::Symlink {
             target: cstr(target)?,
@@ -1004,6 +1009,19 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
         Some("mode=1777,size=65536k"),
         false,
     )?;
+    if opts.userns.is_none() {
+        // POSIX message queues of the container's own IPC namespace, as Docker and
+        // BuildKit mount them.
+        p.mount(
+            Some("mqueue"),
+            "/dev/mqueue",
+            Dir,
+            Some("mqueue"),
+            nosuid_nodev_noexec,
+            None,
+            false,
+        )?;
+    }
     let sys_ro = if opts.privileged { 0 } else { libc::MS_RDONLY };
     p.mount(
         Some("sysfs"),
