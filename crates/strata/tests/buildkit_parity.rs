@@ -2021,11 +2021,9 @@ fn frontend_cases() -> Vec<Case> {
         ),
         Case {
             known_divergence: Some(
-                "a RUN in BuildKit has Docker's capability set, NoNewPrivs 0 and the default \
-                 seccomp filter (Seccomp: 2); Strata's RUN has the same capabilities but \
-                 NoNewPrivs 1 and no seccomp filter (Seccomp: 0). The fix belongs in the \
-                 build's container spec (crates/strata-build/src/solver.rs, exec_run) or \
-                 strata-runtime",
+                "a RUN in BuildKit has NoNewPrivs 0; Strata's has NoNewPrivs 1 (capabilities \
+                 and the seccomp filter agree). The fix belongs in strata-runtime (the \
+                 no_new_privs bit a build RUN is started with)",
             ),
             ..case(
                 "run_capabilities_and_privileges",
