@@ -2112,6 +2112,11 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nUSER alice\nRUN id > /tmp/id-alice\nUSER 1001\nRUN id > /tmp/id-1001\nUSER 1001:1000\nRUN id > /tmp/id-1001-1000\nUSER root\nRUN cp /tmp/id-* /\n",
             none,
         ),
+        case(
+            "run_masked_paths_and_oom_score",
+            "FROM $BASE\nRUN (for p in /proc/timer_list /proc/keys /proc/latency_stats /proc/sched_debug; do echo \"$p $(wc -c < $p 2>/dev/null || echo absent)\"; done; \\\n    for d in /proc/acpi /proc/scsi /sys/firmware; do echo \"$d $(ls $d 2>/dev/null | wc -l)\"; done; \\\n    cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_unprivileged_port_start) > /masked\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
