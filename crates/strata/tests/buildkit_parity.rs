@@ -19,8 +19,8 @@
 //! - **The layer count** (a COPY or RUN is one layer in both; ENV and the like none).
 //! - **The image config**: Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes,
 //!   Labels, StopSignal, Healthcheck, Shell, OnBuild (a key left out equals null), the
-//!   image's author, os and architecture, and the history's `created_by` strings and
-//!   `empty_layer` flags.
+//!   image's author, os and architecture, and the history's `created_by` strings,
+//!   `empty_layer` flags and comments.
 //!
 //! All cases run in one test so that one dockerd and one base image serve them, two cases
 //! at a time (each case's two builds also run side by side); mismatches are collected and
@@ -2528,6 +2528,22 @@ fn compare_config(
             })
             .unwrap_or_default()
     };
+    // Every entry's comment (BuildKit writes buildkit.dockerfile.v0; the base image's own
+    // entries carry whatever it had).
+    let comments = |img: &Image| -> Vec<String> {
+        img.config["history"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .map(|e| e["comment"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (cs, cb) = (comments(strata), comments(buildkit));
+    if cs != cb {
+        out.push(format!("history comments: Strata {cs:?} | BuildKit {cb:?}"));
+    }
     let (hs, mut hb) = (history(strata), history(buildkit));
     for (created_by, _) in &mut hb {
         if let Some((_, newer)) = newer_history.iter().find(|(old, _)| old == created_by) {
