@@ -157,6 +157,12 @@ pub(crate) enum MountPlan {
         target: String,
         required: bool,
     },
+    /// A RUN that is one heredoc starting with `#!`: its body as an executable file at
+    /// `target` (read-only), which the RUN runs so the kernel honours the interpreter line.
+    Script {
+        target: String,
+        data: String,
+    },
 }
 
 impl MountPlan {
@@ -166,7 +172,8 @@ impl MountPlan {
             MountPlan::Bind { target, .. }
             | MountPlan::Cache { target, .. }
             | MountPlan::Tmpfs { target }
-            | MountPlan::Ssh { target, .. } => Some(target),
+            | MountPlan::Ssh { target, .. }
+            | MountPlan::Script { target, .. } => Some(target),
             MountPlan::Secret { target, .. } => target.as_deref(),
         }
     }
@@ -285,6 +292,19 @@ pub(crate) fn materialize(plans: &[MountPlan], env: &MountEnv<'_>) -> Result<Mat
             MountPlan::Tmpfs { target } => out.mounts.push(Mount::Tmpfs {
                 destination: target.clone(),
             }),
+            MountPlan::Script { target, data } => {
+                let tmp = env.snapshots.temp()?;
+                let file = tmp.path().join("script");
+                fs::write(&file, data).map_err(io_err("write", &file))?;
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err("chmod", &file))?;
+                out.mounts.push(Mount::Bind {
+                    source: file,
+                    destination: target.clone(),
+                    readonly: true,
+                });
+                out.guards.push(Guard::Temp(tmp));
+            }
             MountPlan::Secret {
                 id,
                 target,

@@ -32,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Instant;
 
 use strata_dockerfile::instructions::{
-    CommandKind, CopyCommand, Healthcheck, NetworkMode, PortSpec, ShellDependentCmd,
+    CommandKind, CopyCommand, Healthcheck, NetworkMode, PortSpec, RunScript, ShellDependentCmd,
 };
 use strata_dockerfile::{Command, Instructions, Lex};
 use strata_layer::{CompressOptions, CreateOptions, LayerWriter};
@@ -1040,7 +1040,9 @@ impl<'a> Solver<'a> {
                 self.history(st, format!("ARG {}", parts.join(" ")), true);
             }
             CommandKind::Run(r) => {
-                let mut args = run_args(&r.cmd);
+                // A heredoc RUN with an interpreter line runs its body as a file.
+                let script = r.cmd.script();
+                let mut args = script.args();
                 if r.cmd.prepend_shell {
                     let mut shell = cc
                         .shell
@@ -1119,6 +1121,17 @@ impl<'a> Solver<'a> {
                     let (plan, key) = self.plan_mount(&m, &cwd, line, ssh_n)?;
                     mounts.push(plan);
                     mount_keys.push(key);
+                }
+                if let RunScript::Executable { name, data } = &script {
+                    let target = format!("{}/{name}", RunScript::PIPES_DIR);
+                    mount_keys.push(format!(
+                        "script {target} {}",
+                        Digest::sha256(data.as_bytes())
+                    ));
+                    mounts.push(MountPlan::Script {
+                        target,
+                        data: data.clone(),
+                    });
                 }
                 let key_b = KeyBuilder::new("strata.exec.v1")
                     .field("parent", st.key.as_str())
@@ -1747,31 +1760,6 @@ fn state_key(op: &Digest, diff_id: &Digest) -> Digest {
         .field("op", op.as_str())
         .field("layer", diff_id.as_str())
         .finish()
-}
-
-/// RUN's command line, with a single heredoc turned into the script as BuildKit does.
-fn run_args(cmd: &ShellDependentCmd) -> Vec<String> {
-    if cmd.files.is_empty() || !cmd.prepend_shell || cmd.cmd_line.len() != 1 {
-        return cmd.cmd_line.clone();
-    }
-    // A heredoc that is the whole command is the script itself (BuildKit runs its body).
-    if let [f] = cmd.files.as_slice() {
-        let word = cmd.cmd_line[0].trim();
-        let name = word
-            .trim_start_matches("<<")
-            .trim_start_matches('-')
-            .trim_matches(['"', '\'']);
-        if word.starts_with("<<") && name == f.name {
-            return vec![f.data.clone()];
-        }
-    }
-    let mut s = cmd.cmd_line[0].clone();
-    for f in &cmd.files {
-        s.push('\n');
-        s.push_str(&f.data);
-        s.push_str(&f.name);
-    }
-    vec![s]
 }
 
 /// The instruction text shown in progress: the command as written.

@@ -470,3 +470,25 @@ fn bare_arg_redeclaration_keeps_the_value() {
     assert_eq!(env.read("test", "/x"), "[1]\n");
     assert!(env.history("test").contains(&"ARG X".to_string()));
 }
+
+/// A RUN that is one heredoc starting with `#!` runs its body as an executable file (at
+/// /dev/pipes/<name>), so the interpreter line counts; `<<-` strips tabs in the history
+/// line too.
+#[test]
+fn heredoc_run_with_an_interpreter_line_runs_as_a_file() {
+    let Some(env) = env(&[]) else { return };
+    env.build(
+        "FROM busybox\nRUN <<EOF\n#!/usr/bin/awk -f\nBEGIN { print \"awk\" > \"/awk-out\" }\nEOF\nRUN <<-EOT\n\techo tabs > /tabs\n\tEOT\n",
+    );
+    assert_eq!(env.read("test", "/awk-out"), "awk\n");
+    assert_eq!(env.read("test", "/tabs"), "tabs\n");
+    let h = env.history("test");
+    assert!(
+        h.contains(&"RUN /bin/sh -c /dev/pipes/EOF # buildkit".to_string()),
+        "{h:#?}"
+    );
+    assert!(
+        h.contains(&"RUN /bin/sh -c echo tabs > /tabs\n # buildkit".to_string()),
+        "{h:#?}"
+    );
+}
