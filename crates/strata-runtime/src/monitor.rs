@@ -446,6 +446,8 @@ fn start_and_wait(
     if cfg.network == "bridge" {
         let ip = IpCommand;
         network::ensure_bridge(&ip).map_err(|e| StartError::strata(error_chain(&e)))?;
+        // The FORWARD rules are checked while the rest is set up (an `iptables` run).
+        let forward = std::thread::spawn(network::ensure_forward);
         let l = network::lease(&format!("{}\n{}\n", c.dir.display(), std::process::id()))
             .map_err(|e| StartError::strata(error_chain(&e)))?;
         bound = crate::proxy::bind(&cfg.ports).map_err(|e| StartError::strata(error_chain(&e)))?;
@@ -459,6 +461,7 @@ fn start_and_wait(
                 .map_err(|e| StartError::strata(error_chain(&e)))?;
         }
         drop(ns_sock);
+        let _ = forward.join();
         hosts.push_str(&format!("{}\t{}\n", l.addr, cfg.hostname));
         state.ip_address = Some(l.addr.to_string());
         netns = Some(ns);

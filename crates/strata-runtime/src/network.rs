@@ -161,7 +161,6 @@ pub fn lease(owner: &str) -> Result<Lease, NetworkError> {
 /// traffic where `iptables` exists.
 pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
     if Path::new("/sys/class/net").join(BRIDGE).exists() {
-        ensure_forward();
         return Ok(());
     }
     fs::create_dir_all(RUN_DIR).map_err(io_err(format!("create {RUN_DIR}")))?;
@@ -207,7 +206,6 @@ pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
     if !iptables("-C") {
         iptables("-A");
     }
-    ensure_forward();
     drop(lock);
     Ok(())
 }
@@ -219,9 +217,11 @@ pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
 /// makes even bridged traffic between two containers pass that chain), allowing only its
 /// own `docker0`; on a machine that also runs Docker — possibly started after the bridge
 /// was made — containers would lose each other and the outside world. So every container
-/// start checks the first rule (one `iptables -C`, about 3 ms) and inserts both at the top
-/// when it is missing. Without `iptables` there is nothing to check.
-fn ensure_forward() {
+/// start on the bridge checks the first rule (one `iptables -C`, a few ms, run while the
+/// rest of the network is set up) and inserts both at the top when it is missing, under a
+/// lock so that concurrent starts do not insert them twice. Without `iptables` there is
+/// nothing to check.
+pub fn ensure_forward() {
     let run = |args: &[&str]| {
         Command::new("iptables")
             .args(args)
@@ -235,6 +235,12 @@ fn ensure_forward() {
     let check = [&["-C"][..], &from_bridge[..]].concat();
     if run(&check) {
         return;
+    }
+    let _ = fs::create_dir_all(RUN_DIR);
+    let lock = File::create(Path::new(RUN_DIR).join("forward.lock"));
+    if let Ok(l) = &lock {
+        // SAFETY: flock on an open descriptor (blocking; released when `lock` closes).
+        unsafe { libc::flock(l.as_raw_fd(), libc::LOCK_EX) };
     }
     let replies = [
         "FORWARD",
