@@ -2103,6 +2103,16 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nRUN (for p in /proc/timer_list /proc/keys /proc/latency_stats /proc/sched_debug; do echo \"$p $(wc -c < $p 2>/dev/null || echo absent)\"; done; \\\n    for d in /proc/acpi /proc/scsi /sys/firmware; do echo \"$d $(ls $d 2>/dev/null | wc -l)\"; done; \\\n    cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_unprivileged_port_start) > /masked\n",
             none,
         ),
+        case(
+            "run_writes_long_and_odd_names",
+            "FROM $BASE\nRUN d=/long/$(printf 'd%.0s' $(seq 1 120))/$(printf 'e%.0s' $(seq 1 60)) && mkdir -p $d && echo x > $d/$(printf 'f%.0s' $(seq 1 150)) && \\\n    ln -s $d/$(printf 'f%.0s' $(seq 1 150)) /long-link && touch \"/odd $(printf 'a\\\\b')\" \"/new$(printf '\\nline')\" /ünï && \\\n    touch -d @1 /old && touch -d @4102444800 /future\n",
+            none,
+        ),
+        case(
+            "run_makes_device_nodes",
+            "FROM $BASE\nRUN mknod /dev-null-copy c 1 3 && mknod /blk b 7 0 && chmod 600 /blk\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
