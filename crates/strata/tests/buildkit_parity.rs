@@ -7,8 +7,8 @@
 //! - **The merged filesystem**: both images are exported with `save` (docker-archive), their
 //!   layers applied in order (OCI whiteouts `.wh.NAME` remove a path of a lower layer,
 //!   `.wh..wh..opq` hides a directory's lower contents), and for every path the type, the
-//!   permission bits with setuid/setgid/sticky, uid:gid, size, symlink target, content
-//!   digest and hardlink group (the paths sharing one inode) must agree.
+//!   permission bits with setuid/setgid/sticky, uid:gid, size, symlink target, device
+//!   numbers, content digest and hardlink group (the paths sharing one inode) must agree.
 //! - **mtimes**, of non-directories only: directory mtimes legitimately differ (any change
 //!   below touches them, and the builders create parents at different moments). A file's
 //!   mtime is compared unless *both* builders made it during the build (mtime at or after
@@ -2339,6 +2339,12 @@ fn apply_layer(fs: &mut BTreeMap<String, Node>, data: &[u8], next_inode: &mut u6
                 'l'
             } else if et.is_file() {
                 'f'
+            } else if et.is_character_special() {
+                'c'
+            } else if et.is_block_special() {
+                'b'
+            } else if et.is_fifo() {
+                'p'
             } else {
                 '?'
             };
@@ -2349,7 +2355,16 @@ fn apply_layer(fs: &mut BTreeMap<String, Node>, data: &[u8], next_inode: &mut u6
                 uid: h.uid().unwrap(),
                 gid: h.gid().unwrap(),
                 size: if kind == 'f' { content.len() as u64 } else { 0 },
-                target: if kind == 'l' { link } else { String::new() },
+                // A link's target, a device node's numbers.
+                target: match kind {
+                    'l' => link,
+                    'c' | 'b' => format!(
+                        "{},{}",
+                        h.device_major().ok().flatten().unwrap_or(0),
+                        h.device_minor().ok().flatten().unwrap_or(0)
+                    ),
+                    _ => String::new(),
+                },
                 sha: if kind == 'f' {
                     hex::encode(sha2::Sha256::digest(&content))
                 } else {
@@ -2394,6 +2409,7 @@ fn describe(n: &Node, group: Option<&String>, with_mtime: bool) -> String {
     match n.kind {
         'f' => s.push_str(&format!(" size={} sha={}", n.size, &n.sha[..12])),
         'l' => s.push_str(&format!(" -> {}", n.target)),
+        'c' | 'b' => s.push_str(&format!(" dev={}", n.target)),
         _ => {}
     }
     if let Some(g) = group {
