@@ -17,10 +17,10 @@
 //!   (whose mtimes the test sets to [`CTX_MTIME`]), extracted from a tar or taken from the
 //!   base image must keep the same mtime in both.
 //! - **The layer count** (a COPY or RUN is one layer in both; ENV and the like none).
-//! - **The image config**: Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes,
-//!   Labels, StopSignal, Healthcheck, Shell, OnBuild (a key left out equals null), the
-//!   image's author, os and architecture, and the history's `created_by` strings,
-//!   `empty_layer` flags and comments.
+//! - **The image config**: Env, Cmd, Entrypoint, ArgsEscaped, WorkingDir, User,
+//!   ExposedPorts, Volumes, Labels, StopSignal, Healthcheck, Shell, OnBuild (a key left out
+//!   equals null), the image's author, os and architecture, and the history's `created_by`
+//!   strings, `empty_layer` flags and comments.
 //!
 //! All cases run in one test so that one dockerd and one base image serve them, three cases
 //! at a time (each case's two builds also run side by side); mismatches are collected and
@@ -2476,7 +2476,8 @@ fn go_arch() -> &'static str {
     }
 }
 
-const CONFIG_KEYS: [&str; 12] = [
+const CONFIG_KEYS: [&str; 13] = [
+    "ArgsEscaped",
     "Env",
     "Cmd",
     "Entrypoint",
