@@ -2113,6 +2113,24 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nRUN mknod /dev-null-copy c 1 3 && mknod /blk b 7 0 && chmod 600 /blk\n",
             none,
         ),
+        Case {
+            must_fail: true,
+            target: Some("nope"),
+            ..case(
+                "target_that_names_no_stage_fails",
+                "FROM $BASE AS a\nFROM $BASE\n",
+                none,
+            )
+        },
+        Case {
+            must_fail: true,
+            target: Some("0"),
+            ..case(
+                "target_by_index_fails",
+                "FROM $BASE\nRUN echo x > /x\nFROM $BASE\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
