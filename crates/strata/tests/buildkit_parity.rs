@@ -2131,6 +2131,16 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "run_writes_to_etc_hosts_and_resolv_conf",
+            "FROM $BASE\nRUN echo '1.2.3.4 custom' >> /etc/hosts; echo 'nameserver 9.9.9.9' > /etc/resolv.conf; echo done > /done\n",
+            none,
+        ),
+        case(
+            "copied_etc_hosts_is_hidden_from_run",
+            "FROM $BASE\nCOPY hosts /etc/hosts\nRUN grep -c custom /etc/hosts > /count || true\n",
+            |c| file(c, "hosts", "1.2.3.4 custom\n"),
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
