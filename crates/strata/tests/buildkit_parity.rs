@@ -2141,6 +2141,19 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nCOPY hosts /etc/hosts\nRUN grep -c custom /etc/hosts > /count || true\n",
             |c| file(c, "hosts", "1.2.3.4 custom\n"),
         ),
+        Case {
+            known_divergence: Some(
+                "a RUN with no USER in an image without /etc/passwd runs as 0:0 in BuildKit \
+                 (HOME=/); Strata fails with \"unable to find user root: no matching entries \
+                 in passwd file\" (crates/strata-build/src/solver.rs: the RUN's user \
+                 resolution must not look up the default user by name)",
+            ),
+            ..case(
+                "run_in_a_scratch_stage_and_home_from_env",
+                "FROM scratch\nCOPY --from=$BASE /bin/busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $PATH $HOME > /path\"]\nENV HOME=/custom\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $HOME > /home\"]\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
