@@ -2154,6 +2154,28 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        Case {
+            known_divergence: Some(
+                "WORKDIR made as a numeric USER with no passwd entry (USER 1000) belongs to \
+                 1000:1000 in BuildKit (its file operations take the uid as the gid); Strata \
+                 makes it 1000:0 (crates/strata-build/src/solver.rs, workdir_op's owner)",
+            ),
+            ..case(
+                "workdir_as_a_numeric_user_in_scratch",
+                "FROM scratch\nUSER 1000\nWORKDIR /w\nCOPY a.txt .\nUSER 1234:5678\nWORKDIR /v/x\n",
+                ab,
+            )
+        },
+        Case {
+            known_divergence: Some(
+                "as workdir_as_a_numeric_user_in_scratch, with a passwd that lacks the uid",
+            ),
+            ..case(
+                "workdir_as_a_numeric_user_without_passwd_entry",
+                "FROM $BASE\nUSER 4242\nWORKDIR /w4242\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
