@@ -64,6 +64,7 @@ pub fn create<W: Write>(
     let mut w = TarWriter {
         builder: tar::Builder::new(out),
         summary: CreateSummary::default(),
+        buf: Vec::new(),
     };
     // First path written for each multiply linked inode.
     let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
@@ -224,6 +225,7 @@ impl<W: Write> EntryWriter<W> {
             w: TarWriter {
                 builder: tar::Builder::new(out),
                 summary: CreateSummary::default(),
+                buf: Vec::new(),
             },
             clamp_mtime: options.clamp_mtime,
         }
@@ -404,7 +406,13 @@ impl<R: Read> Read for Exact<R> {
 struct TarWriter<W: Write> {
     builder: tar::Builder<W>,
     summary: CreateSummary,
+    /// File data passes through this buffer: large reads and writes rather than
+    /// `io::copy`'s 8 KiB ones (each write also feeds a hasher and the compressor).
+    buf: Vec<u8>,
 }
+
+/// Largest chunk of file data read at once.
+const DATA_CHUNK: usize = 256 * 1024;
 
 /// Put `value` into a fixed header field if it fits (NUL-padded).
 fn put(field: &mut [u8], value: &[u8]) -> bool {
@@ -524,13 +532,30 @@ impl<W: Write> TarWriter<W> {
         h.set_cksum();
         match data {
             Some((inner, size, path)) => {
-                let reader = Exact {
+                // What `tar::Builder::append` writes (header, data, zero padding to the
+                // next 512-byte block), with the data moved in large chunks.
+                let mut reader = Exact {
                     inner,
                     remaining: size,
                 };
-                self.builder
-                    .append(&h, reader)
-                    .map_err(|e| LayerError::io("archive", path, e))?;
+                let chunk = (size as usize).clamp(1, DATA_CHUNK);
+                if self.buf.len() < chunk {
+                    self.buf.resize(chunk, 0);
+                }
+                let out = self.builder.get_mut();
+                let io = |e| LayerError::io("archive", path, e);
+                out.write_all(h.as_bytes()).map_err(io)?;
+                loop {
+                    let n = match reader.read(&mut self.buf[..chunk]) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(io(e)),
+                    };
+                    out.write_all(&self.buf[..n]).map_err(io)?;
+                }
+                let pad = (512 - (size % 512) as usize) % 512;
+                out.write_all(&[0u8; 512][..pad]).map_err(io)?;
             }
             None => self.builder.append(&h, io::empty()).map_err(err)?,
         }
@@ -615,6 +640,40 @@ mod tests {
         let (got, summary) = w.finish(root).unwrap();
         assert_eq!(summary.entries, 7);
         assert!(got == want, "EntryWriter and create differ");
+    }
+
+    /// File data of every size around the block and chunk boundaries is framed as the tar
+    /// format says: header, data, zeros to the next 512 bytes.
+    #[test]
+    fn file_data_is_framed_at_every_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [
+            0,
+            1,
+            511,
+            512,
+            513,
+            DATA_CHUNK - 1,
+            DATA_CHUNK,
+            DATA_CHUNK + 1,
+            3 * DATA_CHUNK + 7,
+        ];
+        for (i, n) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..*n).map(|b| (b * 7 + i) as u8).collect();
+            std::fs::write(dir.path().join(format!("f{i:02}")), data).unwrap();
+        }
+        let mut out = Vec::new();
+        create(dir.path(), &mut out, &CreateOptions::default()).unwrap();
+        let blocks: usize = sizes.iter().map(|n| 512 + n.div_ceil(512) * 512).sum();
+        assert_eq!(out.len(), blocks + 1024);
+        let mut a = tar::Archive::new(&out[..]);
+        for (i, e) in a.entries().unwrap().enumerate() {
+            let mut e = e.unwrap();
+            let mut got = Vec::new();
+            e.read_to_end(&mut got).unwrap();
+            let want: Vec<u8> = (0..sizes[i]).map(|b| (b * 7 + i) as u8).collect();
+            assert_eq!(got, want, "f{i:02}");
+        }
     }
 
     #[test]
