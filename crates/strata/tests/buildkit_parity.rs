@@ -2176,6 +2176,24 @@ fn frontend_cases() -> Vec<Case> {
                 none,
             )
         },
+        case(
+            "chown_with_an_unknown_uid_alone",
+            "FROM $BASE\nCOPY --chown=4242 c.md /z\n",
+            ab,
+        ),
+        Case {
+            known_divergence: Some(
+                "COPY --chown=:wheel (no user) gives 0:1003 in BuildKit and --chown=app: (no \
+                 group) app's 1000:1000 (an empty part is left out); Strata fails with \
+                 \"unable to find user : ...\" / \"unable to find group : ...\" \
+                 (crates/strata-build/src/fsutil.rs, resolve_chown)",
+            ),
+            ..case(
+                "chown_with_an_empty_user_or_group",
+                "FROM $BASE\nCOPY --chown=:wheel a.txt /x\nCOPY --chown=app: b.txt /y\n",
+                ab,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
