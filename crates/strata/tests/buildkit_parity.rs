@@ -2194,6 +2194,11 @@ fn frontend_cases() -> Vec<Case> {
                 ab,
             )
         },
+        case(
+            "run_home_from_env_wins_over_passwd",
+            "FROM $BASE\nENV HOME=/custom\nUSER app\nRUN echo $HOME > /tmp/h\nUSER root\nRUN cp /tmp/h /h\n",
+            none,
+        ),
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
