@@ -2199,6 +2199,18 @@ fn frontend_cases() -> Vec<Case> {
             "FROM $BASE\nENV HOME=/custom\nUSER app\nRUN echo $HOME > /tmp/h\nUSER root\nRUN cp /tmp/h /h\n",
             none,
         ),
+        Case {
+            build_args: &["X=line one\nline two", "Y= spaced "],
+            newer_history: &[
+                ("ARG X", "ARG X=line one\nline two"),
+                ("ARG Y", "ARG Y= spaced "),
+            ],
+            ..case(
+                "build_arg_values_with_newlines_and_spaces",
+                "FROM $BASE\nARG X\nARG Y\nENV E=$X F=\"[$Y]\"\nRUN echo \"$X|$Y\" > /x\n",
+                none,
+            )
+        },
         // --- Whole Dockerfiles in the shape projects write them.
         case(
             "realistic_node_style",
