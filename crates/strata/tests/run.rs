@@ -410,17 +410,17 @@ fn exec_logs_wait_and_volumes() {
     assert_no_mounts(&env);
 }
 
-#[test]
-fn containers_on_the_bridge_reach_each_other() {
-    let Some(env) = imported() else { return };
-    let www = env.path("www");
+/// Start `name`, a detached busybox httpd on the bridge serving `body` as its index page;
+/// returns its address.
+fn serve_on_bridge(env: &Env, name: &str, body: &str) -> String {
+    let www = env.path(&format!("www-{name}"));
     std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("index.html"), "peer\n").unwrap();
+    std::fs::write(www.join("index.html"), body).unwrap();
     env.ok(&[
         "run",
         "-d",
         "--name",
-        "srv",
+        name,
         "-v",
         &format!("{}:/www", www.display()),
         "bb",
@@ -435,10 +435,14 @@ fn containers_on_the_bridge_reach_each_other() {
         "inspect",
         "--format",
         "{{.NetworkSettings.IPAddress}}",
-        "srv",
+        name,
     ]);
-    let ip = ip.trim();
-    assert!(ip.starts_with("10.89."), "{ip}");
+    ip.trim().to_string()
+}
+
+/// What another container on the bridge fetches from `http://ip/`, retried a few times
+/// until it is `want` (the server may still be starting).
+fn fetch_from_bridge(env: &Env, ip: &str, want: &str) -> String {
     let mut got = String::new();
     for _ in 0..30 {
         let out = env.run(&[
@@ -455,12 +459,20 @@ fn containers_on_the_bridge_reach_each_other() {
             &format!("http://{ip}/"),
         ]);
         got = String::from_utf8_lossy(&out.stdout).into_owned();
-        if got == "peer\n" {
+        if got == want {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(got, "peer\n");
+    got
+}
+
+#[test]
+fn containers_on_the_bridge_reach_each_other() {
+    let Some(env) = imported() else { return };
+    let ip = serve_on_bridge(&env, "srv", "peer\n");
+    assert!(ip.starts_with("10.89."), "{ip}");
+    assert_eq!(fetch_from_bridge(&env, &ip, "peer\n"), "peer\n");
     // --network none has only loopback.
     let out = env.ok(&[
         "run",
@@ -1001,55 +1013,13 @@ fn bridge_traffic_passes_a_forward_drop_policy() {
         "ACCEPT"
     };
     // As if Docker started after the bridge was made: policy DROP, Strata's rules gone.
-    let www = env.path("www-drop");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("index.html"), "through\n").unwrap();
-    env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "srv-drop",
-        "-v",
-        &format!("{}:/www", www.display()),
-        "bb",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
-    let ip = env.ok(&[
-        "inspect",
-        "--format",
-        "{{.NetworkSettings.IPAddress}}",
-        "srv-drop",
-    ]);
+    let ip = serve_on_bridge(&env, "srv-drop", "through\n");
     assert!(
         ipt(&["-P", "FORWARD", "DROP"]),
         "cannot set the FORWARD policy"
     );
     while ipt(&["-D", "FORWARD", "-i", "strata0", "-j", "ACCEPT"]) {}
-    let mut got = String::new();
-    for _ in 0..20 {
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "bb",
-            "timeout",
-            "3",
-            "wget",
-            "-q",
-            "-O",
-            "-",
-            &format!("http://{}/", ip.trim()),
-        ]);
-        got = String::from_utf8_lossy(&out.stdout).into_owned();
-        if got == "through\n" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let got = fetch_from_bridge(&env, &ip, "through\n");
     ipt(&["-P", "FORWARD", was]);
     env.ok(&["rm", "-f", "srv-drop"]);
     assert_eq!(got, "through\n");
