@@ -746,11 +746,11 @@ impl Solver<'_> {
             }
         }
         for f in inline {
-            let data = if f.expand {
-                self.expand(&f.data, env, line)?
-            } else {
-                f.data.clone()
-            };
+            // Heredoc bodies expand with quotes as ordinary characters (BuildKit's rule).
+            let data = f.expanded(env).map_err(|e| BuildError::Dockerfile {
+                message: e.to_string(),
+                line: Some(line),
+            })?;
             items.push(Item {
                 src: PathBuf::new(),
                 meta: None,

@@ -1092,8 +1092,10 @@ impl<'a> Solver<'a> {
                     NetworkMode::Host => Network::Host,
                     NetworkMode::Default => self.opts.network,
                 };
+                // No USER: uid 0, with root's passwd entry (groups) where the image has
+                // one, and without it where it has none (a scratch image).
                 let user = if cc.user.is_empty() {
-                    "root".to_string()
+                    "0".to_string()
                 } else {
                     cc.user.clone()
                 };
@@ -1393,11 +1395,12 @@ impl<'a> Solver<'a> {
         let exists = targets
             .iter()
             .all(|t| fsutil::lookup(&lowers, t).is_some_and(|(_, m)| m.is_dir()));
+        // The stage's user owns what the WORKDIR creates, by `--chown`'s rules (a numeric
+        // user without a passwd entry is also the group).
         let owner = if user.is_empty() {
             (0, 0)
         } else {
-            let (u, g, _) = fsutil::resolve_user(&lowers, user)?;
-            (u, g)
+            fsutil::resolve_chown(&lowers, user)?
         };
         let key = KeyBuilder::new("strata.mkdir.v2")
             .field("parent", st.key.as_str())

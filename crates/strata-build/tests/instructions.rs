@@ -492,3 +492,34 @@ fn heredoc_run_with_an_interpreter_line_runs_as_a_file() {
         "{h:#?}"
     );
 }
+
+/// A COPY heredoc body expands variables with quotes as ordinary characters and `\` as
+/// the escape.
+#[test]
+fn copy_heredoc_bodies_keep_their_quotes() {
+    let Some(env) = env(&[]) else { return };
+    env.build("FROM busybox\nENV V=x\nCOPY <<EOF /f\n\"$V\" '$V' \\$V a\\b\nEOF\n");
+    assert_eq!(env.read("test", "/f"), "\"x\" 'x' $V ab\n");
+}
+
+/// Without USER, a RUN is uid 0 even where the image has no /etc/passwd (HOME is then /);
+/// what a WORKDIR makes for a numeric USER without a passwd entry is owned by uid:uid;
+/// `--chown` leaves out an empty user or group.
+#[test]
+fn users_without_passwd_entries() {
+    let Some(env) = env(&[("f", "f")]) else {
+        return;
+    };
+    env.build(
+        "FROM busybox AS b\nFROM scratch\nCOPY --from=b /bin/busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $HOME $(/bin/busybox id -u) > /out\"]\n",
+    );
+    assert_eq!(env.read("test", "/out"), "/ 0\n");
+    env.build(
+        "FROM busybox\nUSER 4242\nWORKDIR /w\nUSER root\nCOPY --chown=:nogroup f /g\nCOPY --chown=nobody: f /u\n",
+    );
+    let root = env.rootfs("test");
+    assert_eq!(owner(&root.join("w")), (4242, 4242));
+    assert_eq!(owner(&root.join("g")), (0, 65534));
+    assert_eq!(owner(&root.join("u")), (65534, 65534));
+}
