@@ -120,15 +120,18 @@ pub fn resolve_chown(lowers_top_first: &[PathBuf], spec: &str) -> Result<(u32, u
     if let Ok(uid) = spec.parse::<u32>() {
         return Ok((uid, uid));
     }
-    // An empty part is left out: `:group` is root with that group, `user:` the user alone
-    // (BuildKit's rules).
+    // An empty part is id 0: `:group` is root with that group, `user:` the user with
+    // group 0 (BuildKit's rules).
     match spec.split_once(':') {
         Some(("", "")) => return Ok((0, 0)),
         Some(("", group)) => {
             let (_, gid, _) = resolve_user(lowers_top_first, &format!("0:{group}"))?;
             return Ok((0, gid));
         }
-        Some((user, "")) => return resolve_chown(lowers_top_first, user),
+        Some((user, "")) => {
+            let (uid, _) = resolve_chown(lowers_top_first, user)?;
+            return Ok((uid, 0));
+        }
         _ => {}
     }
     if let Some((user, group)) = spec.split_once(':')

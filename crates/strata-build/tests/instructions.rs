@@ -504,7 +504,7 @@ fn copy_heredoc_bodies_keep_their_quotes() {
 
 /// Without USER, a RUN is uid 0 even where the image has no /etc/passwd (HOME is then /);
 /// what a WORKDIR makes for a numeric USER without a passwd entry is owned by uid:uid;
-/// `--chown` leaves out an empty user or group.
+/// an empty user or group in `--chown` is id 0.
 #[test]
 fn users_without_passwd_entries() {
     let Some(env) = env(&[("f", "f")]) else {
@@ -521,5 +521,5 @@ fn users_without_passwd_entries() {
     let root = env.rootfs("test");
     assert_eq!(owner(&root.join("w")), (4242, 4242));
     assert_eq!(owner(&root.join("g")), (0, 65534));
-    assert_eq!(owner(&root.join("u")), (65534, 65534));
+    assert_eq!(owner(&root.join("u")), (65534, 0));
 }
