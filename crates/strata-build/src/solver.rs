@@ -1720,7 +1720,12 @@ impl<'a> Solver<'a> {
                 output: tail.into_iter().collect::<Vec<_>>().join("\n"),
             });
         }
-        strata_runtime::remove_mount_stubs(upper, &|p: &str| fsutil::lookup(lowers, p).is_some());
+        // The stubs of the files bound in (/etc/hosts, /etc/resolv.conf) go; the /proc, /sys
+        // and /dev mount points an image lacked stay in the layer, as BuildKit's runc
+        // leaves them (so `FROM scratch` + RUN gives an image with those directories).
+        strata_runtime::remove_mount_stubs(upper, &|p: &str| {
+            matches!(p, "/proc" | "/sys" | "/dev") || fsutil::lookup(lowers, p).is_some()
+        });
         let targets: Vec<String> = spec
             .mounts
             .iter()

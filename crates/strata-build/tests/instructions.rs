@@ -523,3 +523,23 @@ fn users_without_passwd_entries() {
     assert_eq!(owner(&root.join("g")), (0, 65534));
     assert_eq!(owner(&root.join("u")), (65534, 0));
 }
+
+/// A RUN over an image without /proc, /sys and /dev leaves those mount points in its
+/// layer, as BuildKit does; the stubs of the files bound in (/etc/hosts, resolv.conf) go,
+/// leaving only the /etc that held them (BuildKit's layer has it too).
+#[test]
+fn run_leaves_the_mount_points_an_image_lacked() {
+    let Some(env) = env(&[]) else { return };
+    env.build(
+        "FROM busybox AS b\nFROM scratch\nCOPY --from=b /bin/busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\", \"true\"]\n",
+    );
+    let entries = env.layer("test", -1);
+    for d in ["proc/", "sys/", "dev/"] {
+        assert!(entries.iter().any(|e| e == d), "{d}: {entries:?}");
+    }
+    assert!(
+        !entries.iter().any(|e| e.starts_with("etc/") && e.len() > 4),
+        "{entries:?}"
+    );
+}

@@ -2135,12 +2135,6 @@ fn frontend_cases() -> Vec<Case> {
             |c| file(c, "hosts", "1.2.3.4 custom\n"),
         ),
         Case {
-            known_divergence: Some(
-                "a RUN in an image without /proc, /dev and /sys (a scratch stage) leaves those \
-                 mount points in BuildKit 20.10's layer (runc creates them in the rootfs); \
-                 Strata removes the stubs its runtime made, as it does for /etc/hosts and \
-                 /etc/resolv.conf (crates/strata-runtime, remove_mount_stubs)",
-            ),
             ..case(
                 "run_in_a_scratch_stage_and_home_from_env",
                 "FROM scratch\nCOPY --from=$BASE /bin/busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $PATH $HOME > /path\"]\nENV HOME=/custom\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $HOME > /home\"]\n",
