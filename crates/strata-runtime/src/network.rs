@@ -192,19 +192,13 @@ pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
         "-j",
         "MASQUERADE",
     ];
-    let iptables = |op: &str| {
+    for op in ["-C", "-A"] {
         let mut args = vec![rule[0], rule[1], op];
         args.extend(&rule[2..]);
-        Command::new("iptables")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if !iptables("-C") {
-        iptables("-A");
+        // Checked first; appended when missing.
+        if iptables(&args) {
+            break;
+        }
     }
     drop(lock);
     Ok(())
@@ -222,18 +216,9 @@ pub fn ensure_bridge(ip: &dyn Ip) -> Result<(), NetworkError> {
 /// lock so that concurrent starts do not insert them twice. Without `iptables` there is
 /// nothing to check.
 pub fn ensure_forward() {
-    let run = |args: &[&str]| {
-        Command::new("iptables")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
     let from_bridge = ["FORWARD", "-i", BRIDGE, "-j", "ACCEPT"];
     let check = [&["-C"][..], &from_bridge[..]].concat();
-    if run(&check) {
+    if iptables(&check) {
         return;
     }
     let _ = fs::create_dir_all(RUN_DIR);
@@ -255,10 +240,21 @@ pub fn ensure_forward() {
     ];
     for rule in [&replies[..], &from_bridge[..]] {
         let check = [&["-C"][..], rule].concat();
-        if !run(&check) {
-            run(&[&["-I"][..], rule].concat());
+        if !iptables(&check) {
+            iptables(&[&["-I"][..], rule].concat());
         }
     }
+}
+
+/// Run `iptables` with `args`; whether it succeeded (a missing `iptables` is a failure).
+fn iptables(args: &[&str]) -> bool {
+    Command::new("iptables")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// The host-side veth name of container `id`.
