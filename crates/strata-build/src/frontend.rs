@@ -136,9 +136,12 @@ fn dockerfile_err(message: String, line: usize) -> BuildError {
 /// The stage a `COPY --from` or `RUN --mount from=` names, if any. As in BuildKit, a number
 /// is a stage index (an error when there is no such stage) and a name is compared
 /// case-insensitively with every stage's, including later ones; anything else is an image
-/// name. Of several stages with one name the last is taken, as BuildKit does (and the
-/// solver's look-up).
-fn find_source_stage(ins: &Instructions, name: &str) -> std::result::Result<Option<usize>, String> {
+/// name. Of several stages with one name the last is taken, as BuildKit does. The solver
+/// resolves `COPY --from` with this same function.
+pub(crate) fn find_source_stage(
+    ins: &Instructions,
+    name: &str,
+) -> std::result::Result<Option<usize>, String> {
     if let Ok(n) = name.parse::<i64>() {
         return usize::try_from(n)
             .ok()

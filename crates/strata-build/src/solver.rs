@@ -444,18 +444,9 @@ fn add_env(env: &mut Vec<String>, k: &str, v: &str) {
     }
 }
 
+/// `path` as an absolute container path, cleaned (`..` never climbs above `/`).
 fn clean_abs(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    strata_patterns::clean_path(&format!("/{path}"))
 }
 
 impl<'a> Solver<'a> {
@@ -1612,14 +1603,8 @@ impl<'a> Solver<'a> {
     }
 
     fn find_done_stage(&self, name: &str) -> Option<StageState> {
-        let lower = name.to_lowercase();
-        let idx = self
-            .ins
-            .stages
-            .iter()
-            // Of several stages with one name, the last (as the planner's look-up).
-            .rposition(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok())?;
+        // The planner's look-up, so both agree on which stage a name means.
+        let idx = frontend::find_source_stage(self.ins, name).ok().flatten()?;
         match self.slot(idx) {
             Slot::Done(s) => Some(*s),
             _ => None,

@@ -143,6 +143,18 @@ fn copy_from_a_stage_behaves_as_a_copy() {
         std::fs::symlink_metadata(mid.join("moded")).unwrap().mode() & 0o7777,
         0o600
     );
+    // And the sharing does happen: /out/g (copied unchanged, never written) is one inode in
+    // the stage's snapshot and the copy's.
+    let shared = walkdir::WalkDir::new(env.root.join("snapshots"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.file_name() == "g")
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|c| c == "two\n"))
+        .any(|e| e.metadata().is_ok_and(|m| m.nlink() >= 2));
+    assert!(
+        shared,
+        "COPY --from wrote /out/g again instead of sharing it"
+    );
 }
 
 /// Of two stages with one name, `COPY --from` takes the last one, as BuildKit does.

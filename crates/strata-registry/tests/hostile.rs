@@ -296,20 +296,6 @@ struct Fixture {
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
-async fn serve(app: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    (addr.to_string(), tx)
-}
-
 async fn hostile(mode: Mode) -> Fixture {
     let (layer_blob, diff_id) = layer(&[("big", &noise(600_000, 11))]);
     let layer_desc = strata_oci::Descriptor::new(
@@ -355,13 +341,13 @@ async fn hostile(mode: Mode) -> Fixture {
         )
         .route("/v2/app/blobs/{digest}", axum::routing::get(blob))
         .with_state(state.clone());
-    let (host, stop) = serve(app).await;
+    let (host, stop) = serve_router(app).await;
     let mut stops = vec![stop];
     if mode == Mode::RedirectBlob {
         let storage_app = axum::Router::new()
             .route("/storage/{digest}", axum::routing::get(storage))
             .with_state(state.clone());
-        let (shost, sstop) = serve(storage_app).await;
+        let (shost, sstop) = serve_router(storage_app).await;
         *state.redirect_to.lock().unwrap() = format!("http://{shost}");
         stops.push(sstop);
     }

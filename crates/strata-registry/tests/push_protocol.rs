@@ -165,20 +165,7 @@ async fn handle(State(s): St, method: Method, uri: Uri, body: Bytes) -> Response
 }
 
 async fn start(state: Arc<Recording>) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
-    (addr.to_string(), tx)
+    serve_router(axum::Router::new().fallback(handle).with_state(state)).await
 }
 
 /// An image with a layer above the single-POST limit, a small layer, and its config.

@@ -1142,7 +1142,7 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
     // Docker cleans the working directory (an image may carry `/a/../b` as written) and
     // creates it when missing.
     let cwd = if opts.create_cwd {
-        clean_path(&spec.process.cwd)
+        strata_patterns::clean_path(&spec.process.cwd)
     } else {
         spec.process.cwd.clone()
     };
@@ -1185,21 +1185,6 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
     steps.push(Step::SetUid(spec.process.uid));
     steps.push(Step::Chdir(cstr(&cwd)?));
     Ok(steps)
-}
-
-/// `path` (absolute) with `.`, `..` and repeated slashes resolved lexically.
-fn clean_path(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 /// Start the container process. `stdout`/`stderr` are the container's; stdin is empty.

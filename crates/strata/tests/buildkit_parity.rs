@@ -2907,20 +2907,9 @@ fn strata_builds_like_buildkit() {
     }
     let env = Env::new();
     let rootfs = base_rootfs(&env);
-    env.ok(&[
-        "import",
-        "-c",
-        "CMD [\"/bin/sh\"]",
-        "-c",
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        rootfs.to_str().unwrap(),
-        BASE,
-    ]);
-    let base_tar = env.path("base.tar");
-    env.ok(&["save", "-o", base_tar.to_str().unwrap(), BASE]);
+    let base_tar = env.import_base(&rootfs, BASE);
     let docker = Dockerd::start().unwrap_or_else(|e| panic!("{e}"));
-    let loaded = docker.run(&["load", "-i", base_tar.to_str().unwrap()]);
-    assert!(loaded.contains(BASE), "docker load: {loaded}");
+    docker.load(&base_tar, BASE);
     let builders = Builders {
         env: &env,
         docker: &docker,

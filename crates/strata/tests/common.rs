@@ -110,6 +110,23 @@ impl Env {
             .to_string()
     }
 
+    /// Import `rootfs` as image `name` with the config of Docker Hub's busybox (its CMD and
+    /// PATH), and save it as a docker-archive for a peer to load; returns the archive.
+    pub fn import_base(&self, rootfs: &Path, name: &str) -> PathBuf {
+        self.ok(&[
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-c",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            rootfs.to_str().unwrap(),
+            name,
+        ]);
+        let tar = self.path("base.tar");
+        self.ok(&["save", "-o", tar.to_str().unwrap(), name]);
+        tar
+    }
+
     pub fn check_clean(&self) {
         let out = self.run(&["system", "check"]);
         assert!(
@@ -320,6 +337,12 @@ impl Dockerd {
     }
 
     /// Run the client, require success, return its trimmed stdout.
+    /// `docker load` the archive `tar`, which holds image `name`.
+    pub fn load(&self, tar: &Path, name: &str) {
+        let loaded = self.run(&["load", "-i", tar.to_str().unwrap()]);
+        assert!(loaded.contains(name), "docker load: {loaded}");
+    }
+
     pub fn run(&self, args: &[&str]) -> String {
         let out = run_tool(self.cmd().args(args));
         String::from_utf8_lossy(&out.stdout).trim().to_string()

@@ -139,17 +139,7 @@ fn fixture_built_by_strata_runs_in_podman_like_buildkits() {
 
     // The base image, in Strata's store and (through `strata save`) in dockerd: the same image.
     let rootfs = base_rootfs(&env);
-    env.ok(&[
-        "import",
-        "-c",
-        "CMD [\"/bin/sh\"]",
-        "-c",
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        rootfs.to_str().unwrap(),
-        BASE,
-    ]);
-    let base_tar = env.path("base.tar");
-    env.ok(&["save", "-o", base_tar.to_str().unwrap(), BASE]);
+    let base_tar = env.import_base(&rootfs, BASE);
 
     // Strata's build.
     env.ok(&[
@@ -165,8 +155,7 @@ fn fixture_built_by_strata_runs_in_podman_like_buildkits() {
 
     // BuildKit's build, in a private dockerd.
     let docker = Dockerd::start().unwrap_or_else(|e| panic!("{e}"));
-    let loaded = docker.run(&["load", "-i", base_tar.to_str().unwrap()]);
-    assert!(loaded.contains(BASE), "docker load: {loaded}");
+    docker.load(&base_tar, BASE);
     let registry = Registry::start();
     let reg = registry.host.as_str();
     let strata_ref = format!("{reg}/fixture:strata");

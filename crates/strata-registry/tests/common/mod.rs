@@ -144,3 +144,19 @@ pub fn options() -> strata_registry::ClientOptions {
         ..Default::default()
     }
 }
+
+/// Serve `app` (a test's own hand-written registry) on a free 127.0.0.1 port until the
+/// returned sender is dropped or fired; returns `host:port`.
+pub async fn serve_router(app: axum::Router) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (addr.to_string(), tx)
+}
