@@ -67,13 +67,18 @@ pub fn write_template(out: &mut dyn Write, format: &str, items: &[Value]) -> any
 /// Go's `json.MarshalIndent(v, "", "    ")`: four spaces, and `<`, `>`, `&`, U+2028 and
 /// U+2029 escaped as Go's encoder does (those characters only occur inside strings).
 pub fn go_json_indent(v: &Value) -> String {
+    go_escape(&daemon_json_indent(v))
+}
+
+/// `docker inspect`'s document: the daemon's JSON (written without HTML escaping) indented
+/// by the CLI with four spaces, so `<`, `>` and `&` stay as they are.
+pub fn daemon_json_indent(v: &Value) -> String {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     // Serialising a Value into memory cannot fail.
     let _ = serde::Serialize::serialize(v, &mut ser);
-    let s = String::from_utf8(buf).unwrap_or_default();
-    go_escape(&s)
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 fn go_escape(s: &str) -> String {
@@ -137,6 +142,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "abc\n");
+    }
+
+    #[test]
+    fn daemon_json_keeps_html_characters() {
+        let v = json!([{"A": "<x&y>"}]);
+        assert_eq!(
+            daemon_json_indent(&v),
+            "[\n    {\n        \"A\": \"<x&y>\"\n    }\n]"
+        );
     }
 
     #[test]

@@ -73,7 +73,12 @@ fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(ctx, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(ctx, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(ctx, a),
-        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(ctx, a),
+        Command::Inspect(a) => inspect::run(ctx, a),
+        // `image inspect` only looks at images.
+        Command::Image(ImageCommand::Inspect(mut a)) => {
+            a.kind.get_or_insert_with(|| "image".into());
+            inspect::run(ctx, a)
+        }
         Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(ctx, a),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(ctx, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(ctx, a),

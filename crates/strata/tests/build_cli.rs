@@ -340,11 +340,23 @@ fn compression_level_is_checked_and_applied() {
             df,
             &["--no-cache", "--compression-level", level, "-t", &tag],
         );
-        let out = env.strata(&["inspect", "-f", "{{.Size}}", &tag]);
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<u64>()
+        // The stored (compressed) layer sizes, from the manifest: `inspect`'s Size is the
+        // unpacked content, as Docker's, and does not depend on the compression.
+        let out = env.strata(&["inspect", "-f", "{{.Descriptor.digest}}", &tag]);
+        let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let manifest = std::fs::read(
+            env.root
+                .join("oci/blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        manifest["layers"]
+            .as_array()
             .unwrap()
+            .iter()
+            .map(|l| l["size"].as_u64().unwrap())
+            .sum::<u64>()
     };
     let (fast, best) = (size("1"), size("9"));
     assert!(best < fast, "level 9 gave {best} bytes, level 1 {fast}");

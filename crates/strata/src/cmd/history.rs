@@ -12,12 +12,19 @@ use crate::image::{self, parse_time, since};
 use crate::units::{ellipsis, size_column};
 
 const DEFAULT: &str = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+/// Docker's default with `-H=false`: absolute dates, under a `CREATED AT` header.
+const DEFAULT_NON_HUMAN: &str =
+    "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
 
 pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
     let store = ctx.store()?;
     let images = store.images()?;
-    let desc = image::resolve(&store, &images, &args.image)?;
+    let desc = image::resolve(&store, &images, &args.image).map_err(image::daemon_error)?;
     let info = image::load_info(&store, &images, &desc)?;
+    let (layer_sizes, fresh) = image::docker_layer_sizes(&store, &images, &desc.digest)?;
+    if fresh {
+        image::remember_layer_sizes(&store, &[(desc.digest.clone(), layer_sizes.clone())]);
+    }
 
     // Pair history entries with layers: entries without `empty_layer` consume one layer each.
     let mut layer = 0usize;
@@ -27,7 +34,7 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
         let size = if h.empty_layer {
             0
         } else {
-            let s = info.layer_sizes.get(layer).copied().unwrap_or(0);
+            let s = layer_sizes.get(layer).copied().unwrap_or(0);
             layer += 1;
             s
         };
@@ -57,9 +64,7 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
     let mut values: Vec<Value> = Vec::new();
     for (i, (h, size)) in rows.iter().enumerate() {
         let created = parse_time(h.created.as_deref());
-        let created_at = created
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+        let created_at = rfc3339_local(created);
         let created_by = h.created_by.replace('\t', " ");
         let created_by = if args.no_trunc {
             created_by
@@ -79,6 +84,25 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
         "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
         "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
     });
-    crate::format::write_rows(&mut out, args.format.as_deref(), DEFAULT, &headers, &values)
+    let default = if args.human {
+        DEFAULT
+    } else {
+        DEFAULT_NON_HUMAN
+    };
+    crate::format::write_rows(&mut out, args.format.as_deref(), default, &headers, &values)
         .context("rendering history")
+}
+
+/// Go's `time.Unix(t, 0).Format(time.RFC3339)`: seconds, in the local time zone, `Z` for
+/// UTC, as `docker history` prints `CreatedAt`.
+fn rfc3339_local(t: Option<jiff::Timestamp>) -> String {
+    let Some(t) = t else {
+        return "0001-01-01T00:00:00Z".into();
+    };
+    let zoned = t.to_zoned(jiff::tz::TimeZone::system());
+    if zoned.offset().seconds() == 0 {
+        zoned.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
 }

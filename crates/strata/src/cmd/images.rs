@@ -1,10 +1,9 @@
 //! `strata images` — Docker's `docker images`: one row per tag (dangling images as
 //! `<none>`), newest first, with Docker's columns, filters and `--format`.
 
-use std::collections::HashSet;
 use std::io::Write;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use serde_json::{Value, json};
 use strata_oci::Digest;
 use strata_oci::reference::{AnyReference, familiar_match};
@@ -41,18 +40,27 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
 
     let mut filters = Vec::new();
     for f in &args.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        // A value without `=` is refused by the CLI's flag parser (exit 125); the rest by
+        // the daemon, with its wording.
+        let Some((k, v)) = f.split_once('=') else {
+            eprintln!(
+                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'strata images --help'."
+            );
+            return Err(crate::Exit(125).into());
+        };
         filters.push(match k {
             "dangling" => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" => Filter::Dangling(true),
                 "false" | "0" => Filter::Dangling(false),
-                _ => bail!("invalid filter 'dangling={v}'"),
+                _ => {
+                    return Err(image::daemon_error(anyhow!(
+                        "Invalid filter 'dangling=[{v}]'"
+                    )));
+                }
             },
             "reference" => Filter::Reference(v.to_string()),
             "before" | "since" => {
-                let d = image::resolve(&store, &images, v)?;
+                let d = image::resolve(&store, &images, v).map_err(image::daemon_error)?;
                 let t = image::load_info(&store, &images, &d)?
                     .config
                     .created
@@ -68,7 +76,7 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
                 Some((a, b)) => Filter::Label(a.to_string(), Some(b.to_string())),
                 None => Filter::Label(v.to_string(), None),
             },
-            _ => bail!("invalid filter '{k}'"),
+            _ => return Err(image::daemon_error(anyhow!("Invalid filter '{k}'"))),
         });
     }
     if let Some(r) = &args.reference {
@@ -76,6 +84,7 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
     }
 
     let mut rows = Vec::new();
+    let mut computed = Vec::new();
     for digest in images.digests() {
         let names: Vec<String> = images
             .names_of(digest)
@@ -93,7 +102,11 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
                 (info.config_digest, info.config.created.clone())
             }
         };
-        let size = image::listed_size(&store, &images, digest)?;
+        let (sizes, fresh) = image::docker_layer_sizes(&store, &images, digest)?;
+        let size = sizes.iter().sum();
+        if fresh {
+            computed.push((digest.clone(), sizes));
+        }
         let repo_digests = meta.map(|m| m.repo_digests.clone()).unwrap_or_default();
         let created = parse_time(created.as_deref());
         let base = Row {
@@ -126,6 +139,7 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
         }
     }
     kept.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.name.cmp(&b.name)));
+    image::remember_layer_sizes(&store, &computed);
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -133,11 +147,9 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
         return layer_tree(&mut out, &store, &images, &kept, args.no_trunc);
     }
     if args.quiet {
-        let mut seen = HashSet::new();
+        // One line per row, as Docker 20.10 prints: an image with several tags repeats.
         for r in &kept {
-            if seen.insert(r.id.clone()) {
-                writeln!(out, "{}", id_text(&r.id, args.no_trunc))?;
-            }
+            writeln!(out, "{}", id_text(&r.id, args.no_trunc))?;
         }
         return Ok(());
     }

@@ -1,11 +1,12 @@
 //! `strata inspect` — Docker's `docker inspect`: containers (see `cmd/container.rs`) and, as
-//! `docker image inspect`, images: a JSON array of Docker's image
-//! objects (`Id`, `RepoTags`, `RepoDigests`, `Created`, `Config`, `RootFS`, `Metadata`…),
-//! or one `--format` rendering per image.
+//! `docker image inspect`, images: a JSON array of Docker 20.10's image objects, same keys in
+//! the same order (`Id`, `RepoTags`, `RepoDigests`, `Parent`, `Comment`, `Created`,
+//! `Container`, `ContainerConfig`, …, `Size`, `VirtualSize`, `GraphDriver`, `RootFS`,
+//! `Metadata`), plus the `Descriptor` newer Docker releases add, or one `--format` rendering
+//! per image.
 
 use std::io::Write;
 
-use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::Ctx;
@@ -17,7 +18,9 @@ pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
         && kind != "image"
         && kind != "container"
     {
-        bail!("unsupported --type {kind:?}: Strata's inspect knows images and containers");
+        // Docker's CLI words this one itself, without an `Error:` prefix.
+        eprintln!("{kind:?} is not a valid value for --type");
+        return Err(crate::Exit(1).into());
     }
     let store = ctx.store()?;
     let images = store.images()?;
@@ -44,7 +47,15 @@ pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
         }
         match image::resolve(&store, &images, name) {
             Ok(desc) => found.push(inspect_value(&store, &images, &desc)?),
-            Err(e) => errors.push(e),
+            // Docker's CLI names the object as typed: "No such image: x" with `--type image`
+            // (and `image inspect`), "No such object: x" when any kind would have done.
+            Err(e) => match e.downcast_ref::<image::NoSuchImage>() {
+                Some(missing) if args.kind.is_none() => {
+                    errors.push(anyhow::anyhow!("No such object: {}", missing.input))
+                }
+                Some(missing) => errors.push(anyhow::anyhow!("No such image: {}", missing.input)),
+                None => errors.push(e),
+            },
         }
     }
     let stdout = std::io::stdout();
@@ -54,7 +65,7 @@ pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
         None => writeln!(
             out,
             "{}",
-            crate::format::go_json_indent(&Value::Array(found))
+            crate::format::daemon_json_indent(&Value::Array(found))
         )?,
     }
     out.flush()?;
@@ -74,11 +85,15 @@ pub fn inspect_value(
     desc: &strata_oci::Descriptor,
 ) -> anyhow::Result<Value> {
     let info = image::load_info(store, images, desc)?;
+    let (sizes, fresh) = image::docker_layer_sizes(store, images, &desc.digest)?;
+    if fresh {
+        image::remember_layer_sizes(store, &[(desc.digest.clone(), sizes.clone())]);
+    }
+    let size: u64 = sizes.iter().sum();
     let meta = images.meta(&desc.digest);
-    let repo_tags: Vec<String> = images
-        .names_of(&desc.digest)
-        .into_iter()
-        .map(image::familiar)
+    let repo_tags: Vec<String> = image::sorted_names(images, &desc.digest)
+        .iter()
+        .map(|n| image::familiar(n))
         .collect();
     let repo_digests: Vec<String> = meta
         .map(|m| {
@@ -102,6 +117,15 @@ pub fn inspect_value(
         "Created".into(),
         json!(c.created.clone().unwrap_or_default()),
     );
+    v.insert("Container".into(), json!(c.container));
+    // Docker 20.10 shows an empty container config when the image has none.
+    v.insert(
+        "ContainerConfig".into(),
+        c.container_config
+            .clone()
+            .unwrap_or_default()
+            .to_docker_json(),
+    );
     v.insert("DockerVersion".into(), json!(c.docker_version));
     v.insert("Author".into(), json!(c.author));
     v.insert("Config".into(), c.config_or_default().to_docker_json());
@@ -113,7 +137,8 @@ pub fn inspect_value(
     if !c.os_version.is_empty() {
         v.insert("OsVersion".into(), json!(c.os_version));
     }
-    v.insert("Size".into(), json!(info.size));
+    v.insert("Size".into(), json!(size));
+    v.insert("VirtualSize".into(), json!(size));
     v.insert(
         "GraphDriver".into(),
         json!({"Data": null, "Name": "strata"}),

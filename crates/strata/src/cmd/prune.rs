@@ -13,7 +13,7 @@ use crate::image;
 use crate::units::human_size;
 
 pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
-    let until = parse_until(&args.filter)?;
+    let until = parse_until(&args.filter).map_err(image::daemon_error)?;
     if !args.force {
         let warning = if args.all {
             "WARNING! This will remove all images without at least one container associated to them."
@@ -45,7 +45,8 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<()> {
 }
 
 /// Remove dangling images (`all`: every image) that no container uses and, with `until`,
-/// that are older than that many seconds; returns Docker's `untagged:`/`deleted:` lines.
+/// that are older than that many seconds; returns Docker's `untagged:`/`deleted:` lines
+/// (the image IDs, then the layers' chain IDs no image uses any more).
 /// Their blobs stay until the caller collects garbage.
 pub fn prune_images(
     ctx: &Ctx,
@@ -78,21 +79,28 @@ pub fn prune_images(
         if used.contains(&id.to_string()) {
             continue;
         }
-        victims.push((
-            digest.clone(),
-            id,
-            names.into_iter().map(str::to_string).collect::<Vec<_>>(),
-        ));
+        let Some(desc) = images.by_digest(digest).map(image::strip) else {
+            continue;
+        };
+        let config = image::load_info(store, &images, &desc)?.config;
+        let mut names: Vec<String> = names.into_iter().map(str::to_string).collect();
+        names.sort();
+        victims.push((digest.clone(), id, names, config));
     }
     let mut lines = Vec::new();
     store.update(|txn| -> anyhow::Result<()> {
-        for (digest, id, names) in &victims {
+        // One image at a time, as Docker deletes them: a layer is reported (by its chain
+        // ID) with the image that released it last.
+        for (digest, id, names, config) in &victims {
             for n in names {
                 txn.untag(n);
                 lines.push(format!("untagged: {}", image::familiar(n)));
             }
             txn.remove(digest);
             lines.push(format!("deleted: {id}"));
+            for layer in image::released_layers(store, txn.images(), config)? {
+                lines.push(format!("deleted: {layer}"));
+            }
         }
         Ok(())
     })?;
@@ -138,14 +146,16 @@ pub fn parse_until(filters: &[String]) -> anyhow::Result<Option<i64>> {
     for f in filters {
         match f.split_once('=') {
             Some(("until", v)) => {
-                let ns = strata_dockerfile::instructions::parse_go_duration(v)
-                    .map_err(|e| anyhow::anyhow!("invalid filter 'until={v}': {e}"))?;
+                let ns = strata_dockerfile::instructions::parse_go_duration(v).map_err(|_| {
+                    anyhow::anyhow!("failed to parse value as time or duration: {v:?}")
+                })?;
                 until = Some((ns / 1_000_000_000) as i64);
             }
             Some(("label", _)) | Some(("label!", _)) => {
                 anyhow::bail!("the label filter of image prune is not supported by Strata yet")
             }
-            _ => anyhow::bail!("invalid filter '{f}'"),
+            Some((k, _)) => anyhow::bail!("Invalid filter '{k}'"),
+            None => anyhow::bail!("Invalid filter '{f}'"),
         }
     }
     Ok(until)

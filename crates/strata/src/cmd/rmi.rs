@@ -41,7 +41,11 @@ pub fn image_users(ctx: &Ctx) -> anyhow::Result<Vec<(Container, bool)>> {
 pub fn run(ctx: &Ctx, args: RmiArgs) -> anyhow::Result<()> {
     let store = ctx.store()?;
     let containers = image_users(ctx)?;
-    let mut failed = false;
+    // Docker's CLI gathers the errors and prints them after the removals; a missing image
+    // is worded by the CLI itself (`Error: No such image: x`, as typed) and, with -f, does
+    // not fail the command. Other errors come from the daemon and always fail it.
+    let mut errors = Vec::new();
+    let mut fatal = false;
     let mut deleted_any = false;
     for input in &args.images {
         match remove_one(&store, input, args.force, &containers) {
@@ -51,21 +55,23 @@ pub fn run(ctx: &Ctx, args: RmiArgs) -> anyhow::Result<()> {
                 }
                 deleted_any |= deleted;
             }
-            Err(e) => {
-                failed = true;
-                if e.downcast_ref::<NoSuchImage>().is_some() {
-                    eprintln!("Error response from daemon: {e}");
-                } else {
-                    eprintln!("Error response from daemon: {e:#}");
+            Err(e) => match e.downcast_ref::<NoSuchImage>() {
+                Some(missing) => errors.push(format!("Error: No such image: {}", missing.input)),
+                None => {
+                    fatal = true;
+                    errors.push(format!("Error response from daemon: {e:#}"));
                 }
-            }
+            },
         }
     }
     if deleted_any {
         store.gc(&GcOptions { dry_run: false })?;
         crate::cmd::prune::prune_snapshots(ctx, &store)?;
     }
-    if failed {
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if fatal || (!errors.is_empty() && !args.force) {
         return Err(crate::Exit(1).into());
     }
     Ok(())
@@ -80,6 +86,7 @@ fn remove_one(
     let images = store.images()?;
     let desc = image::resolve(store, &images, input)?;
     let id = image::image_id(store, &images, &desc.digest)?;
+    let config = image::load_info(store, &images, &desc)?.config;
     // Did the user name a tag of this image (then only that tag goes)?
     let tag = image::normalize_tag(input)
         .ok()
@@ -96,12 +103,7 @@ fn remove_one(
     let running = users.iter().find(|u| u.running);
     let short = |cid: &str| cid.chars().take(12).collect::<String>();
     store.update(|txn| -> anyhow::Result<(Vec<String>, bool)> {
-        let names: Vec<String> = txn
-            .images()
-            .names_of(&desc.digest)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let names = image::sorted_names(txn.images(), &desc.digest);
         let mut lines = Vec::new();
         match &tag {
             Some(t) => {
@@ -148,6 +150,9 @@ fn remove_one(
             if users.is_empty() {
                 txn.remove(&desc.digest);
                 lines.push(format!("Deleted: {id}"));
+                for layer in image::released_layers(store, txn.images(), &config)? {
+                    lines.push(format!("Deleted: {layer}"));
+                }
                 deleted = true;
             } else {
                 // A container runs from it: it stays, dangling, with its content.

@@ -18,18 +18,13 @@ pub fn run(ctx: &Ctx, args: SaveArgs) -> anyhow::Result<()> {
     let mut list: Vec<SaveImage> = Vec::new();
     for input in &args.images {
         let desc = image::resolve(&store, &images, input)?;
-        // A name saves that tag; an ID saves the image with all its names.
-        let names: Vec<String> = match image::normalize_tag(input)
+        // A name saves that tag; an ID (or a digest) saves the image without names, as
+        // `docker save` does: loading that archive gives an untagged image.
+        let names: Vec<String> = image::normalize_tag(input)
             .ok()
             .filter(|n| images.resolve(n).is_some_and(|d| d.digest == desc.digest))
-        {
-            Some(n) => vec![n],
-            None => images
-                .names_of(&desc.digest)
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-        };
+            .into_iter()
+            .collect();
         match list.iter_mut().find(|s| s.descriptor.digest == desc.digest) {
             Some(existing) => {
                 for n in names {

@@ -9,7 +9,32 @@ use crate::Ctx;
 use crate::cli::TagArgs;
 use crate::image;
 
+/// Docker's client checks both references before asking the daemon, and prints its own
+/// message (no `Error:` prefix): `Error parsing reference: "X" is not a valid
+/// repository/tag: …`, or `refusing to create a tag with a digest reference`.
+fn check_references(source: &str, target: &str) -> Result<(), String> {
+    let wrap = |input: &str, e: String| {
+        format!(
+            "Error parsing reference: {input:?} is not a valid repository/tag: {}",
+            image::reference_error_text(&e)
+        )
+    };
+    strata_oci::reference::AnyReference::parse(source).map_err(|e| wrap(source, e.to_string()))?;
+    let t = Reference::parse_normalized(target).map_err(|e| wrap(target, e.to_string()))?;
+    if t.digest_str().is_some() {
+        return Err("refusing to create a tag with a digest reference".into());
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<()> {
+    if args.bump.is_none()
+        && let Some(t) = &args.target
+        && let Err(msg) = check_references(&args.source, t)
+    {
+        eprintln!("{msg}");
+        return Err(crate::Exit(1).into());
+    }
     let store = ctx.store()?;
     let target = match (&args.bump, &args.target) {
         (None, Some(t)) => image::normalize_tag(t)?,
@@ -66,7 +91,7 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<()> {
         }
     };
     let images = store.images()?;
-    let source = image::resolve(&store, &images, &args.source)?;
+    let source = image::resolve(&store, &images, &args.source).map_err(image::daemon_error)?;
     store.update(|txn| txn.tag(&target, &source).map(|_| ()))?;
     if args.bump.is_some() {
         println!("{}", image::familiar(&target));
