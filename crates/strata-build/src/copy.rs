@@ -42,6 +42,7 @@ use strata_dockerfile::instructions::{Chmod, CopyCommand};
 use strata_oci::Digest;
 use strata_patterns::PatternMatcher;
 
+use super::speculate::{Lower, Speculated};
 use super::{Solver, StageState, clean_abs, walk_dir};
 use crate::cache::KeyBuilder;
 use crate::context::Context;
@@ -384,7 +385,7 @@ impl<'a> HardLinks<'a> {
 /// The same holds between the copy's own items: a later source cannot put a directory
 /// where an earlier one put a file, nor a file where an earlier one put a directory
 /// (BuildKit copies the sources one after the other into the same tree).
-fn check_conflicts(items: &[Item], lowers: &[PathBuf]) -> Result<()> {
+fn check_conflicts(items: &[Item], lower: &Lower<'_>) -> Result<()> {
     let mut dir_exists: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
     // What the copy itself has written so far: path → is a directory.
     let mut written: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
@@ -412,23 +413,25 @@ fn check_conflicts(items: &[Item], lowers: &[PathBuf]) -> Result<()> {
             Some(0) | None => "/",
             Some(i) => &it.dst[..i],
         };
-        let parent_is_dir = *dir_exists.entry(parent).or_insert_with(|| {
-            parent == "/" || fsutil::lookup(lowers, parent).is_some_and(|(_, m)| m.is_dir())
-        });
+        let parent_is_dir = *dir_exists
+            .entry(parent)
+            .or_insert_with(|| parent == "/" || lower.is_dir(parent));
         if !parent_is_dir {
             continue;
         }
-        let Some((_, there)) = fsutil::lookup(lowers, &it.dst) else {
-            continue;
-        };
+        // Only what decides the outcome is looked up (and so, in a speculation, what the
+        // copy depends on): whether a directory is there, or for a directory whether
+        // anything else is.
         let reason = match &it.kind {
-            Kind::Dir | Kind::DestDir | Kind::Extract if !there.is_dir() => {
+            Kind::Dir | Kind::DestDir | Kind::Extract if lower.kind(&it.dst) == Some(false) => {
                 "cannot copy to non-directory"
             }
-            Kind::Leaf if there.is_dir() && it.meta.as_ref().is_some_and(|m| !m.is_dir()) => {
+            Kind::Leaf
+                if it.meta.as_ref().is_some_and(|m| !m.is_dir()) && lower.is_dir(&it.dst) =>
+            {
                 "cannot replace a directory with a file"
             }
-            Kind::Data(..) if there.is_dir() => "cannot replace a directory with a file",
+            Kind::Data(..) if lower.is_dir(&it.dst) => "cannot replace a directory with a file",
             _ => continue,
         };
         return Err(BuildError::Copy {
@@ -444,9 +447,10 @@ fn check_conflicts(items: &[Item], lowers: &[PathBuf]) -> Result<()> {
 fn plan_copy(
     items: &[Item],
     cm: &CopyMeta,
-    parents_from: &[PathBuf],
+    parents_from: &Lower<'_>,
     epoch: Option<i64>,
 ) -> Result<PlannedLayer> {
+    let parents_from = &|p: &str| parents_from.lookup(p);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -489,7 +493,7 @@ fn plan_copy(
     Ok(plan)
 }
 
-impl Solver<'_> {
+impl<'a> Solver<'a> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn copy_op(
         &self,
@@ -501,6 +505,25 @@ impl Solver<'_> {
         line: usize,
         vertex: &mut dyn FnMut(&str) -> String,
         keyword: &str,
+    ) -> Result<String> {
+        self.copy_op_inner(st, c, add, env, cc, line, vertex, keyword, None)
+    }
+
+    /// [`Solver::copy_op`]; with `speculate`, a planned copy is only prepared, against
+    /// the image as it is now, into `speculate` (see [`super::speculate`]): nothing is
+    /// reported or recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn copy_op_inner(
+        &self,
+        st: &mut StageState,
+        c: &CopyCommand,
+        add: Option<AddExtras<'_>>,
+        env: &BTreeMap<String, String>,
+        cc: &strata_oci::ContainerConfig,
+        line: usize,
+        vertex: &mut dyn FnMut(&str) -> String,
+        keyword: &str,
+        speculate: Option<&mut Option<Box<Speculated<'a>>>>,
     ) -> Result<String> {
         let lowers = self.lowers_top_first(st)?;
         let dest_raw = self.expand(&c.sources.dest, env, line)?;
@@ -579,7 +602,7 @@ impl Solver<'_> {
             }
             Some(from) => {
                 let name = self.expand(&from.value, &self.global_args.clone(), line)?;
-                let state = match self.find_done_stage(&name) {
+                let state = match self.find_done_stage(&name, st.at.0)? {
                     Some(s) => s,
                     None => self.resolve_image(&name)?,
                 };
@@ -827,22 +850,36 @@ impl Solver<'_> {
         } else {
             st.key.to_string()
         };
+        let owner_text = format!("{}:{}", cm.owner.0, cm.owner.1);
+        let chmod_text = match (&cm.chmod, &cm.symbolic) {
+            (Some(m), _) => format!("{m:o}"),
+            (None, Some(s)) => s.clone(),
+            _ => String::new(),
+        };
         let key = KeyBuilder::new("strata.copy.v5")
             .field("parent", &parent)
             .field("source", &source_key)
             .list("src", &srcs)
             .list("exclude", &excludes)
             .field("dest", &dest)
-            .field("owner", &format!("{}:{}", cm.owner.0, cm.owner.1))
-            .field(
-                "chmod",
-                &match (&cm.chmod, &cm.symbolic) {
-                    (Some(m), _) => format!("{m:o}"),
-                    (None, Some(s)) => s.clone(),
-                    _ => String::new(),
-                },
-            )
+            .field("owner", &owner_text)
+            .field("chmod", &chmod_text)
             .list("item", &key_items);
+        // The key without its parent, and what else shapes a planned layer: what a
+        // speculation of this copy must have had (see [`super::speculate`]).
+        let fingerprint = KeyBuilder::new("strata.copy.speculation.v1")
+            .field("source", &source_key)
+            .list("src", &srcs)
+            .list("exclude", &excludes)
+            .field("dest", &dest)
+            .field("owner", &owner_text)
+            .field("chmod", &chmod_text)
+            .list("item", &key_items)
+            .field("link", &c.link.to_string())
+            .field("epoch", &format!("{:?}", self.opts.source_date_epoch))
+            .field("exported", &st.exported.to_string())
+            .preimage()
+            .to_string();
         let mut shown: Vec<String> = Vec::new();
         if let Some(from) = &c.from {
             shown.push(format!("--from={}", from.value));
@@ -866,12 +903,44 @@ impl Solver<'_> {
         let epoch = self.opts.source_date_epoch;
         let parent_key = st.key.clone();
         let planned = st.tail && !items.iter().any(|it| matches!(it.kind, Kind::Extract));
+        if let Some(out) = speculate {
+            if planned {
+                let parents_from: &[PathBuf] = if link { &[] } else { &lowers };
+                let lower = Lower::recording(parents_from);
+                check_conflicts(&items, &lower)?;
+                let plan = plan_copy(&items, &cm, &lower, epoch)?;
+                let reads = lower.into_reads(&plan.times_from_image());
+                let what = Path::new(&dest);
+                // One thread: the cores belong to the steps on the critical path.
+                let made = self.write_layer_on(what, st.exported, 1, |out, opts| {
+                    plan.write(out, opts, what)?;
+                    Ok(())
+                })?;
+                *out = Some(Box::new(Speculated {
+                    fingerprint,
+                    reads,
+                    made,
+                }));
+            }
+            return Ok(String::new());
+        }
         if planned {
             // Nothing reads this layer back as a directory: stream the copy into the tar.
+            let at = st.at;
             self.layer_op_with(st, key, name, |s, st, lowers| {
                 let parents_from: &[PathBuf] = if link { &[] } else { lowers };
-                check_conflicts(&items, parents_from)?;
-                let plan = plan_copy(&items, &cm, parents_from, epoch)?;
+                // Prepared ahead, on an image below that gives the same look-ups?
+                if let Some(ahead) = s.take_speculation(at)
+                    && ahead.fingerprint == fingerprint
+                    && ahead.holds_on(parents_from)
+                {
+                    s.prepared_ahead
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(ahead.made);
+                }
+                let lower = Lower::plain(parents_from);
+                check_conflicts(&items, &lower)?;
+                let plan = plan_copy(&items, &cm, &lower, epoch)?;
                 let what = Path::new(&dest);
                 s.write_layer(what, st.exported, |out, opts| {
                     plan.write(out, opts, what)?;
@@ -881,7 +950,7 @@ impl Solver<'_> {
         } else {
             self.layer_op(st, key, name, |_, upper, lowers| {
                 let parents_from: &[PathBuf] = if link { &[] } else { lowers };
-                check_conflicts(&items, parents_from)?;
+                check_conflicts(&items, &Lower::plain(parents_from))?;
                 let mut dirs: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
                 let mut links = HardLinks::default();
                 let mut shared: std::collections::HashSet<(u64, u64)> = Default::default();

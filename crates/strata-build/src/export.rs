@@ -177,6 +177,7 @@ pub(crate) fn export(
             manifest: prev.manifest,
             image_id: prev.config,
             tags,
+            prepared_ahead: 0,
         });
     }
     let created = match opts.source_date_epoch {
@@ -224,6 +225,7 @@ pub(crate) fn export(
         manifest: manifest_desc,
         image_id: config_desc.digest,
         tags,
+        prepared_ahead: 0,
     })
 }
 

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use strata_layer::{CreateOptions, EntryMeta, EntryWriter};
 
-use crate::fsutil::{self, CopyMeta};
+use crate::fsutil::CopyMeta;
 use crate::{Result, io_err};
 
 /// What one planned path holds.
@@ -83,6 +83,9 @@ pub(crate) struct PlannedLayer {
     now: i64,
     /// Hardlink groups handed out so far.
     links: usize,
+    /// Directories taken over from the image whose time is still the image's (no entry
+    /// of theirs changed since): the only image times that reach the layer.
+    image_times: std::collections::BTreeSet<Key>,
 }
 
 impl PlannedLayer {
@@ -92,7 +95,19 @@ impl PlannedLayer {
             finish: Vec::new(),
             now,
             links: 0,
+            image_times: Default::default(),
         }
+    }
+
+    /// The paths (absolute) whose time in the layer is the image's, as planned so far
+    /// and with the deferred directory times applied: what a copy needs of the image's
+    /// times (see [`crate::solver`]'s speculation).
+    pub fn times_from_image(&self) -> Vec<String> {
+        self.image_times
+            .iter()
+            .filter(|k| !self.finish.iter().any(|(f, _)| f == *k))
+            .map(|k| shown(k).to_string_lossy().into_owned())
+            .collect()
     }
 
     fn is_dir(&self, key: &Key) -> Option<bool> {
@@ -107,6 +122,7 @@ impl PlannedLayer {
             && let Some(parent) = self.nodes.get_mut(&key[..key.len() - 1])
         {
             parent.meta.mtime = self.now;
+            self.image_times.remove(&key[..key.len() - 1]);
         }
     }
 
@@ -121,6 +137,7 @@ impl PlannedLayer {
         if self.nodes.remove(key).is_none() {
             return;
         }
+        self.image_times.remove(key);
         self.touch_parent(key);
         let below: Vec<Key> = self
             .nodes
@@ -130,15 +147,17 @@ impl PlannedLayer {
             .collect();
         for k in below {
             self.nodes.remove(&k);
+            self.image_times.remove(&k);
         }
     }
 
     /// `fsutil::make_parents`: the missing parents of `dest`, with the image's metadata
     /// where the image has them as directories, else owned and moded as the copy creates
     /// directories.
+    /// `lookup` finds a path in the image below the copy.
     pub fn make_parents(
         &mut self,
-        lowers_top_first: &[PathBuf],
+        lookup: &dyn Fn(&str) -> Option<fs::Metadata>,
         dest: &str,
         cm: &CopyMeta,
     ) -> Result<()> {
@@ -156,27 +175,36 @@ impl PlannedLayer {
                 None => {}
             }
             let rel = shown(&key);
-            let meta = match fsutil::lookup(lowers_top_first, &rel.to_string_lossy()) {
-                Some((_, m)) if m.is_dir() => EntryMeta {
-                    mode: m.mode() & 0o7777,
-                    uid: m.uid(),
-                    gid: m.gid(),
-                    mtime: m.mtime(),
-                },
-                _ => EntryMeta {
-                    mode: cm.new_dir_mode(),
-                    uid: cm.owner.0,
-                    gid: cm.owner.1,
-                    mtime: self.now,
-                },
+            let (meta, from_image) = match lookup(&rel.to_string_lossy()) {
+                Some(m) if m.is_dir() => (
+                    EntryMeta {
+                        mode: m.mode() & 0o7777,
+                        uid: m.uid(),
+                        gid: m.gid(),
+                        mtime: m.mtime(),
+                    },
+                    true,
+                ),
+                _ => (
+                    EntryMeta {
+                        mode: cm.new_dir_mode(),
+                        uid: cm.owner.0,
+                        gid: cm.owner.1,
+                        mtime: self.now,
+                    },
+                    false,
+                ),
             };
             self.insert(
-                key,
+                key.clone(),
                 Node {
                     content: Content::Dir,
                     meta,
                 },
             );
+            if from_image {
+                self.image_times.insert(key);
+            }
         }
         Ok(())
     }

@@ -9,14 +9,18 @@
 //! after an op combines the op's key with the layer it produced, so an op re-run without
 //! the cache that gives new content invalidates everything after it.
 //!
-//! Scheduling: every stage in the plan gets a thread that waits until the stages it needs
-//! (its base, `COPY --from`, `RUN --mount from=`) are done, so independent stages build
-//! concurrently; a failed stage cancels the stages waiting on it and its error is the
-//! build's. A finished layer's blob is made durable and its cache entry written on a
-//! committer thread while the next step runs ([`Commit`]); the export waits for it. Within
-//! an op, hashing and compression use every core. Layers of stages the
-//! image does not ship are stored uncompressed (nothing would read the compressed form);
-//! the exporter compresses the shipped ones.
+//! Scheduling: every stage in the plan gets a thread that starts once its base stage is
+//! done and waits for the other stages it needs (`COPY --from`, `RUN --mount from=`) at
+//! the step that uses them, so independent stages — and the first steps of a stage and
+//! the stages it copies from — build concurrently, as in BuildKit; a failed stage cancels
+//! the stages waiting on it and its error is the build's. A finished layer's blob is made
+//! durable and its cache entry written on a committer thread while the next step runs
+//! ([`Commit`]); the export waits for it. The image stage's last `COPY` from the context
+//! is prepared ahead on a low-priority thread while the steps before it run, and used if
+//! what it depended on is unchanged (the `speculate` module). Within an op, hashing and
+//! compression use every core. Layers of stages the image does not ship are stored
+//! uncompressed (nothing would read the compressed form); the exporter compresses the
+//! shipped ones.
 //!
 //! ONBUILD triggers of a base run before the stage's own instructions. RUN mounts are
 //! described in [`crate::mounts`], COPY/ADD in the `copy` module.
@@ -43,6 +47,8 @@ use strata_store::{Lease, Pending, Store};
 
 #[path = "copy.rs"]
 mod copy;
+#[path = "speculate.rs"]
+mod speculate;
 
 use crate::cache::{CacheIndex, KeyBuilder, LayerRecord};
 use crate::context::Context;
@@ -89,6 +95,10 @@ pub struct BuildOptions {
     pub ssh: BTreeMap<String, Option<PathBuf>>,
     /// Fetches base images the store lacks (a registry pull); `None`: the store only.
     pub resolver: Option<Arc<dyn ImageResolver>>,
+    /// Prepare the image stage's last `COPY` from the context while earlier steps run,
+    /// and use it when what it depended on is unchanged (the module doc of `speculate`
+    /// in the solver). On by default; the image is the same either way.
+    pub speculate: bool,
 }
 
 /// Makes base images available that the local store lacks — the seam where a registry
@@ -124,6 +134,7 @@ impl BuildOptions {
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
             resolver: None,
+            speculate: true,
         }
     }
 }
@@ -137,6 +148,9 @@ pub struct BuildOutput {
     pub image_id: Digest,
     /// The full names tagged.
     pub tags: Vec<String>,
+    /// How many steps used a layer prepared ahead of their turn (the stage's last
+    /// `COPY`, see [`BuildOptions::speculate`]).
+    pub prepared_ahead: usize,
 }
 
 /// The state of a stage while it is built.
@@ -170,6 +184,12 @@ struct StageState {
     /// filesystem op follows in the stage and no other stage uses it. Its copy can then be
     /// written straight to the layer tar (see [`crate::planned`]).
     tail: bool,
+    /// Where the stage is: (stage index, command index) of the op being run; the command
+    /// index is `usize::MAX` outside the stage's own commands (ONBUILD triggers, a base).
+    at: (usize, usize),
+    /// Some op of this stage ran (missed the cache): every later op's parent key is new,
+    /// so those miss too.
+    executed: bool,
 }
 
 struct Solver<'a> {
@@ -199,6 +219,15 @@ struct Solver<'a> {
     used: Vec<bool>,
     /// Held while a base image is fetched.
     fetching: Mutex<()>,
+    /// Per stage: the stages it needs (its base is waited for before it starts, the
+    /// others at the step that uses them).
+    deps: Vec<Vec<usize>>,
+    /// Tail copies run ahead of their turn (see [`speculate`]), and the queue of the
+    /// thread that runs them.
+    specs: speculate::Specs<'a>,
+    speculator: Mutex<Option<mpsc::Sender<speculate::Request>>>,
+    /// Steps that used a layer prepared ahead.
+    prepared_ahead: AtomicUsize,
 }
 
 /// A layer a step produced: its blob written and hashed in the ingest area, and the cache
@@ -282,6 +311,10 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         exported,
         used,
         fetching: Mutex::new(()),
+        deps: plan.deps.clone(),
+        specs: speculate::Specs::default(),
+        speculator: Mutex::new(None),
+        prepared_ahead: AtomicUsize::new(0),
     };
     // Every stage gets a thread that waits for the stages it needs: independent stages
     // run concurrently. The first real error wins; stages waiting on a failed one stop.
@@ -303,6 +336,10 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
     if let Ok(mut slot) = solver.commits.lock() {
         *slot = Some(commit_tx);
     }
+    let (spec_tx, spec_rx) = mpsc::channel::<speculate::Request>();
+    if let Ok(mut slot) = solver.speculator.lock() {
+        *slot = Some(spec_tx);
+    }
     let (results, committed): (Vec<Result<()>>, Result<()>) = std::thread::scope(|scope| {
         if copies_context {
             scope.spawn(move || solver.prehash_context(stages_done));
@@ -320,12 +357,20 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             }
             first
         });
+        scope.spawn(move || solver.run_speculations(spec_rx));
         let handles: Vec<_> = plan_ref
             .order
             .iter()
             .map(|&i| {
                 scope.spawn(move || -> Result<()> {
-                    if !solver.wait_for(&plan_ref.deps[i]) {
+                    // A stage starts once its base is built; the other stages it uses
+                    // (`COPY --from`, `RUN --mount=from=`) are waited for at the step
+                    // that uses them, so its first steps overlap with them, as in BuildKit.
+                    let base: &[usize] = match &plan_ref.bases[i] {
+                        Base::Stage(j) => std::slice::from_ref(j),
+                        _ => &[],
+                    };
+                    if !solver.wait_for(base) {
                         solver.finish(i, None);
                         return Err(BuildError::Cancelled);
                     }
@@ -347,6 +392,10 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             .map(|h| h.join().unwrap_or(Err(BuildError::Cancelled)))
             .collect();
         stages_done.store(true, Ordering::Relaxed);
+        // No stage asks for speculations any more: the speculator ends.
+        if let Ok(mut slot) = solver.speculator.lock() {
+            slot.take();
+        }
         // No step sends any more: the committer drains the queue and ends.
         if let Ok(mut slot) = solver.commits.lock() {
             slot.take();
@@ -381,7 +430,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             });
         }
     };
-    crate::export::export(
+    let mut out = crate::export::export(
         store,
         solver.lease,
         opts,
@@ -389,7 +438,9 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         &target.layers,
         target.base_layers,
         target.base_history,
-    )
+    )?;
+    out.prepared_ahead = solver.prepared_ahead.load(Ordering::Relaxed);
+    Ok(out)
 }
 
 /// Instructions that change the filesystem (a build step with a layer, shown numbered).
@@ -612,6 +663,8 @@ impl<'a> Solver<'a> {
             shadow: BTreeMap::new(),
             cmd_set: false,
             no_cache: false,
+            at: (usize::MAX, usize::MAX),
+            executed: false,
         })
     }
 
@@ -639,6 +692,8 @@ impl<'a> Solver<'a> {
                     base_layers: 0,
                     exported: false,
                     tail: false,
+                    at: (usize::MAX, usize::MAX),
+                    executed: false,
                 }
             }
             Base::Stage(j) => match self.slot(*j) {
@@ -719,6 +774,8 @@ impl<'a> Solver<'a> {
                 elapsed: std::time::Duration::ZERO,
             });
         }
+        st.at = (i, usize::MAX);
+        st.executed = false;
         // ONBUILD triggers of the base run first, and are not inherited.
         let triggers = st
             .config
@@ -741,11 +798,29 @@ impl<'a> Solver<'a> {
         }
         let last_fs_op = stage.commands.iter().rposition(|c| is_fs_op(&c.kind));
         let used = self.used.get(i).copied().unwrap_or(true);
+        let mut speculated = false;
         for (n, cmd) in stage.commands.iter().enumerate() {
             st.tail = !used && last_fs_op.is_some_and(|l| n >= l);
+            st.at = (i, n);
+            // The tail copy can be prepared from here on (see [`speculate`]).
+            if let Some(l) = last_fs_op
+                && !used
+                && !speculated
+                && st.executed
+                && self.opts.speculate
+                && speculate::worth_it(&stage.commands, n, l)
+            {
+                speculated = true;
+                self.speculate(speculate::Request {
+                    stage: i,
+                    cmd: l,
+                    st: st.clone(),
+                });
+            }
             self.dispatch(&mut st, cmd, &prefix, &mut vertex)?;
         }
         st.tail = false;
+        st.at = (i, usize::MAX);
         Ok(st)
     }
 
@@ -1111,7 +1186,7 @@ impl<'a> Solver<'a> {
                         .iter()
                         .filter(|p| matches!(p, MountPlan::Ssh { .. }))
                         .count();
-                    let (plan, key) = self.plan_mount(&m, &cwd, line, ssh_n)?;
+                    let (plan, key) = self.plan_mount(&m, &cwd, line, ssh_n, st.at.0)?;
                     mounts.push(plan);
                     mount_keys.push(key);
                 }
@@ -1275,6 +1350,7 @@ impl<'a> Solver<'a> {
             .and_then(|lowers| make(self, st, &lowers));
         match result {
             Ok(mut made) => {
+                st.executed = true;
                 let rec = made.rec.clone();
                 made.key = Some(digest.clone());
                 self.commit(made)?;
@@ -1306,13 +1382,25 @@ impl<'a> Solver<'a> {
         compress: bool,
         tar: impl FnOnce(&mut dyn std::io::Write, &CreateOptions) -> Result<()>,
     ) -> Result<Commit<'a>> {
+        self.write_layer_on(what, compress, self.opts.compression.threads, tar)
+    }
+
+    /// [`Solver::write_layer`] with compression on `threads` threads (0: all cores; the
+    /// bytes are the same either way).
+    fn write_layer_on(
+        &self,
+        what: &Path,
+        compress: bool,
+        threads: usize,
+        tar: impl FnOnce(&mut dyn std::io::Write, &CreateOptions) -> Result<()>,
+    ) -> Result<Commit<'a>> {
         let sink = self.store.writer(self.lease)?;
         let plain = CompressOptions::new(strata_layer::Compression::None);
-        let how = if compress {
-            &self.opts.compression
-        } else {
-            &plain
+        let shipped = CompressOptions {
+            threads,
+            ..self.opts.compression
         };
+        let how = if compress { &shipped } else { &plain };
         // The store's writer hashes the blob anyway: the pipeline takes its digest.
         let mut w =
             LayerWriter::new_digesting(sink, how).map_err(io_err("compress layer of", what))?;
@@ -1455,6 +1543,7 @@ impl<'a> Solver<'a> {
         cwd: &str,
         line: usize,
         ssh_n: usize,
+        current: usize,
     ) -> Result<(MountPlan, String)> {
         let abs = |t: &str| {
             if t.starts_with('/') {
@@ -1497,7 +1586,7 @@ impl<'a> Solver<'a> {
                         )
                     }
                     Some(from) => {
-                        let state = match self.find_done_stage(from) {
+                        let state = match self.find_done_stage(from, current)? {
                             Some(s) => s,
                             None => self.resolve_image(from)?,
                         };
@@ -1602,13 +1691,21 @@ impl<'a> Solver<'a> {
         })
     }
 
-    fn find_done_stage(&self, name: &str) -> Option<StageState> {
+    /// The result of the stage `name` means, for a step of stage `current`: waited for
+    /// when the plan has it as one of `current`'s dependencies (it is built concurrently);
+    /// `Err(Cancelled)` when that stage failed.
+    fn find_done_stage(&self, name: &str, current: usize) -> Result<Option<StageState>> {
         // The planner's look-up, so both agree on which stage a name means.
-        let idx = frontend::find_source_stage(self.ins, name).ok().flatten()?;
-        match self.slot(idx) {
+        let Some(idx) = frontend::find_source_stage(self.ins, name).ok().flatten() else {
+            return Ok(None);
+        };
+        if self.deps.get(current).is_some_and(|d| d.contains(&idx)) && !self.wait_for(&[idx]) {
+            return Err(BuildError::Cancelled);
+        }
+        Ok(match self.slot(idx) {
             Slot::Done(s) => Some(*s),
             _ => None,
-        }
+        })
     }
 
     fn exec_run(&self, spec: &RunSpec, upper: &Path, lowers: &[PathBuf]) -> Result<()> {
