@@ -101,22 +101,19 @@ pub fn exec_in(
     let (uid, gid) = (process.uid, process.gid);
     let groups = process.additional_gids.clone();
     let console = opts.console;
+    let ordered_env = crate::OrderedEnv::new(&process.env)?;
 
+    // No environment is given to `Command`: it would pass its sorted copy; the child
+    // installs `ordered_env` instead.
     let mut cmd = Command::new(&process.args[0]);
     cmd.args(&process.args[1..])
-        .env_clear()
         .stdin(stdio.stdin)
         .stdout(stdio.stdout)
         .stderr(stdio.stderr);
-    for kv in &process.env {
-        match kv.split_once('=') {
-            Some((k, v)) => cmd.env(k, v),
-            None => cmd.env(kv, ""),
-        };
-    }
     // SAFETY: raw system calls on buffers prepared before the fork (see the crate docs).
     unsafe {
         cmd.pre_exec(move || {
+            ordered_env.install();
             crate::unblock_all_signals();
             for fd in &cgroup_fds {
                 libc::write(*fd, b"0".as_ptr().cast(), 1);

@@ -1132,7 +1132,8 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
                     destination,
                     Dir,
                     Some("tmpfs"),
-                    libc::MS_NOSUID | libc::MS_NODEV,
+                    // Docker's `--tmpfs` defaults: noexec, nosuid, nodev.
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                     (!owner.is_empty()).then_some(owner),
                     false,
                 )?;
@@ -1342,6 +1343,39 @@ pub(crate) fn unblock_all_signals() {
     }
 }
 
+unsafe extern "C" {
+    /// The C library's environment, which `execvp` passes on and searches PATH in.
+    static mut environ: *const *const libc::c_char;
+}
+
+/// A process environment in its given order. `std::process::Command` keeps variables
+/// sorted by name; Docker's processes see them in the order they were configured (PATH,
+/// HOSTNAME, …, HOME), which `env` shows. Made before the fork, installed in the child.
+pub(crate) struct OrderedEnv {
+    _vars: Vec<CString>,
+    /// Addresses of `_vars`' strings, then 0 (`usize` so the closure holding it is `Send`).
+    ptrs: Vec<usize>,
+}
+
+impl OrderedEnv {
+    pub(crate) fn new(env: &[String]) -> Result<OrderedEnv, RuntimeError> {
+        let vars: Vec<CString> = env.iter().map(cstr).collect::<Result<_, _>>()?;
+        let mut ptrs: Vec<usize> = vars.iter().map(|v| v.as_ptr() as usize).collect();
+        ptrs.push(0);
+        Ok(OrderedEnv { _vars: vars, ptrs })
+    }
+
+    /// Make this the environment the coming `execvp` uses (and looks PATH up in); the
+    /// `Command` must have been given no environment of its own.
+    ///
+    /// # Safety
+    /// Only in a forked child about to exec: the pointer outlives nothing else.
+    pub(crate) unsafe fn install(&self) {
+        // SAFETY: the strings live as long as `self`, which the closure keeps until exec.
+        unsafe { environ = self.ptrs.as_ptr().cast() };
+    }
+}
+
 /// The steps of the final process after the shared setup: its terminal, then the seccomp
 /// filter (last, so setup itself is not filtered).
 fn finish_process(
@@ -1466,23 +1500,20 @@ pub fn spawn_with(
     let (init, console) = (opts.init, opts.console);
     let (pid_read, pid_write) = cloexec_pipe().map_err(fail)?;
     let pid_write_fd = pid_write.as_raw_fd();
+    let ordered_env = OrderedEnv::new(&spec.process.env)?;
 
+    // No environment is given to `Command`: it would pass its sorted copy; the child
+    // installs `ordered_env` instead.
     let mut cmd = Command::new(&spec.process.args[0]);
     cmd.args(&spec.process.args[1..])
-        .env_clear()
         .stdin(stdio.stdin)
         .stdout(stdio.stdout)
         .stderr(stdio.stderr);
-    for kv in &spec.process.env {
-        match kv.split_once('=') {
-            Some((k, v)) => cmd.env(k, v),
-            None => cmd.env(kv, ""),
-        };
-    }
     // SAFETY: the closure runs in the forked child and only makes raw system calls on
     // buffers allocated before the fork (see the module docs).
     unsafe {
         cmd.pre_exec(move || {
+            ordered_env.install();
             unblock_all_signals();
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             join_cgroups(&cgroup_fds)?;

@@ -438,7 +438,12 @@ fn start_and_wait(
     let mut netns: Option<OwnedFd> = None;
     let mut lease = None;
     let mut bound = Vec::new();
-    let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string();
+    // Docker's /etc/hosts: the loopback and IPv6 multicast names, then the container's
+    // address with its hostname on a network that gives it one (none on `none`).
+    let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+                     fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+                     ff02::2\tip6-allrouters\n"
+        .to_string();
     let network = match cfg.network.as_str() {
         "host" => Network::Host,
         _ => Network::None,
@@ -467,7 +472,12 @@ fn start_and_wait(
         netns = Some(ns);
         lease = Some(l);
     } else {
-        hosts.push_str(&format!("127.0.1.1\t{}\n", cfg.hostname));
+        // The host's network: the host's names too, as Docker copies its /etc/hosts.
+        if cfg.network == "host"
+            && let Ok(h) = std::fs::read_to_string("/etc/hosts")
+        {
+            hosts = h;
+        }
         state.ip_address = None;
     }
     state.ports = bound.iter().map(|b| b.mapping().clone()).collect();

@@ -127,7 +127,13 @@ pub struct Config {
     pub args: Vec<String>,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
+    /// The process's environment, as started.
     pub env: Vec<String>,
+    /// Docker's `Config.Env`: the image's environment with `-e`/`--env-file` merged in,
+    /// without what is added when a process starts (PATH's default, HOSTNAME, TERM, HOME).
+    /// `exec` and `commit` start from it. `None` for containers made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_env: Option<Vec<String>>,
     /// The user as given (`-u` or the image's), and what it resolved to.
     pub user: String,
     pub uid: u32,
@@ -571,6 +577,7 @@ mod tests {
             user: String::new(),
             uid: 0,
             gid: 0,
+            config_env: None,
             additional_gids: vec![],
             working_dir: "/".into(),
             hostname: "h".into(),

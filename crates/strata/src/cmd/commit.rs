@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
         .map(image::normalize_tag)
         .transpose()?;
     let cs = container::containers(ctx)?;
-    let id = container::resolve(&cs, &args.container)?;
+    let id = container::resolve(&cs, &args.container).map_err(container::daemon_err)?;
     let c = cs.load(&id)?;
     let store = ctx.store()?;
     let images = store.images()?;
@@ -105,13 +105,16 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
         (k == "HOSTNAME")
             || (k == "HOME" && !cc.env.iter().flatten().any(|x| x.starts_with("HOME=")))
     };
-    let env: Vec<String> = c
-        .config
-        .env
-        .iter()
-        .filter(|e| !runtime_only(e))
-        .cloned()
-        .collect();
+    // Docker's Config.Env when kept (without TERM of `-t` either); for older containers,
+    // the process environment without what the start added.
+    let env: Vec<String> = c.config.config_env.clone().unwrap_or_else(|| {
+        c.config
+            .env
+            .iter()
+            .filter(|e| !runtime_only(e))
+            .cloned()
+            .collect()
+    });
     cc.env = Some(env);
     cc.cmd = (!c.config.cmd.is_empty()).then(|| c.config.cmd.clone());
     cc.entrypoint = (!c.config.entrypoint.is_empty()).then(|| c.config.entrypoint.clone());
@@ -121,9 +124,10 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
     let created = jiff::Timestamp::now().to_string();
     config.config = Some(cc);
     config.created = Some(created.clone());
-    if let Some(a) = &args.author {
-        config.author = a.clone();
-    }
+    // As Docker's commit: the new image's author and comment are this commit's (empty
+    // when not given), not the parent's.
+    config.author = args.author.clone().unwrap_or_default();
+    config.comment = args.message.clone().unwrap_or_default();
     config.rootfs.diff_ids.push(info.diff_id.clone());
     config.history.push(History {
         created: Some(created),

@@ -1,7 +1,9 @@
 //! `strata exec` — Docker's `docker exec`: run a command in a running container, joining
 //! its namespaces, with the container's environment plus `-e`, its user unless `-u`, its
 //! working directory unless `-w`, and the same capability set and seccomp filter. Exit
-//! status: the command's; 126/127 when it cannot be executed or found.
+//! status: the command's; 126 when it cannot be started (a missing command, a missing
+//! working directory or an unknown user too), with the reason on stdout as Docker 20.10's
+//! daemon writes it into the exec's output stream.
 //!
 //! With `-t` the process allocates its terminal on the container's devpts (so `tty` names
 //! `/dev/pts/N` inside) and sends us the master ([`strata_runtime::console`]); we relay it,
@@ -63,13 +65,56 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
         crate::cmd::run::check_input_tty(args.tty, args.interactive)?;
     }
     let cs = container::containers(ctx)?;
-    let id = container::resolve(&cs, &args.container).map_err(fail)?;
+    // Docker's CLI looks the container up itself first: `Error: No such container: …`.
+    let id = container::resolve(&cs, &args.container).map_err(|e| {
+        eprintln!("Error: {}", crate::render_error(&e));
+        anyhow::Error::from(crate::Exit(1))
+    })?;
     let c = cs.load(&id).map_err(|e| fail(e.into()))?;
     if !c.state.running() || !cs.monitor_alive(&id) {
-        return Err(fail(anyhow::anyhow!("container {id} is not running")));
+        return Err(fail(anyhow::anyhow!("Container {id} is not running")));
     }
     let cfg = &c.config;
-    let mut env = cfg.env.clone();
+    // A process that cannot start: Docker reports it on the exec's output stream (stdout,
+    // with the CRLF of its stream writer) and exits 126, whatever the cause.
+    let cannot_start = |msg: String| -> anyhow::Error {
+        print!("{msg}\r\n");
+        crate::Exit(126).into()
+    };
+    let user = args.user.clone().unwrap_or_else(|| cfg.user.clone());
+    // Resolved against the container's current files (its layer over the image's).
+    let mut dirs = vec![c.upper()];
+    dirs.extend(cfg.lower.iter().cloned());
+    let who = crate::cmd::run::exec_user(&dirs, &user).map_err(|e| cannot_start(e.to_string()))?;
+    let cwd = match &args.workdir {
+        Some(w) if !w.starts_with('/') => {
+            bail!("the working directory '{w}' is invalid, it needs to be an absolute path")
+        }
+        Some(w) => w.clone(),
+        None => cfg.working_dir.clone(),
+    };
+    // runc's check, done here so that a missing directory is named as such (inside the
+    // process only an errno would come back, indistinguishable from a missing command).
+    if let Ok(root) = strata_runtime::copy::running_root(c.state.pid)
+        && let Err(e) = strata_runtime::copy::open_in_root(
+            std::os::fd::AsRawFd::as_raw_fd(&root),
+            &cwd,
+            libc::O_PATH | libc::O_DIRECTORY,
+        )
+    {
+        let why = match e.raw_os_error() {
+            Some(libc::ENOENT) => "no such file or directory".to_string(),
+            Some(libc::ENOTDIR) => "not a directory".to_string(),
+            _ => e.to_string(),
+        };
+        return Err(cannot_start(format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd ({cwd:?}) set in config.json failed: {why}: unknown"
+        )));
+    }
+    // Docker's exec environment: the container's configured one with `-e` merged in,
+    // started as a new process (PATH, HOSTNAME, TERM only with this exec's `-t`, HOME
+    // of this exec's user).
+    let mut config_env = cfg.config_env.clone().unwrap_or_else(|| cfg.env.clone());
     for e in &args.env {
         let kv = if e.contains('=') {
             e.clone()
@@ -79,33 +124,10 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
                 Err(_) => continue,
             }
         };
-        let k = kv
-            .split_once('=')
-            .map_or(kv.as_str(), |(k, _)| k)
-            .to_string();
-        env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != k);
-        env.push(kv);
+        crate::cmd::run::replace_or_append(&mut config_env, kv);
     }
-    let (uid, gid, groups) = match &args.user {
-        None => (cfg.uid, cfg.gid, cfg.additional_gids.clone()),
-        Some(u) => {
-            // Resolve against the container's current files (its layer over the image's).
-            let mut dirs = vec![c.upper()];
-            dirs.extend(cfg.lower.iter().cloned());
-            strata_build::fsutil::resolve_user(&dirs, u).map_err(|e| {
-                fail(anyhow::anyhow!(
-                    "unable to find user {u}: no matching entries in passwd file ({e})"
-                ))
-            })?
-        }
-    };
-    let cwd = match &args.workdir {
-        Some(w) if !w.starts_with('/') => {
-            bail!("the working directory '{w}' is invalid, it needs to be an absolute path")
-        }
-        Some(w) => w.clone(),
-        None => cfg.working_dir.clone(),
-    };
+    let env = crate::cmd::run::process_env(&config_env, &cfg.hostname, args.tty, &who.home);
+    let (uid, gid, groups) = (who.uid, who.gid, who.groups);
     let process = ProcessSpec {
         args: args.command.clone(),
         env,
@@ -171,18 +193,17 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<()> {
     let mut child = match child {
         Ok(ch) => ch,
         Err(strata_runtime::RuntimeError::Spawn { program, source }) => {
-            let (code, what) = match source.raw_os_error() {
-                Some(libc::ENOENT) => (127, "executable file not found in $PATH"),
-                Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR) => (126, "permission denied"),
+            let what = match source.raw_os_error() {
+                Some(libc::ENOENT) => "executable file not found in $PATH",
+                Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR) => "permission denied",
                 Some(libc::ESRCH) => {
-                    return Err(fail(anyhow::anyhow!("container {id} is not running")));
+                    return Err(fail(anyhow::anyhow!("Container {id} is not running")));
                 }
-                _ => (126, "cannot start"),
+                _ => "cannot start",
             };
-            eprintln!(
-                "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{program}\": {what}: {source}"
-            );
-            return Err(crate::Exit(code).into());
+            return Err(cannot_start(format!(
+                "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{program}\": {what}: unknown"
+            )));
         }
         Err(e) => return Err(fail(e.into())),
     };

@@ -151,6 +151,52 @@ fn strata_err(e: anyhow::Error) -> anyhow::Error {
     crate::Exit(125).into()
 }
 
+/// An error found while creating the container: Docker's CLI follows the daemon's answer
+/// to its create request with a pointer to the help (`verb`: run or create); errors of
+/// the start (an unknown user is one: runc resolves it) have none.
+fn create_err(verb: &'static str) -> impl Fn(anyhow::Error) -> anyhow::Error {
+    move |e| {
+        if e.downcast_ref::<StartPhase>().is_some() {
+            return strata_err(e);
+        }
+        if let Some(NoSuchImage(name)) = e.downcast_ref::<NoSuchImage>() {
+            // Docker's first line, before it tries to pull (Strata pulls only when asked).
+            eprintln!("Unable to find image '{name}' locally");
+        }
+        eprintln!(
+            "strata: {}\nSee 'strata {verb} --help'.",
+            crate::render_error(&e)
+        );
+        crate::Exit(125).into()
+    }
+}
+
+/// A `create` error that Docker only meets when the container starts.
+#[derive(Debug)]
+struct StartPhase(String);
+
+impl std::fmt::Display for StartPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for StartPhase {}
+
+/// `run`/`create` of an image not in the store.
+#[derive(Debug)]
+struct NoSuchImage(String);
+
+impl std::fmt::Display for NoSuchImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "No such image: {} (Strata pulls only with `strata pull`)",
+            self.0
+        )
+    }
+}
+impl std::error::Error for NoSuchImage {}
+
 /// Docker refuses `-it` when our input is not a terminal (the raw-mode relay would make
 /// no sense), before creating anything.
 pub fn check_input_tty(tty: bool, interactive: bool) -> anyhow::Result<()> {
@@ -167,7 +213,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
         check_input_tty(args.tty, args.interactive)?;
     }
     let (detach, auto_remove) = (args.detach, args.rm);
-    let (cs, id) = create(ctx, &args).map_err(strata_err)?;
+    let (cs, id) = create(ctx, &args).map_err(create_err("run"))?;
     start_created(
         ctx,
         &cs,
@@ -180,7 +226,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
 
 /// `strata create`: the container, not started; prints its ID.
 pub fn create_cmd(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
-    let (_, id) = create(ctx, &args).map_err(strata_err)?;
+    let (_, id) = create(ctx, &args).map_err(create_err("create"))?;
     println!("{id}");
     Ok(())
 }
@@ -390,13 +436,6 @@ fn env_key(kv: &str) -> &str {
     kv.split_once('=').map_or(kv, |(k, _)| k)
 }
 
-/// Set `kv` in `env`, replacing an entry with the same key.
-fn set_env(env: &mut Vec<String>, kv: String) {
-    let k = env_key(&kv).to_string();
-    env.retain(|e| env_key(e) != k);
-    env.push(kv);
-}
-
 /// `-e`/`--env-file` entries: `KEY=VALUE`, or `KEY` taking our own value when set.
 fn user_env(args: &RunArgs) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
@@ -428,14 +467,127 @@ fn user_env(args: &RunArgs) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-/// HOME of `uid` from the image's passwd file.
-fn home_of(lowers: &[PathBuf], uid: u32) -> Option<String> {
-    let (p, _) = strata_build::fsutil::lookup(lowers, "etc/passwd")?;
-    let text = std::fs::read_to_string(p).ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
-    })
+/// PATH when neither the image nor `-e` sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Set `kv` in `env` where its key already is, else append it (Docker's
+/// `ReplaceOrAppendEnvValues`: a variable keeps its place).
+pub fn replace_or_append(env: &mut Vec<String>, kv: String) {
+    let k = env_key(&kv).to_string();
+    match env.iter_mut().find(|e| env_key(e) == k) {
+        Some(slot) => *slot = kv,
+        None => env.push(kv),
+    }
+}
+
+/// The environment a container's process starts with, in Docker's order (a process that
+/// lists its environment sees the same): PATH, HOSTNAME, TERM with a terminal, then the
+/// configured variables (PATH keeps its first place when the image sets it), then HOME
+/// from the user's passwd entry when nothing set it (runc's addition).
+pub fn process_env(config_env: &[String], hostname: &str, tty: bool, home: &str) -> Vec<String> {
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if tty {
+        env.push("TERM=xterm".into());
+    }
+    for e in config_env {
+        replace_or_append(&mut env, e.clone());
+    }
+    if !env.iter().any(|e| env_key(e) == "HOME") {
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Who a container's process runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecUser {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups: the primary group, and with a user named alone the groups
+    /// that list it as a member.
+    pub groups: Vec<u32>,
+    /// From the passwd entry; `/` without one.
+    pub home: String,
+}
+
+/// Resolve `-u` (`user`, `uid`, `user:group`, `uid:gid`; empty = root) against the
+/// container's `/etc/passwd` and `/etc/group`, as runc's `GetExecUser` does for Docker: a
+/// numeric user needs no entry (HOME is then `/`, gid 0), a name does; an explicit group
+/// replaces the entry's and the member groups are not added; the primary group is always
+/// a supplementary one too (Docker 20.10.18 and later).
+pub fn exec_user(dirs: &[PathBuf], spec: &str) -> anyhow::Result<ExecUser> {
+    let read = |rel: &str| {
+        strata_build::fsutil::lookup(dirs, rel)
+            .and_then(|(p, _)| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    };
+    let (user, group) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut out = ExecUser {
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+        home: "/".into(),
+    };
+    let passwd = read("etc/passwd");
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 6)
+        .find(|f| match (user.is_empty(), user.parse::<u32>()) {
+            (true, _) => f[2] == "0",
+            (false, Ok(n)) => f[2].parse::<u32>() == Ok(n),
+            (false, Err(_)) => f[0] == user,
+        });
+    let mut matched_name = None;
+    match (entry, user.parse::<u32>()) {
+        (Some(f), _) => {
+            matched_name = Some(f[0].to_string());
+            out.uid = f[2].parse().unwrap_or(0);
+            out.gid = f[3].parse().unwrap_or(0);
+            out.home = f[5].to_string();
+        }
+        (None, Ok(n)) => out.uid = n,
+        (None, Err(_)) if user.is_empty() => {}
+        (None, Err(_)) => bail!("unable to find user {user}: no matching entries in passwd file"),
+    }
+    let groups_file = read("etc/group");
+    let entries: Vec<Vec<&str>> = groups_file
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 3)
+        .collect();
+    let mut member_of = Vec::new();
+    if !group.is_empty() {
+        let found = entries.iter().find(|f| match group.parse::<u32>() {
+            Ok(n) => f[2].parse::<u32>() == Ok(n),
+            Err(_) => f[0] == group,
+        });
+        out.gid = match (found, group.parse::<u32>()) {
+            (Some(f), _) => f[2].parse().unwrap_or(0),
+            (None, Ok(n)) => n,
+            (None, Err(_)) => {
+                bail!("unable to find group {group}: no matching entries in group file")
+            }
+        };
+    } else if let Some(name) = &matched_name {
+        for f in &entries {
+            if f.get(3).is_some_and(|m| m.split(',').any(|m| m == name))
+                && let Ok(g) = f[2].parse::<u32>()
+            {
+                member_of.push(g);
+            }
+        }
+    }
+    out.groups.push(out.gid);
+    for g in member_of {
+        if !out.groups.contains(&g) {
+            out.groups.push(g);
+        }
+    }
+    Ok(out)
 }
 
 /// The image's snapshot directories, topmost first (unpacking layers seen for the first
@@ -504,10 +656,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
     let images = store.images()?;
     let desc = image::resolve(&store, &images, &args.image).map_err(|e| {
         if e.downcast_ref::<image::NoSuchImage>().is_some() {
-            anyhow!(
-                "Unable to find image '{}' locally (pull it first with `strata pull`)",
-                args.image
-            )
+            NoSuchImage(args.image.clone()).into()
         } else {
             e
         }
@@ -552,13 +701,12 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
     }
 
     let user = args.user.clone().unwrap_or_else(|| ic.user.clone());
-    let (uid, gid, additional_gids) = if user.is_empty() {
-        (0, 0, Vec::new())
-    } else {
-        strata_build::fsutil::resolve_user(&lowers, &user).map_err(|e| {
-            anyhow!("unable to find user {user}: no matching entries in passwd file ({e})")
-        })?
-    };
+    let ExecUser {
+        uid,
+        gid,
+        groups: additional_gids,
+        home,
+    } = exec_user(&lowers, &user).map_err(|e| StartPhase(e.to_string()))?;
     let working_dir = match &args.workdir {
         Some(w) if !w.starts_with('/') => {
             bail!("the working directory '{w}' is invalid, it needs to be an absolute path")
@@ -568,29 +716,12 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         None => ic.working_dir.clone(),
     };
 
-    let mut env: Vec<String> = vec![format!("HOSTNAME={hostname}")];
-    let mut has_path = false;
-    for e in ic.env.iter().flatten() {
-        has_path |= env_key(e) == "PATH";
-        set_env(&mut env, e.clone());
-    }
-    if !has_path {
-        set_env(
-            &mut env,
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        );
-    }
-    if args.tty {
-        set_env(&mut env, "TERM=xterm".into());
-    }
+    // Docker's Config.Env: the image's, with -e/--env-file replacing or appending.
+    let mut config_env: Vec<String> = ic.env.iter().flatten().cloned().collect();
     for e in user_env(args)? {
-        set_env(&mut env, e);
+        replace_or_append(&mut config_env, e);
     }
-    if !env.iter().any(|e| env_key(e) == "HOME") {
-        let home = home_of(&lowers, uid).unwrap_or_else(|| "/root".into());
-        env.push(format!("HOME={home}"));
-    }
-
+    let env = process_env(&config_env, &hostname, args.tty, &home);
     // Ports.
     let mut exposed: Vec<String> = ic
         .exposed_ports
@@ -728,6 +859,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         entrypoint,
         cmd,
         env,
+        config_env: Some(config_env),
         user,
         uid,
         gid,
@@ -887,7 +1019,12 @@ mod tests {
         assert!(check_no_dotdot("/a/../b", "p").is_err());
         assert!(check_no_dotdot("/a/b..c", "p").is_ok());
         let mut env = vec!["A=1".to_string(), "B=2".to_string()];
-        set_env(&mut env, "A=3".into());
-        assert_eq!(env, vec!["B=2".to_string(), "A=3".to_string()]);
+        replace_or_append(&mut env, "A=3".into());
+        assert_eq!(env, vec!["A=3".to_string(), "B=2".to_string()]);
+        let image = vec!["A=1".to_string(), "PATH=/x".to_string()];
+        assert_eq!(
+            process_env(&image, "h", true, "/root"),
+            ["PATH=/x", "HOSTNAME=h", "TERM=xterm", "A=1", "HOME=/root"]
+        );
     }
 }
