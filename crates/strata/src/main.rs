@@ -13,9 +13,7 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{Command, ImageCommand, SystemCommand};
 pub use crate::ctx::Ctx;
 
 /// An error that carries its own exit status (Docker uses 1 for most failures, 125 for
@@ -31,7 +29,8 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Docker's container verbs answer usage errors with Docker's exit statuses.
+    let cli = cmd::container::parse_cli();
     let filter = if cli.debug { "debug" } else { "warn" };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

@@ -17,6 +17,99 @@ use strata_runtime::state::{Container, Containers, Status};
 
 use crate::Ctx;
 
+/// Docker's verbs for containers: their usage errors follow Docker's CLI (below); Strata's
+/// own commands keep clap's (exit status 2).
+const DOCKER_VERBS: [&str; 15] = [
+    "run", "create", "ps", "stop", "kill", "restart", "start", "rm", "logs", "wait", "exec",
+    "diff", "commit", "cp", "volume",
+];
+
+/// Parse the command line. A usage error of a Docker verb exits as Docker's CLI does: an
+/// unknown or malformed flag with status 125 (`unknown flag: --x` / `unknown shorthand
+/// flag: 'x' in -x`, then `See 'strata VERB --help'.`), which scripts read as "the tool
+/// failed, not the container"; a missing or extra argument with status 1.
+pub fn parse_cli() -> crate::cli::Cli {
+    use clap::Parser as _;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let err = match crate::cli::Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    let verb = verb_path(std::env::args().skip(1));
+    let docker_verb = verb
+        .split(' ')
+        .next()
+        .is_some_and(|v| DOCKER_VERBS.contains(&v));
+    if !docker_verb
+        || matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        )
+    {
+        err.exit();
+    }
+    let invalid = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let see = format!("See 'strata {verb} --help'.");
+    // clap's own text, with our pointer to the help instead of its own.
+    let rendered: String = err
+        .render()
+        .to_string()
+        .lines()
+        .filter(|l| !l.starts_with("For more information"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rendered = format!("{}\n", rendered.trim_end());
+    let (code, text) = match err.kind() {
+        ErrorKind::UnknownArgument if invalid.starts_with("--") => {
+            let flag = invalid.split('=').next().unwrap_or(&invalid);
+            (125, format!("unknown flag: {flag}\n{see}"))
+        }
+        ErrorKind::UnknownArgument if invalid.starts_with('-') && invalid.len() > 1 => {
+            let c = invalid[1..].chars().next().unwrap_or('-');
+            (
+                125,
+                format!("unknown shorthand flag: '{c}' in {invalid}\n{see}"),
+            )
+        }
+        // A word where no more arguments are taken, or a missing one.
+        ErrorKind::UnknownArgument
+        | ErrorKind::MissingRequiredArgument
+        | ErrorKind::TooManyValues
+        | ErrorKind::TooFewValues
+        | ErrorKind::WrongNumberOfValues => (1, format!("{rendered}{see}")),
+        _ => (125, format!("{rendered}{see}")),
+    };
+    eprintln!("{}", text.trim_end());
+    std::process::exit(code);
+}
+
+/// The subcommand words of a command line (`run`, `volume ls`), past the global options.
+fn verb_path(args: impl Iterator<Item = String>) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut args = args;
+    while let Some(a) = args.next() {
+        if a == "--root" {
+            args.next();
+        } else if a.starts_with('-') {
+            // A global option before the verb, or an option of the verb's.
+        } else if words.is_empty() {
+            words.push(a);
+        } else {
+            // `volume` takes a subcommand word of its own.
+            if words[0] == "volume" {
+                words.push(a);
+            }
+            break;
+        }
+    }
+    words.join(" ")
+}
+
 /// The container store of the current root.
 pub fn containers(ctx: &Ctx) -> anyhow::Result<Containers> {
     let root = ctx.root()?;
@@ -191,11 +284,11 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 /// Send `sig` to a running container's pid 1 (checked against pid reuse).
 pub fn signal(cs: &Containers, c: &Container, sig: i32) -> anyhow::Result<()> {
     if !c.state.running() || !cs.monitor_alive(&c.config.id) {
-        bail!("container {} is not running", c.config.id);
+        bail!("Container {} is not running", c.config.id);
     }
     let pid = c.state.pid;
     if pid <= 0 || strata_runtime::exec::start_time(pid) != Some(c.state.pid_start) {
-        bail!("container {} is not running", c.config.id);
+        bail!("Container {} is not running", c.config.id);
     }
     // SAFETY: kill with integer arguments.
     if unsafe { libc::kill(pid, sig) } < 0 {
@@ -249,15 +342,54 @@ pub fn stop(
     Ok(())
 }
 
-/// Docker's `"cmd arg…"` COMMAND column.
+/// Docker's `"cmd arg…"` COMMAND column: the daemon puts an argument containing a space
+/// in single quotes, the CLI truncates to 20 characters and quotes the whole as Go's
+/// `strconv.Quote` does.
 pub fn command_text(c: &Container, trunc: bool) -> String {
-    let cmd = c.config.args.join(" ");
+    let cmd = c
+        .config
+        .args
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let cmd = if trunc {
         crate::units::ellipsis(&cmd, 20)
     } else {
         cmd
     };
-    format!("\"{cmd}\"")
+    go_quote(&cmd)
+}
+
+/// Go's `strconv.Quote`: double quotes, with `"` and `\\` escaped and control characters
+/// written as escapes.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn parse_ts(s: Option<&str>) -> Option<jiff::Timestamp> {
@@ -482,6 +614,10 @@ pub fn for_each_print<T: std::fmt::Display>(
     for n in names {
         match f(n) {
             Ok(out) => println!("{out}"),
+            Err(e) if e.downcast_ref::<CliError>().is_some() => {
+                failed = true;
+                eprintln!("Error: {e}");
+            }
             Err(e) => {
                 failed = true;
                 eprintln!("Error response from daemon: {}", crate::render_error(&e));
@@ -493,6 +629,24 @@ pub fn for_each_print<T: std::fmt::Display>(
     }
     Ok(())
 }
+
+/// Report `err` as Docker's CLI reports a daemon's refusal (`Error response from daemon:
+/// …`, exit status 1).
+pub fn daemon_err(err: anyhow::Error) -> anyhow::Error {
+    eprintln!("Error response from daemon: {}", crate::render_error(&err));
+    crate::Exit(1).into()
+}
+
+/// An error Docker's CLI reports itself (`Error: …`), not as the daemon's answer.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for CliError {}
 
 /// Bytes in the files under `p` (not following symlinks).
 pub fn tree_size(p: &std::path::Path) -> u64 {
@@ -530,15 +684,26 @@ pub fn remove_stopped(
     Ok(())
 }
 
-/// Error unless `c` is not running (for commands that need a stopped container).
+/// Error unless `c` is not running (for commands that need a stopped container), in
+/// Docker 20.10's words.
 pub fn ensure_stopped(cs: &Containers, c: &Container) -> anyhow::Result<()> {
     if c.state.running() && cs.monitor_alive(&c.config.id) {
         return Err(anyhow!(
-            "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-            c.config.name
+            "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+            c.config.id
         ));
     }
     Ok(())
+}
+
+/// Docker's CLI looks a container up before acting on it and reports a missing one as
+/// `Error: No such container: NAME` (`rm`, `exec`), where the daemon's answer would be
+/// prefixed `Error response from daemon:`. True when `err` is that lookup's failure.
+pub fn is_missing(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<strata_runtime::state::StateError>(),
+        Some(strata_runtime::state::StateError::NoSuchContainer(_))
+    )
 }
 
 #[cfg(test)]

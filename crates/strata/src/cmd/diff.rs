@@ -32,7 +32,9 @@ pub const STUBS: [&str; 6] = [
 pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Vec<(char, String)> {
     let mut out = Vec::new();
     walk(upper, "", lowers, &mut out);
-    out.sort_by(|a, b| a.1.cmp(&b.1));
+    // Docker's order (its overlay driver walks the upper directory with `filepath.Walk`):
+    // depth first, names in byte order — `/a`, `/a/b`, then `/a-b`.
+    out.sort_by(|a, b| a.1.split('/').cmp(b.1.split('/')));
     out
 }
 
@@ -89,7 +91,7 @@ fn walk(upper: &Path, rel: &str, lowers: &[PathBuf], out: &mut Vec<(char, String
 
 pub fn run(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<()> {
     let cs = container::containers(ctx)?;
-    let id = container::resolve(&cs, &args.container)?;
+    let id = container::resolve(&cs, &args.container).map_err(container::daemon_err)?;
     let c = cs.load(&id)?;
     for (k, p) in changes(&c.upper(), &c.config.lower) {
         println!("{k} {p}");

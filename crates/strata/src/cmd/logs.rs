@@ -18,7 +18,7 @@ pub struct LogsArgs {
     #[arg(short = 'f', long)]
     pub follow: bool,
     /// Number of lines to show from the end of the logs ("all" for every line)
-    #[arg(short = 'n', long, default_value = "all")]
+    #[arg(short = 'n', long, default_value = "all", allow_hyphen_values = true)]
     pub tail: String,
     /// Show timestamps
     #[arg(short = 't', long)]
@@ -47,16 +47,12 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<()> {
     let id = container::resolve(&cs, &args.container)?;
     let c = cs.load(&id)?;
     let path = c.log_path();
-    let tail: Option<usize> = if args.tail == "all" {
-        None
-    } else {
-        Some(
-            args.tail
-                .parse::<i64>()
-                .with_context(|| format!("invalid --tail {:?}", args.tail))?
-                .max(0) as usize,
-        )
-    };
+    // As Docker 20.10's daemon: a negative or unreadable count means every line.
+    let tail: Option<usize> = args
+        .tail
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok());
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(_) if !args.follow => return Ok(()),

@@ -23,15 +23,47 @@ pub struct RmArgs {
 pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<()> {
     let cs = container::containers(ctx)?;
     let store = ctx.store().ok();
-    container::for_each(&args.containers, |n| {
-        let id = container::resolve(&cs, n)?;
-        let c = cs.load(&id)?;
-        if c.state.running() && cs.monitor_alive(&id) {
-            if !args.force {
-                container::ensure_stopped(&cs, &c)?;
+    let mut failed = false;
+    for n in &args.containers {
+        match remove(&cs, store.as_ref(), n, &args) {
+            Ok(()) => println!("{n}"),
+            // Docker's CLI: a missing container is reported, and with `-f` is no failure.
+            Err(e) if container::is_missing(&e) => {
+                eprintln!("Error: {}", crate::render_error(&e));
+                failed |= !args.force;
             }
-            container::stop(&cs, &id, Some(0), Some("KILL"))?;
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", crate::render_error(&e));
+                failed = true;
+            }
         }
-        container::remove_stopped(&cs, store.as_ref(), &c, args.volumes)
-    })
+    }
+    if failed {
+        return Err(crate::Exit(1).into());
+    }
+    Ok(())
+}
+
+fn remove(
+    cs: &strata_runtime::state::Containers,
+    store: Option<&strata_store::Store>,
+    n: &str,
+    args: &RmArgs,
+) -> anyhow::Result<()> {
+    let id = container::resolve(cs, n)?;
+    let c = cs.load(&id)?;
+    if c.state.running() && cs.monitor_alive(&id) {
+        if !args.force {
+            container::ensure_stopped(cs, &c)?;
+        }
+        container::stop(cs, &id, Some(0), Some("KILL"))?;
+        // A `--rm` container is removed by its monitor as it exits: done then.
+        if c.config.auto_remove && cs.load(&id).is_err() {
+            if let Some(s) = store {
+                let _ = s.remove_root(&format!("container-{id}"));
+            }
+            return Ok(());
+        }
+    }
+    container::remove_stopped(cs, store, &c, args.volumes)
 }

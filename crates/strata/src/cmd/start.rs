@@ -59,8 +59,17 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
             args.detach_keys.as_deref(),
         );
     }
-    container::for_each(&args.containers, |n| {
-        let id = container::resolve(&cs, n)?;
-        start_detached(ctx, &cs, &id)
-    })
+    let mut failed: Vec<String> = Vec::new();
+    let result = container::for_each(&args.containers, |n| {
+        let r = container::resolve(&cs, n).and_then(|id| start_detached(ctx, &cs, &id));
+        if r.is_err() {
+            failed.push(n.to_string());
+        }
+        r
+    });
+    if result.is_err() {
+        // Docker's CLI closes with the list of what did not start.
+        eprintln!("Error: failed to start containers: {}", failed.join(", "));
+    }
+    result
 }

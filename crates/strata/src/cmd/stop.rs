@@ -3,6 +3,7 @@
 //! (default the container's `--stop-timeout`, else 10) and then sends SIGKILL; `kill` sends
 //! one signal (default SIGKILL); `restart` stops then starts.
 
+use anyhow::Context as _;
 use clap::Args;
 
 use crate::Ctx;
@@ -41,9 +42,14 @@ pub fn kill(ctx: &Ctx, args: KillArgs) -> anyhow::Result<()> {
     let cs = container::containers(ctx)?;
     let sig = container::parse_signal(&args.signal)?;
     container::for_each(&args.containers, |n| {
-        let id = container::resolve(&cs, n)?;
-        let c = cs.load(&id)?;
-        container::signal(&cs, &c, sig)?;
+        let signal = || -> anyhow::Result<String> {
+            let id = container::resolve(&cs, n)?;
+            let c = cs.load(&id)?;
+            container::signal(&cs, &c, sig)?;
+            Ok(id)
+        };
+        // Docker names the failed kill before the reason.
+        let id = signal().with_context(|| format!("Cannot kill container: {n}"))?;
         if sig == libc::SIGKILL {
             container::wait_gone(&cs, &id, Some(std::time::Duration::from_secs(10)));
         }

@@ -1,0 +1,1206 @@
+//! Differential test of Strata's container commands against the Docker CLI (Docker 20.10,
+//! a private `dockerd` with no bridge: containers use `--network none`). The same command
+//! line runs through both, from the same busybox image, and stdout, stderr and the exit
+//! status are compared.
+//!
+//! What is normalised, and only that: container IDs (64 and 12 hex digits) and the times
+//! in `ps` statuses (`3 seconds`, `Less than a second`). Messages: Strata has no daemon,
+//! so Docker's `docker: Error response from daemon: MSG.` is compared as `strata: MSG`
+//! (its meaningful part), `See 'docker run --help'.` as `See 'strata run --help'.`, and
+//! the client's `time="…" level=error …` log lines are dropped. Where the two print the
+//! same meaning in different words (runc's `failed to create shim task: OCI runtime create
+//! failed: …` around the reason), the case compares the reason only ([`Check::Reason`]).
+//!
+//! Decisions, case by case:
+//! - `run`: usage errors exit 125 (`unknown flag`), a missing command 127, one that cannot
+//!   be executed 126, each with Docker's reason; errors found creating the container are
+//!   followed by `See 'strata run --help'.` as Docker's, errors found starting it (an
+//!   unknown user) are not.
+//! - `exec` follows Docker 20.10: 126 for every process that cannot start, its reason on
+//!   stdout (the daemon writes it into the exec's stream, CRLF included).
+//! - `diff`: the test's dockerd uses vfs, whose diff order is a Go map's (random); the
+//!   lines are compared as sets, and Strata's order is checked to be the overlay driver's
+//!   (depth first, names in byte order).
+//! - `rm` of a running container: Docker 20.10's words.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{Dockerd, Env, have};
+
+const BASE: &str = "strata-cli/busybox:1";
+
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root (containers need namespaces and overlayfs)".into());
+    }
+    for tool in ["dockerd", "runc"] {
+        if !have(tool) {
+            return Some(format!(
+                "{tool} is not installed (scripts/deps.sh test installs it)"
+            ));
+        }
+    }
+    if !Path::new("/usr/bin/docker").exists() && !have("docker") {
+        return Some(
+            "the docker client is not installed (scripts/deps.sh test installs it)".into(),
+        );
+    }
+    if !Path::new("/bin/busybox").exists() {
+        return Some("busybox-static is not installed (scripts/deps.sh test installs it)".into());
+    }
+    None
+}
+
+/// One tool's answer.
+#[derive(Debug, Clone, PartialEq)]
+struct Answer {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn answer(out: Output) -> Answer {
+    Answer {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run_with(mut cmd: Command, stdin: Option<&str>) -> Answer {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(input.as_bytes()).unwrap();
+    }
+    answer(child.wait_with_output().expect("wait"))
+}
+
+fn is_hex(w: &str) -> bool {
+    w.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Replace runs of 64 or 12 lowercase hex digits (container IDs, hostnames) by markers.
+fn mask_ids(s: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        match run.len() {
+            64 if is_hex(run) => out.push_str("<ID>"),
+            12 if is_hex(run) => out.push_str("<id>"),
+            _ => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// `ps` times: `1 second`, `3 seconds`, `Less than a second`, `About a minute` → `N
+/// seconds`; then runs of spaces (table columns, whose widths follow those texts) → one.
+fn mask_times(s: &str) -> String {
+    let s = s
+        .replace("Less than a second", "N seconds")
+        .replace("About a minute", "N seconds");
+    // Tokens: digit runs, letter runs, single other characters.
+    let mut tokens: Vec<String> = Vec::new();
+    for c in s.chars() {
+        let kind = |x: char| (x.is_ascii_digit(), x.is_ascii_alphabetic());
+        match tokens.last_mut() {
+            Some(t) if c.is_ascii_alphanumeric() && kind(t.chars().last().unwrap()) == kind(c) => {
+                t.push(c)
+            }
+            _ => tokens.push(c.to_string()),
+        }
+    }
+    for i in 0..tokens.len() {
+        let unit = tokens.get(i + 2).cloned().unwrap_or_default();
+        if tokens[i].bytes().all(|b| b.is_ascii_digit())
+            && tokens.get(i + 1).is_some_and(|t| t == " ")
+            && matches!(unit.as_str(), "second" | "seconds" | "minute" | "minutes")
+        {
+            tokens[i] = "N".into();
+            tokens[i + 2] = "seconds".into();
+        }
+    }
+    let joined = tokens.concat();
+    let mut out = String::new();
+    for line in joined.split('\n') {
+        let mut prev_space = false;
+        let mut l = String::new();
+        for c in line.chars() {
+            if c == ' ' && prev_space {
+                continue;
+            }
+            prev_space = c == ' ';
+            l.push(c);
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
+/// Docker's error lines in Strata's terms (see the module doc).
+fn normalise_err(s: &str) -> String {
+    let mut lines = Vec::new();
+    for l in s.lines() {
+        if l.starts_with("time=\"") {
+            continue;
+        }
+        let mut l = l
+            .replace("docker: Error response from daemon: ", "strata: ")
+            .replace("See 'docker ", "See 'strata ");
+        if l.starts_with("strata: ") && l.ends_with('.') {
+            l.pop();
+        }
+        lines.push(l);
+    }
+    mask_ids(&lines.join("\n"))
+}
+
+/// How a case's answers are compared.
+#[derive(Clone, Copy)]
+enum Check<'a> {
+    /// Same status, stdout and (normalised) stderr.
+    Same,
+    /// Same status and stdout; both stderrs carry this reason.
+    Reason(&'a str),
+    /// Same status; the first stderr line is the same.
+    FirstLine,
+    /// Same status, and stdout lines equal as sets (see the module doc on `diff`).
+    LineSet,
+    /// An environment listing: the same variables, the first `n` lines (PATH, HOSTNAME,
+    /// TERM) and the last (HOME) in the same place. Docker 20.10 itself lists `-e`
+    /// variables in varying order from one run to the next; Strata keeps the given order.
+    Env(usize),
+}
+
+struct Parity {
+    env: Env,
+    docker: Dockerd,
+    failures: Vec<String>,
+    /// Host environment given to both clients (`-e NAME` reads it).
+    host_env: Vec<(&'static str, &'static str)>,
+}
+
+impl Parity {
+    fn strata(&self, args: &[&str]) -> Command {
+        let mut c = self.env.cmd();
+        c.args(args);
+        for (k, v) in &self.host_env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Command {
+        let mut c = self.docker.cmd();
+        c.args(args);
+        for (k, v) in &self.host_env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run `args` through both side by side.
+    fn both(&self, args: &[&str], stdin: Option<&str>) -> (Answer, Answer) {
+        std::thread::scope(|s| {
+            let d = s.spawn(|| run_with(self.docker(args), stdin));
+            let st = run_with(self.strata(args), stdin);
+            (st, d.join().unwrap())
+        })
+    }
+
+    fn case(&mut self, name: &str, args: &[&str], stdin: Option<&str>, check: Check) {
+        let (s, d) = self.both(args, stdin);
+        self.compare(name, args, &s, &d, check);
+    }
+
+    fn compare(&mut self, name: &str, args: &[&str], s: &Answer, d: &Answer, check: Check) {
+        let so = mask_times(&mask_ids(&s.stdout));
+        let dout = mask_times(&mask_ids(&d.stdout));
+        let (se, de) = (normalise_err(&s.stderr), normalise_err(&d.stderr));
+        let ok = s.code == d.code
+            && match check {
+                Check::Same => so == dout && se == de,
+                Check::Reason(r) => so == dout && s.stderr.contains(r) && d.stderr.contains(r),
+                Check::FirstLine => se.lines().next() == de.lines().next(),
+                Check::Env(n) => {
+                    let (a, b): (Vec<&str>, Vec<&str>) =
+                        (so.lines().collect(), dout.lines().collect());
+                    let (mut sa, mut sb) = (a.clone(), b.clone());
+                    sa.sort();
+                    sb.sort();
+                    sa == sb && a.iter().take(n).eq(b.iter().take(n)) && a.last() == b.last()
+                }
+                Check::LineSet => {
+                    let mut a: Vec<&str> = so.lines().collect();
+                    let mut b: Vec<&str> = dout.lines().collect();
+                    a.sort();
+                    b.sort();
+                    a == b
+                }
+            };
+        if !ok {
+            self.failures.push(format!(
+                "[{name}] {args:?}\n  strata: status {}\n    stdout: {so:?}\n    stderr: {se:?}\n  docker: status {}\n    stdout: {dout:?}\n    stderr: {de:?}",
+                s.code, d.code
+            ));
+        }
+    }
+
+    fn check(&mut self, name: &str, ok: bool, detail: String) {
+        if !ok {
+            self.failures.push(format!("[{name}] {detail}"));
+        }
+    }
+}
+
+/// The busybox rootfs with users and groups that exercise `-u`: a user in two groups by
+/// membership, `nobody` listed in its own primary group too.
+fn base_rootfs(env: &Env) -> std::path::PathBuf {
+    let rootfs = env.busybox_rootfs();
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n\
+         user:x:1000:1000::/home/user:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\nwheel:x:10:root,user\nusers:x:100:nobody,user\nnogroup:x:65534:nobody\nuser:x:1000:\n",
+    )
+    .unwrap();
+    rootfs
+}
+
+#[test]
+fn container_commands_match_docker() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let docker = match Dockerd::start() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+    };
+    let env = Env::new();
+    let rootfs = base_rootfs(&env);
+    let tar = env.import_base(&rootfs, BASE);
+    docker.load(&tar, BASE);
+    let mut p = Parity {
+        env,
+        docker,
+        failures: Vec::new(),
+        host_env: vec![("FROM_HOST", "host value")],
+    };
+    let host_dir = p.env.path("host-dir");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("f"), "from the host\n").unwrap();
+    let env_file = p.env.path("env-file");
+    std::fs::write(
+        &env_file,
+        "X=1\n# a comment\nFROM_HOST\nSPACED=a b\n\nW= padded \n",
+    )
+    .unwrap();
+    let (host_dir, env_file) = (
+        host_dir.to_str().unwrap().to_string(),
+        env_file.to_str().unwrap().to_string(),
+    );
+    let run = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["run", "--rm", "--network", "none"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let cases: Vec<(&str, Vec<String>, Option<&str>, Check)> = vec![
+        // Exit statuses and streams.
+        (
+            "status passes through",
+            run(&[BASE, "sh", "-c", "echo out; echo err >&2; exit 3"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "missing command",
+            run(&[BASE, "nosuchcmd"]),
+            None,
+            Check::Reason("exec: \"nosuchcmd\": executable file not found in $PATH"),
+        ),
+        (
+            "directory as command",
+            run(&[BASE, "/etc"]),
+            None,
+            Check::Reason("exec: \"/etc\": permission denied"),
+        ),
+        (
+            "non-executable file",
+            run(&[BASE, "/etc/passwd"]),
+            None,
+            Check::Reason("exec: \"/etc/passwd\": permission denied"),
+        ),
+        ("unknown flag", run(&["--bogus", BASE]), None, Check::Same),
+        (
+            "unknown shorthand flag",
+            run(&["-z", BASE]),
+            None,
+            Check::Same,
+        ),
+        (
+            "no such image",
+            run(&["strata-cli/nosuch:1", "true"]),
+            None,
+            Check::FirstLine,
+        ),
+        (
+            "no command",
+            run(&["--entrypoint", "", BASE]),
+            None,
+            Check::Same,
+        ),
+        (
+            "bad container name",
+            run(&["--name", "bad name", BASE, "true"]),
+            None,
+            Check::Same,
+        ),
+        // What the process sees.
+        (
+            "environment order",
+            run(&["-e", "Z=1", "-e", "A=2", "-e", "HOME=/h", BASE, "env"]),
+            None,
+            Check::Env(2),
+        ),
+        (
+            "PATH replaced in place",
+            run(&["-e", "PATH=/usr/bin:/bin", "-e", "B=1", BASE, "env"]),
+            None,
+            Check::Env(2),
+        ),
+        (
+            "-e from the host, --env-file",
+            run(&[
+                "--env-file",
+                &env_file,
+                "-e",
+                "FROM_HOST",
+                "-e",
+                "UNSET_HERE",
+                BASE,
+                "env",
+            ]),
+            None,
+            Check::Env(2),
+        ),
+        (
+            "TERM with -t",
+            run(&["-t", "-e", "B=2", BASE, "env"]),
+            None,
+            Check::Env(3),
+        ),
+        (
+            "-w created",
+            run(&[
+                "-w",
+                "/new/dir",
+                BASE,
+                "sh",
+                "-c",
+                "pwd; stat -c %U:%G:%a /new/dir",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "root's groups",
+            run(&[
+                BASE,
+                "sh",
+                "-c",
+                "id; grep ^Groups /proc/self/status; echo $HOME",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-u uid",
+            run(&[
+                "-u",
+                "65534",
+                BASE,
+                "sh",
+                "-c",
+                "id; grep ^Groups /proc/self/status; echo $HOME",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-u uid:gid without entries",
+            run(&["-u", "1234:55", BASE, "env"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-u uid:gid groups",
+            run(&[
+                "-u",
+                "1234:55",
+                BASE,
+                "sh",
+                "-c",
+                "id; grep ^Groups /proc/self/status",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-u name",
+            run(&[
+                "-u",
+                "user",
+                BASE,
+                "sh",
+                "-c",
+                "id; grep ^Groups /proc/self/status; echo $HOME",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-u name:group",
+            run(&[
+                "-u",
+                "user:users",
+                BASE,
+                "sh",
+                "-c",
+                "id; grep ^Groups /proc/self/status",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-u nobody",
+            run(&[
+                "-u",
+                "nobody",
+                BASE,
+                "sh",
+                "-c",
+                "id; grep ^Groups /proc/self/status",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "unknown user",
+            run(&["-u", "nosuch", BASE, "id"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "unknown group",
+            run(&["-u", "0:nosuchgrp", BASE, "id"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "--entrypoint \"\" with a command",
+            run(&["--entrypoint", "", BASE, "echo", "hi"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "--entrypoint with arguments",
+            run(&["--entrypoint", "echo", BASE, "a", "b"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "hostname files",
+            run(&[
+                "--hostname",
+                "myhost",
+                BASE,
+                "sh",
+                "-c",
+                "hostname; cat /etc/hostname; echo $HOSTNAME; cat /etc/hosts",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "/etc/hosts without a network",
+            run(&[BASE, "cat", "/etc/hosts"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "--read-only with --tmpfs",
+            run(&[
+                "--read-only",
+                "--tmpfs",
+                "/tmp",
+                BASE,
+                "sh",
+                "-c",
+                "touch /x 2>/dev/null; echo $?; touch /tmp/y; echo $?; grep ' /tmp ' /proc/mounts",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-v host:ctr:ro",
+            run(&[
+                "-v",
+                &format!("{host_dir}:/data:ro"),
+                BASE,
+                "sh",
+                "-c",
+                "cat /data/f; touch /data/g 2>/dev/null; echo $?",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "named volume",
+            run(&[
+                "-v",
+                "strata-cli-vol:/v",
+                BASE,
+                "sh",
+                "-c",
+                "echo kept > /v/f",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "named volume kept",
+            run(&["-v", "strata-cli-vol:/v", BASE, "cat", "/v/f"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "-i with stdin",
+            run(&["-i", BASE, "cat"]),
+            Some("piped in\n"),
+            Check::Same,
+        ),
+        // Commands given a missing container.
+        (
+            "logs of nothing",
+            vec!["logs".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "wait for nothing",
+            vec!["wait".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "stop nothing",
+            vec!["stop".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "kill nothing",
+            vec!["kill".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "start nothing",
+            vec!["start".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "restart nothing",
+            vec!["restart".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "rm nothing",
+            vec!["rm".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "exec in nothing",
+            vec!["exec".into(), "nosuch".into(), "true".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "diff of nothing",
+            vec!["diff".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "commit of nothing",
+            vec!["commit".into(), "nosuch".into()],
+            None,
+            Check::Same,
+        ),
+        (
+            "ps with an unknown flag",
+            vec!["ps".into(), "--bogus".into()],
+            None,
+            Check::Same,
+        ),
+    ];
+    for (name, args, stdin, check) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        p.case(name, &args, *stdin, *check);
+    }
+
+    // Containers that stay for ps, logs, wait, exec, diff, commit and cp.
+    let logs_script = "echo out; sleep 0.2; echo err >&2; sleep 0.2; echo out2";
+    let changes = "mkdir -p /a/b /a-b; echo x > /a/b/f; echo y >> /etc/passwd; rm /bin/vi; \
+                   rm -r /var; mkdir /tmp/t; touch /root/.r";
+    for args in [
+        vec![
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "cli-ex3",
+            BASE,
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+        vec![
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "cli-logs",
+            BASE,
+            "sh",
+            "-c",
+            logs_script,
+        ],
+        vec![
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "cli-diff",
+            BASE,
+            "sh",
+            "-c",
+            changes,
+        ],
+        vec![
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "cli-created",
+            BASE,
+            "true",
+        ],
+    ] {
+        let (s, d) = p.both(&args, None);
+        let name = format!("setup {}", args[4]);
+        p.check(&name, s.code == d.code, format!("{s:?} / {d:?}"));
+    }
+    // -d prints the full ID.
+    let (s, d) = p.both(
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "cli-up",
+            "-e",
+            "R=1",
+            BASE,
+            "sleep",
+            "300",
+        ],
+        None,
+    );
+    for (who, a) in [("strata", &s), ("docker", &d)] {
+        let id = a.stdout.trim_end();
+        p.check(
+            "run -d prints the ID",
+            a.code == 0 && id.len() == 64 && is_hex(id) && a.stdout.ends_with('\n'),
+            format!("{who}: {a:?}"),
+        );
+    }
+    let cases: Vec<(&str, Vec<&str>, Check)> = vec![
+        (
+            "name conflict",
+            vec![
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "--name",
+                "cli-up",
+                BASE,
+                "true",
+            ],
+            Check::Same,
+        ),
+        (
+            "ps table",
+            vec!["ps", "--filter", "name=cli-up"],
+            Check::Same,
+        ),
+        (
+            "ps -a table",
+            vec!["ps", "-a", "--filter", "name=^cli-"],
+            Check::Same,
+        ),
+        (
+            "ps --format",
+            vec![
+                "ps",
+                "-a",
+                "--filter",
+                "name=^cli-",
+                "--format",
+                "{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.Ports}}|{{.RunningFor}}",
+            ],
+            Check::Same,
+        ),
+        (
+            "ps --no-trunc",
+            vec![
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                "name=cli-diff",
+                "--format",
+                "{{.ID}} {{.Command}}",
+            ],
+            Check::Same,
+        ),
+        (
+            "ps -q",
+            vec!["ps", "-q", "--filter", "name=^cli-"],
+            Check::Same,
+        ),
+        (
+            "ps -aq --no-trunc",
+            vec!["ps", "-aq", "--no-trunc", "--filter", "name=^cli-"],
+            Check::Same,
+        ),
+        (
+            "ps -l",
+            vec!["ps", "-l", "--format", "{{.Names}}"],
+            Check::Same,
+        ),
+        (
+            "ps -n 2",
+            vec!["ps", "-n", "2", "--format", "{{.Names}} {{.Status}}"],
+            Check::Same,
+        ),
+        (
+            "ps status=exited",
+            vec!["ps", "--filter", "status=exited", "--format", "{{.Names}}"],
+            Check::Same,
+        ),
+        (
+            "ps status=created",
+            vec!["ps", "--filter", "status=created", "--format", "{{.Names}}"],
+            Check::Same,
+        ),
+        (
+            "ps status=running",
+            vec!["ps", "--filter", "status=running", "--format", "{{.Names}}"],
+            Check::Same,
+        ),
+        (
+            "ps two statuses",
+            vec![
+                "ps",
+                "--filter",
+                "status=created",
+                "--filter",
+                "status=running",
+                "--format",
+                "{{.Names}}",
+            ],
+            Check::Same,
+        ),
+        (
+            "ps exited=3",
+            vec!["ps", "-a", "--filter", "exited=3", "--format", "{{.Names}}"],
+            Check::Same,
+        ),
+        (
+            "ps exited without -a",
+            vec!["ps", "--filter", "exited=3", "--format", "{{.Names}}"],
+            Check::Same,
+        ),
+        (
+            "ps name and status",
+            vec![
+                "ps",
+                "-a",
+                "--filter",
+                "name=cli-",
+                "--filter",
+                "status=exited",
+                "--format",
+                "{{.Names}}",
+            ],
+            Check::Same,
+        ),
+        (
+            "ps bad status",
+            vec!["ps", "--filter", "status=nope"],
+            Check::Same,
+        ),
+        ("logs", vec!["logs", "cli-logs"], Check::Same),
+        (
+            "logs --tail 1",
+            vec!["logs", "--tail", "1", "cli-logs"],
+            Check::Same,
+        ),
+        (
+            "logs --tail 2",
+            vec!["logs", "--tail", "2", "cli-logs"],
+            Check::Same,
+        ),
+        (
+            "logs --tail 0",
+            vec!["logs", "--tail", "0", "cli-logs"],
+            Check::Same,
+        ),
+        (
+            "logs --tail -1",
+            vec!["logs", "--tail", "-1", "cli-logs"],
+            Check::Same,
+        ),
+        (
+            "logs --tail x",
+            vec!["logs", "--tail", "x", "cli-logs"],
+            Check::Same,
+        ),
+        ("wait", vec!["wait", "cli-ex3"], Check::Same),
+        ("wait two", vec!["wait", "cli-ex3", "cli-logs"], Check::Same),
+        (
+            "exec status",
+            vec!["exec", "cli-up", "sh", "-c", "echo o; echo e >&2; exit 7"],
+            Check::Same,
+        ),
+        (
+            "exec environment",
+            vec!["exec", "-e", "X=1", "cli-up", "env"],
+            Check::Env(2),
+        ),
+        (
+            "exec -u -w",
+            vec![
+                "exec",
+                "-u",
+                "user",
+                "-w",
+                "/tmp",
+                "cli-up",
+                "sh",
+                "-c",
+                "pwd; id; echo $HOME",
+            ],
+            Check::Same,
+        ),
+        (
+            "exec missing command",
+            vec!["exec", "cli-up", "nosuchcmd"],
+            Check::Same,
+        ),
+        (
+            "exec directory",
+            vec!["exec", "cli-up", "/etc"],
+            Check::Same,
+        ),
+        (
+            "exec missing -w",
+            vec!["exec", "-w", "/nonexist", "cli-up", "pwd"],
+            Check::Same,
+        ),
+        (
+            "exec unknown user",
+            vec!["exec", "-u", "nosuch", "cli-up", "id"],
+            Check::Same,
+        ),
+        (
+            "exec in a stopped container",
+            vec!["exec", "cli-ex3", "true"],
+            Check::Same,
+        ),
+        ("diff", vec!["diff", "cli-diff"], Check::LineSet),
+        ("rm a running container", vec!["rm", "cli-up"], Check::Same),
+        (
+            "kill a stopped container",
+            vec!["kill", "cli-ex3"],
+            Check::Same,
+        ),
+        (
+            "rm one of two missing",
+            vec!["rm", "cli-ex3", "nosuch"],
+            Check::Same,
+        ),
+    ];
+    for (name, args, check) in &cases {
+        p.case(name, args, None, *check);
+    }
+    // `.CreatedAt` is Go's time.String(); the values differ, the shape must not.
+    let (s, d) = p.both(
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            "name=cli-up",
+            "--format",
+            "{{.CreatedAt}}",
+        ],
+        None,
+    );
+    let shape = |t: &str| {
+        let f: Vec<&str> = t.trim_end().split(' ').collect();
+        f.len() == 4
+            && f[0].len() == 10
+            && f[1].len() == 8
+            && (f[2].starts_with('+') || f[2].starts_with('-'))
+            && f[2].len() == 5
+    };
+    p.check(
+        "ps .CreatedAt",
+        shape(&s.stdout) && shape(&d.stdout),
+        format!("{s:?} / {d:?}"),
+    );
+    // Strata's diff order is the overlay driver's walk.
+    let (s, _) = p.both(&["diff", "cli-diff"], None);
+    let lines: Vec<&str> = s.stdout.lines().collect();
+    let mut walk = lines.clone();
+    walk.sort_by(|a, b| a[2..].split('/').cmp(b[2..].split('/')));
+    p.check("diff order", lines == walk, format!("{lines:?}"));
+
+    // commit: -c, -m, --author and the resulting config.
+    let (s, d) = p.both(
+        &[
+            "commit",
+            "-c",
+            "CMD [\"echo\",\"committed\"]",
+            "-c",
+            "ENV FOO=bar",
+            "-m",
+            "a message",
+            "--author",
+            "Me <me@example.com>",
+            "cli-diff",
+            "strata-cli/committed:1",
+        ],
+        None,
+    );
+    p.check(
+        "commit",
+        s.code == 0 && d.code == 0,
+        format!("{s:?} / {d:?}"),
+    );
+    p.case(
+        "committed config",
+        &["inspect", "-f", "{{json .Config.Cmd}} {{json .Config.Env}} {{json .Config.Entrypoint}} {{.Comment}} {{.Author}}", "strata-cli/committed:1"],
+        None,
+        Check::Same,
+    );
+    p.case(
+        "run the committed image",
+        &["run", "--rm", "--network", "none", "strata-cli/committed:1"],
+        None,
+        Check::Same,
+    );
+
+    // cp out of a stopped container: what lands where.
+    for (name, src) in [
+        ("cp a file", "cli-diff:/a/b/f"),
+        ("cp a directory", "cli-diff:/a"),
+        ("cp a directory's contents", "cli-diff:/a/."),
+    ] {
+        let (ds, dd) = (p.env.path("cp-s"), p.env.path("cp-d"));
+        for d in [&ds, &dd] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let mut sc = p.strata(&["cp", src, "out"]);
+        sc.current_dir(&ds);
+        let mut dc = p.docker(&["cp", src, "out"]);
+        dc.current_dir(&dd);
+        let (s, d) = (run_with(sc, None), run_with(dc, None));
+        let list = |root: &Path| -> Vec<String> {
+            let mut v = Vec::new();
+            let mut stack = vec![root.to_path_buf()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).unwrap().flatten() {
+                    let p = e.path();
+                    v.push(p.strip_prefix(root).unwrap().display().to_string());
+                    if p.is_dir() {
+                        stack.push(p);
+                    }
+                }
+            }
+            v.sort();
+            v
+        };
+        p.check(
+            name,
+            s.code == d.code && list(&ds) == list(&dd),
+            format!("{s:?} {:?} / {d:?} {:?}", list(&ds), list(&dd)),
+        );
+    }
+
+    // A container killed by a signal: the attached run exits 128+9, wait and ps say so.
+    let mut attached = Vec::new();
+    for mut c in [
+        p.strata(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "cli-sig",
+            BASE,
+            "sleep",
+            "300",
+        ]),
+        p.docker(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "cli-sig",
+            BASE,
+            "sleep",
+            "300",
+        ]),
+    ] {
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        attached.push(c.spawn().expect("spawn run"));
+    }
+    for _ in 0..100 {
+        let (s, d) = p.both(&["ps", "-q", "--filter", "name=cli-sig"], None);
+        if !s.stdout.is_empty() && !d.stdout.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    p.case("kill", &["kill", "cli-sig"], None, Check::Same);
+    let codes: Vec<Option<i32>> = attached
+        .into_iter()
+        .map(|c| c.wait_with_output().ok().and_then(|o| o.status.code()))
+        .collect();
+    p.check(
+        "run killed by SIGKILL",
+        codes == [Some(137), Some(137)],
+        format!("{codes:?}"),
+    );
+    p.case("wait after a kill", &["wait", "cli-sig"], None, Check::Same);
+    p.case(
+        "ps after a kill",
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            "name=cli-sig",
+            "--format",
+            "{{.Status}}",
+        ],
+        None,
+        Check::Same,
+    );
+
+    // rm -f, also of a --rm container (removed by its own exit meanwhile).
+    let (s, d) = p.both(
+        &[
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            "cli-rm",
+            BASE,
+            "sleep",
+            "300",
+        ],
+        None,
+    );
+    p.check(
+        "run -d --rm",
+        s.code == 0 && d.code == 0,
+        format!("{s:?} / {d:?}"),
+    );
+    p.case(
+        "rm -f of a --rm container",
+        &["rm", "-f", "cli-rm"],
+        None,
+        Check::Same,
+    );
+    p.case(
+        "rm -f",
+        &[
+            "rm",
+            "-f",
+            "cli-up",
+            "cli-ex3",
+            "cli-logs",
+            "cli-diff",
+            "cli-created",
+            "cli-sig",
+        ],
+        None,
+        Check::Same,
+    );
+
+    p.env.check_clean();
+    assert!(
+        p.failures.is_empty(),
+        "{} divergence(s) from docker:\n{}",
+        p.failures.len(),
+        p.failures.join("\n")
+    );
+}
