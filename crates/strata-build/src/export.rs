@@ -178,6 +178,7 @@ pub(crate) fn export(
             image_id: prev.config,
             tags,
             prepared_ahead: 0,
+            chunks_prepared_ahead: 0,
         });
     }
     let created = match opts.source_date_epoch {
@@ -226,6 +227,7 @@ pub(crate) fn export(
         image_id: config_desc.digest,
         tags,
         prepared_ahead: 0,
+        chunks_prepared_ahead: 0,
     })
 }
 

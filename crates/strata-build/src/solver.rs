@@ -151,6 +151,9 @@ pub struct BuildOutput {
     /// How many steps used a layer prepared ahead of their turn (the stage's last
     /// `COPY`, see [`BuildOptions::speculate`]).
     pub prepared_ahead: usize,
+    /// How many 1 MiB chunks of big files shipped layers took compressed ahead (files a
+    /// shipped stage copies from another one, see [`strata_layer::ChunkMemo`]).
+    pub chunks_prepared_ahead: usize,
 }
 
 /// The state of a stage while it is built.
@@ -228,6 +231,12 @@ struct Solver<'a> {
     speculator: Mutex<Option<mpsc::Sender<speculate::Request>>>,
     /// Steps that used a layer prepared ahead.
     prepared_ahead: AtomicUsize,
+    /// Compressed chunks of big files a shipped layer will copy from another stage,
+    /// prepared while other steps run (see [`speculate`]).
+    memo: Arc<strata_layer::ChunkMemo>,
+    /// Per stage: where in it the shipped stages `COPY --from` (path prefixes; empty: no
+    /// such copy, or nothing to prepare).
+    copied_from: Vec<Vec<String>>,
 }
 
 /// A layer a step produced: its blob written and hashed in the ingest area, and the cache
@@ -290,6 +299,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             }
         }
     }
+    let copied_from = speculate::copied_from(&ins, &exported, opts);
     let lease = store.lease()?;
     let solver = Solver {
         store,
@@ -315,6 +325,8 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         specs: speculate::Specs::default(),
         speculator: Mutex::new(None),
         prepared_ahead: AtomicUsize::new(0),
+        memo: Arc::new(strata_layer::ChunkMemo::new()),
+        copied_from,
     };
     // Every stage gets a thread that waits for the stages it needs: independent stages
     // run concurrently. The first real error wins; stages waiting on a failed one stop.
@@ -440,6 +452,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         target.base_history,
     )?;
     out.prepared_ahead = solver.prepared_ahead.load(Ordering::Relaxed);
+    out.chunks_prepared_ahead = solver.memo.hits();
     Ok(out)
 }
 
@@ -811,10 +824,10 @@ impl<'a> Solver<'a> {
                 && speculate::worth_it(&stage.commands, n, l)
             {
                 speculated = true;
-                self.speculate(speculate::Request {
+                self.speculate(speculate::Request::Copy {
                     stage: i,
                     cmd: l,
-                    st: st.clone(),
+                    st: Box::new(st.clone()),
                 });
             }
             self.dispatch(&mut st, cmd, &prefix, &mut vertex)?;
@@ -1310,7 +1323,15 @@ impl<'a> Solver<'a> {
             let mut diff_ids: Vec<Digest> = st.layers.iter().map(|l| l.diff_id.clone()).collect();
             diff_ids.push(made.rec.diff_id.clone());
             if let Some(chain) = strata_layer::chain_id_of(&diff_ids) {
-                s.snapshots.commit(&chain, &upper)?;
+                let snapshot = s.snapshots.commit(&chain, &upper)?;
+                // Big files a shipped stage copies from here: compress them now, while
+                // the next steps run.
+                if let Some(prefixes) = s.copied_from.get(st.at.0).filter(|p| !p.is_empty()) {
+                    s.speculate(speculate::Request::Precompress {
+                        dir: snapshot,
+                        prefixes: prefixes.clone(),
+                    });
+                }
             }
             Ok(made)
         })
@@ -1402,8 +1423,9 @@ impl<'a> Solver<'a> {
         };
         let how = if compress { &shipped } else { &plain };
         // The store's writer hashes the blob anyway: the pipeline takes its digest.
-        let mut w =
-            LayerWriter::new_digesting(sink, how).map_err(io_err("compress layer of", what))?;
+        let memo = compress.then(|| self.memo.clone());
+        let mut w = LayerWriter::new_digesting_with_memo(sink, how, memo)
+            .map_err(io_err("compress layer of", what))?;
         tar(
             &mut w,
             &CreateOptions {

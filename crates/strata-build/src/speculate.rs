@@ -32,6 +32,15 @@
 //! usual. The one value that can differ is the time given to directories the copy
 //! changes: the time the layer was planned instead of a second or so later — the build's
 //! time either way, as BuildKit's is.
+//!
+//! The same thread compresses ahead the big files a shipped stage will `COPY --from` a
+//! stage that is not shipped: when a step of such a stage commits its snapshot, the
+//! regular files of 1 MiB or more under the paths those copies name go into the build's
+//! [`strata_layer::ChunkMemo`], chunk by chunk as a layer carries them. When the copy's
+//! layer is written, its gzip takes those chunks, found by content, instead of
+//! compressing them on the critical path — the same bytes either way. A file replaced
+//! by a later step was compressed for nothing, on an otherwise idle core; the memo holds
+//! at most [`MEMO_LIMIT`] bytes.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -173,11 +182,91 @@ pub(super) enum Spec<'a> {
     Failed,
 }
 
-/// Run the tail command `cmd` of stage `stage` ahead, from the state `st`.
-pub(super) struct Request {
-    pub stage: usize,
-    pub cmd: usize,
-    pub st: StageState,
+/// Work for the speculator thread.
+pub(super) enum Request {
+    /// Run the tail command `cmd` of stage `stage` ahead, from the state `st`.
+    Copy {
+        stage: usize,
+        cmd: usize,
+        st: Box<StageState>,
+    },
+    /// Compress the big files under `prefixes` of the snapshot `dir` into the build's
+    /// [`ChunkMemo`](strata_layer::ChunkMemo).
+    Precompress { dir: PathBuf, prefixes: Vec<String> },
+}
+
+/// The most compressed data the build's chunk memo holds: beyond it, big files are left
+/// to be compressed when their layer is written.
+const MEMO_LIMIT: usize = 128 << 20;
+
+/// Per stage: the path prefixes (absolute, in the stage's filesystem) that shipped stages
+/// `COPY --from` it — the files worth compressing ahead. Empty for every stage when the
+/// build does not speculate or its layers are not gzip.
+pub(super) fn copied_from(
+    ins: &strata_dockerfile::Instructions,
+    exported: &[bool],
+    opts: &super::BuildOptions,
+) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new(); ins.stages.len()];
+    if !opts.speculate || opts.compression.compression != strata_layer::Compression::Gzip {
+        return out;
+    }
+    for (i, stage) in ins.stages.iter().enumerate() {
+        if !exported.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        for c in &stage.commands {
+            let CommandKind::Copy(c) = &c.kind else {
+                continue;
+            };
+            let Some(from) = &c.from else {
+                continue;
+            };
+            let Some(j) = crate::frontend::find_source_stage(ins, &from.value)
+                .ok()
+                .flatten()
+            else {
+                continue;
+            };
+            if exported.get(j).copied().unwrap_or(true) {
+                continue;
+            }
+            for src in &c.sources.source_paths {
+                out[j].push(source_prefix(src));
+            }
+        }
+    }
+    out
+}
+
+/// The directory a COPY source selects from: the path up to its first component with a
+/// glob character, or `/` when it names a variable.
+fn source_prefix(src: &str) -> String {
+    if src.contains('$') {
+        return "/".into();
+    }
+    let clean = super::clean_abs(src);
+    let mut prefix = String::new();
+    for part in clean.split('/').filter(|p| !p.is_empty()) {
+        if part.contains(['*', '?', '[', '\\']) {
+            break;
+        }
+        prefix.push('/');
+        prefix.push_str(part);
+    }
+    if prefix.is_empty() {
+        "/".into()
+    } else {
+        prefix
+    }
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    prefix == "/"
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Speculations, and the condition their results are waited for on.
@@ -220,14 +309,15 @@ impl<'a> Solver<'a> {
         let Some(tx) = guard.as_ref() else {
             return;
         };
-        if let Ok(mut slots) = self.specs.slots.lock() {
-            slots.insert((req.stage, req.cmd), Spec::Running);
-        }
-        let at = (req.stage, req.cmd);
-        if tx.send(req).is_err()
+        if let Request::Copy { stage, cmd, .. } = &req
             && let Ok(mut slots) = self.specs.slots.lock()
         {
-            slots.insert(at, Spec::Failed);
+            slots.insert((*stage, *cmd), Spec::Running);
+        }
+        if let Err(std::sync::mpsc::SendError(Request::Copy { stage, cmd, .. })) = tx.send(req)
+            && let Ok(mut slots) = self.specs.slots.lock()
+        {
+            slots.insert((stage, cmd), Spec::Failed);
         }
     }
 
@@ -239,8 +329,15 @@ impl<'a> Solver<'a> {
             libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
         }
         for req in requests {
-            let at = (req.stage, req.cmd);
-            let result = self.speculate_copy(req).ok().flatten();
+            let (stage, cmd, st) = match req {
+                Request::Copy { stage, cmd, st } => (stage, cmd, st),
+                Request::Precompress { dir, prefixes } => {
+                    self.precompress(&dir, &prefixes);
+                    continue;
+                }
+            };
+            let at = (stage, cmd);
+            let result = self.speculate_copy(stage, cmd, *st).ok().flatten();
             if let Ok(mut slots) = self.specs.slots.lock() {
                 slots.insert(
                     at,
@@ -254,8 +351,45 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn speculate_copy(&self, req: Request) -> crate::Result<Option<Box<Speculated<'a>>>> {
-        let Request { stage, cmd, mut st } = req;
+    /// Put the big regular files of the snapshot `dir` under `prefixes` into the memo.
+    /// Best effort: a file that cannot be read is left to its layer.
+    fn precompress(&self, dir: &std::path::Path, prefixes: &[String]) {
+        let level = self
+            .opts
+            .compression
+            .level
+            .unwrap_or(strata_layer::compression::DEFAULT_GZIP_LEVEL);
+        let Ok(level) = u32::try_from(level) else {
+            return;
+        };
+        let Ok(files) = super::walk_dir(dir) else {
+            return;
+        };
+        for (rel, meta) in files {
+            let path = format!("/{rel}");
+            if !meta.is_file() || !prefixes.iter().any(|p| under(&path, p)) {
+                continue;
+            }
+            let Ok(f) = std::fs::File::open(dir.join(&rel)) else {
+                continue;
+            };
+            let r = std::io::BufReader::with_capacity(1 << 20, f);
+            if self
+                .memo
+                .add_file(r, meta.len(), level, MEMO_LIMIT)
+                .is_err()
+            {
+                continue;
+            }
+        }
+    }
+
+    fn speculate_copy(
+        &self,
+        stage: usize,
+        cmd: usize,
+        mut st: StageState,
+    ) -> crate::Result<Option<Box<Speculated<'a>>>> {
         let command = &self.ins.stages[stage].commands[cmd];
         let CommandKind::Copy(c) = &command.kind else {
             return Ok(None);

@@ -16,24 +16,35 @@ struct Both {
     without: String,
     /// Steps that used a layer prepared ahead.
     prepared: usize,
+    /// Chunks of big files compressed ahead that a layer used.
+    chunks: usize,
     env: common::Env,
 }
 
 /// Build `df` over [`FILES`] in two fresh stores, with and without speculation, with
 /// `SOURCE_DATE_EPOCH` so that the two builds' times agree.
 fn both(df: &str) -> Option<Both> {
+    both_with(df, |_| {})
+}
+
+/// [`both`], with `setup` adding to each context.
+fn both_with(df: &str, setup: impl Fn(&std::path::Path)) -> Option<Both> {
     let plain = env(FILES)?;
+    setup(&plain.ctx);
     let without = plain.build_with(df, |o| {
         o.source_date_epoch = Some(EPOCH);
         o.speculate = false;
     });
     assert_eq!(without.out.prepared_ahead, 0);
+    assert_eq!(without.out.chunks_prepared_ahead, 0);
     let env = env(FILES)?;
+    setup(&env.ctx);
     let with = env.build_with(df, |o| o.source_date_epoch = Some(EPOCH));
     Some(Both {
         with: with.out.manifest.digest.to_string(),
         without: without.out.manifest.digest.to_string(),
         prepared: with.out.prepared_ahead,
+        chunks: with.out.chunks_prepared_ahead,
         env,
     })
 }
@@ -136,4 +147,51 @@ fn a_chown_user_whose_ids_change_in_between_gets_the_new_ones() {
     assert_eq!(b.with, b.without);
     let root = b.env.rootfs("test");
     assert_eq!(owner(&root.join("app/d/g")), (2000, 3000));
+}
+
+#[test]
+fn big_files_copied_from_another_stage_are_compressed_ahead() {
+    // Text and random data in files of several chunks, one a whole number of chunks, made
+    // by separate RUNs; a small file, and a big one the COPY does not select.
+    let df = "FROM busybox AS b\nWORKDIR /out\n\
+              RUN seq 1 400000 > text\n\
+              COPY random.bin random\n\
+              RUN head -c 1048576 text > exact && echo small > small\n\
+              RUN seq 1 300000 > /elsewhere\n\
+              RUN sleep 0.5\n\
+              FROM busybox\nCOPY --from=b /out/ /data/\nCOPY --from=b /elsewhere /e\nCOPY f /\n";
+    let Some(b) = both_with(df, |ctx| {
+        std::fs::write(ctx.join("random.bin"), random(2 << 20)).unwrap()
+    }) else {
+        return;
+    };
+    assert_eq!(b.with, b.without);
+    // text (2.6 MB: 3 chunks), random (2), exact (1); /elsewhere is not under /out/ but is
+    // named by the second COPY, so it is prepared too (2).
+    assert_eq!(b.chunks, 8, "chunks taken from the memo");
+    let root = b.env.rootfs("test");
+    let text = std::fs::read_to_string(root.join("data/text")).unwrap();
+    assert!(text.starts_with("1\n2\n") && text.ends_with("400000\n"));
+    assert_eq!(
+        std::fs::metadata(root.join("data/random")).unwrap().len(),
+        2 << 20
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("data/exact")).unwrap().len(),
+        1 << 20
+    );
+}
+
+/// Deterministic incompressible bytes (xorshift64*).
+fn random(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        v.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    v.truncate(len);
+    v
 }

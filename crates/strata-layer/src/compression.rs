@@ -14,6 +14,15 @@
 //!   does not depend on the number of threads, the output bytes are the same on every
 //!   machine — a layer's digest is reproducible. The gzip header is Go's (no name, mtime 0,
 //!   OS unknown), like the layers Docker and BuildKit write.
+//! - **Big files get chunks of their own** when the input is a layer tar
+//!   ([`ParallelGzEncoder::for_tar`]): the encoder follows the tar headers as they pass,
+//!   and the data of a regular file of 1 MiB or more starts a new chunk with no dictionary
+//!   and ends one, so its chunks are the same whatever precedes the file in whichever
+//!   layer. A build uses that to compress, while other steps run, the big files a shipped
+//!   layer will later copy from another stage ([`ChunkMemo`]); the layer then takes those
+//!   chunks instead of compressing them again. The boundaries are still a function of the
+//!   input bytes alone (a stream that is not tar just reads as headers without data), and
+//!   cost nothing measurable in ratio (one dictionary reset per big file).
 //! - **Incompressible data is stored, not deflated.** Layers often carry already-compressed
 //!   files (images, fonts, archives, wheels) or random bytes; deflate at level 6 crawls
 //!   through them at ~35 MB/s per core only to emit stored blocks in the end. So each chunk
@@ -42,7 +51,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Cursor, Read, Write};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use flate2::{Compress, FlushCompress, Status};
 
@@ -180,6 +190,16 @@ pub enum Compressor<W: Write> {
 
 impl<W: Write> Compressor<W> {
     pub fn new(w: W, options: &CompressOptions) -> io::Result<Self> {
+        Self::with_memo(w, options, None)
+    }
+
+    /// As [`Compressor::new`] for a layer tar, gzip taking big files' chunks from `memo`
+    /// where it has them (see [`ChunkMemo`]).
+    pub fn with_memo(
+        w: W,
+        options: &CompressOptions,
+        memo: Option<Arc<ChunkMemo>>,
+    ) -> io::Result<Self> {
         let threads = options.threads();
         Ok(match options.compression {
             Compression::None => Compressor::None(w),
@@ -189,7 +209,7 @@ impl<W: Write> Compressor<W> {
                     .ok()
                     .filter(|l| *l <= 9)
                     .ok_or_else(|| invalid_level("gzip", level))?;
-                Compressor::Gzip(ParallelGzEncoder::new(w, level, threads))
+                Compressor::Gzip(ParallelGzEncoder::for_tar(w, level, threads, memo))
             }
             Compression::Zstd => {
                 let level = options.level.unwrap_or(DEFAULT_ZSTD_LEVEL);
@@ -247,9 +267,154 @@ impl<W: Write> Write for Compressor<W> {
 }
 
 /// One compressed chunk and the CRC-32 of its input.
+#[derive(Clone)]
 struct Block {
     deflate: Vec<u8>,
     crc: crc32fast::Hasher,
+}
+
+/// Regular files at least this large start their own chunk grid in a gzip layer (see the
+/// module docs): their compressed chunks then do not depend on where the file sits.
+const BIG_FILE: u64 = GZIP_CHUNK as u64;
+
+/// Compressed chunks of big files' data, prepared ahead of the layer that will carry them
+/// (the build prepares the files a later `COPY --from` copies while other steps run).
+///
+/// A big file's data is cut into chunks exactly as [`ParallelGzEncoder`] cuts it inside a
+/// tar stream — 1 MiB pieces from the data's start, the first with no dictionary, the
+/// others primed with the 32 KiB before them — so a chunk compressed here is the chunk the
+/// encoder would write. Entries are found by content (the sha256 of level, dictionary and
+/// input), never by name, so a hit is the exact bytes of a fresh compression.
+#[derive(Default)]
+pub struct ChunkMemo {
+    chunks: std::sync::Mutex<std::collections::HashMap<strata_oci::Digest, Arc<Block>>>,
+    /// Bytes of compressed data held.
+    held: AtomicUsize,
+    hits: AtomicUsize,
+}
+
+impl std::fmt::Debug for ChunkMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkMemo")
+            .field("held", &self.held.load(Ordering::Relaxed))
+            .field("hits", &self.hits.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+fn memo_key(level: u32, dict: &[u8], input: &[u8]) -> strata_oci::Digest {
+    let mut d = strata_oci::Algorithm::Sha256.digester();
+    d.update(&[level as u8]);
+    d.update(&(dict.len() as u64).to_le_bytes());
+    d.update(dict);
+    d.update(input);
+    d.finish()
+}
+
+impl ChunkMemo {
+    pub fn new() -> ChunkMemo {
+        ChunkMemo::default()
+    }
+
+    /// Compress the data `r` gives (a big file's, `size` bytes) at gzip `level` as a layer
+    /// would carry it, and keep its chunks, unless that would take the memo past `limit`
+    /// bytes. Returns whether the file was added.
+    pub fn add_file(
+        &self,
+        mut r: impl Read,
+        size: u64,
+        level: u32,
+        limit: usize,
+    ) -> io::Result<bool> {
+        let level = level.min(9);
+        if size < BIG_FILE || self.held.load(Ordering::Relaxed) + size as usize > limit {
+            return Ok(false);
+        }
+        let mut dict: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; GZIP_CHUNK];
+        let mut left = size;
+        while left > 0 {
+            let want = (GZIP_CHUNK as u64).min(left) as usize;
+            r.read_exact(&mut chunk[..want])?;
+            let input = &chunk[..want];
+            let key = memo_key(level, &dict, input);
+            let block = compress_block(input, &dict, level, false)?;
+            self.held.fetch_add(block.deflate.len(), Ordering::Relaxed);
+            if let Ok(mut chunks) = self.chunks.lock() {
+                chunks.insert(key, Arc::new(block));
+            }
+            dict.clear();
+            dict.extend_from_slice(&input[want.saturating_sub(DEFLATE_WINDOW)..]);
+            left -= want as u64;
+        }
+        Ok(true)
+    }
+
+    /// How many chunks were taken from the memo so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.held.load(Ordering::Relaxed) == 0
+    }
+
+    /// The compressed chunk: from the memo when it holds it, else compressed now.
+    fn compress(&self, input: &[u8], dict: &[u8], level: u32, last: bool) -> io::Result<Block> {
+        if !last {
+            let key = memo_key(level, dict, input);
+            let found = self.chunks.lock().ok().and_then(|c| c.get(&key).cloned());
+            if let Some(block) = found {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok((*block).clone());
+            }
+        }
+        compress_block(input, dict, level, last)
+    }
+}
+
+/// Where a tar stream passing through the encoder is: in a header, in an entry's data or
+/// padding, or in a big regular file's data (see [`BIG_FILE`]). Only used to place chunk
+/// boundaries, which stay a function of the bytes alone: anything that is not a valid
+/// header just reads as one with no data.
+#[derive(Default)]
+struct TarPosition {
+    header: Vec<u8>,
+    /// Bytes of data and padding left in the current entry, outside a big file's data.
+    skip: u64,
+    /// Bytes of a big file's data left, and the padding after it.
+    big: u64,
+    pad_after_big: u64,
+}
+
+/// The data size a tar header announces and whether its entry is a regular file; entry
+/// types that carry no data (links, devices, directories, FIFOs) give 0, as Go's
+/// `archive/tar` reads them.
+fn tar_entry(header: &[u8]) -> (u64, bool) {
+    let typeflag = header[156];
+    if matches!(typeflag, b'1'..=b'6') {
+        return (0, false);
+    }
+    let field = &header[124..136];
+    let size = if field[0] & 0x80 != 0 {
+        // Base-256 (GNU): big-endian, the top bit of the first byte is the marker.
+        field[1..]
+            .iter()
+            .fold(u64::from(field[0] & 0x7f), |acc, b| {
+                acc.saturating_mul(256).saturating_add(u64::from(*b))
+            })
+    } else {
+        let digits: Vec<u8> = field
+            .iter()
+            .copied()
+            .skip_while(|b| *b == b' ' || *b == 0)
+            .take_while(|b| (b'0'..=b'7').contains(b))
+            .collect();
+        digits.iter().fold(0u64, |acc, b| {
+            acc.saturating_mul(8).saturating_add(u64::from(b - b'0'))
+        })
+    };
+    (size, matches!(typeflag, b'0' | 0 | b'7'))
 }
 
 /// Granularity of the stored-or-deflated decision inside a chunk.
@@ -504,11 +669,33 @@ pub struct ParallelGzEncoder<W: Write> {
     /// Uncompressed bytes so far (for the gzip ISIZE field).
     total: u64,
     header_written: bool,
+    /// Where the tar stream is, for a tar stream (big files' data gets chunks of its
+    /// own); `None`: the input is cut every 1 MiB whatever it is.
+    tar: Option<TarPosition>,
+    /// Compressed chunks prepared ahead; looked up for big files' chunks only.
+    memo: Option<Arc<ChunkMemo>>,
 }
 
 impl<W: Write> ParallelGzEncoder<W> {
     /// `level` 0–9 (values above 9 are treated as 9); `threads` 0 or 1 compresses inline.
     pub fn new(w: W, level: u32, threads: usize) -> Self {
+        Self::make(w, level, threads, None, None)
+    }
+
+    /// For a tar stream (a layer): big regular files' data starts chunks of its own (see
+    /// the module docs), whose compressed form is taken from `memo` where it has it — the
+    /// output is the same either way.
+    pub fn for_tar(w: W, level: u32, threads: usize, memo: Option<Arc<ChunkMemo>>) -> Self {
+        Self::make(w, level, threads, Some(TarPosition::default()), memo)
+    }
+
+    fn make(
+        w: W,
+        level: u32,
+        threads: usize,
+        tar: Option<TarPosition>,
+        memo: Option<Arc<ChunkMemo>>,
+    ) -> Self {
         ParallelGzEncoder {
             w,
             level: level.min(9),
@@ -519,6 +706,8 @@ impl<W: Write> ParallelGzEncoder<W> {
             crc: crc32fast::Hasher::new(),
             total: 0,
             header_written: false,
+            tar,
+            memo,
         }
     }
 
@@ -560,14 +749,21 @@ impl<W: Write> ParallelGzEncoder<W> {
         let next_dict = chunk[chunk.len().saturating_sub(DEFLATE_WINDOW)..].to_vec();
         let dict = std::mem::replace(&mut self.dict, next_dict);
         let level = self.level;
+        // Only a big file's chunks can have been prepared.
+        let in_big_file = self.tar.as_ref().is_some_and(|t| t.big > 0);
+        let memo = self.memo.clone().filter(|m| in_big_file && !m.is_empty());
+        let compress = move |chunk: &[u8], dict: &[u8]| match &memo {
+            Some(m) => m.compress(chunk, dict, level, last),
+            None => compress_block(chunk, dict, level, last),
+        };
         if self.in_flight <= 1 {
-            let block = compress_block(&chunk, &dict, level, last)?;
+            let block = compress(&chunk, &dict)?;
             return self.emit(block);
         }
         let (tx, rx) = mpsc::sync_channel(1);
         rayon::spawn(move || {
             // The receiver is gone only if the encoder was dropped: nothing to report to.
-            let _ = tx.send(compress_block(&chunk, &dict, level, last));
+            let _ = tx.send(compress(&chunk, &dict));
         });
         self.pending.push_back(rx);
         while self.pending.len() >= self.in_flight {
@@ -591,15 +787,86 @@ impl<W: Write> ParallelGzEncoder<W> {
     }
 }
 
-impl<W: Write> Write for ParallelGzEncoder<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+impl<W: Write> ParallelGzEncoder<W> {
+    /// End the chunk being filled here (a boundary of a big file's data).
+    fn cut(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.submit(false)?;
+        }
+        Ok(())
+    }
+
+    /// Take up to `data.len()` bytes into the chunk being filled, stopping where the tar
+    /// stream moves from one part to the next; returns how many were taken.
+    fn take(&mut self, data: &[u8]) -> io::Result<usize> {
         let room = GZIP_CHUNK - self.buf.len();
-        let n = room.min(data.len());
+        let Some(t) = self.tar.as_mut() else {
+            let n = room.min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            if self.buf.len() == GZIP_CHUNK {
+                self.submit(false)?;
+            }
+            return Ok(n);
+        };
+        let part = if t.big > 0 {
+            t.big
+        } else if t.skip > 0 {
+            t.skip
+        } else {
+            (512 - t.header.len()) as u64
+        };
+        let n = (room as u64).min(part).min(data.len() as u64) as usize;
         self.buf.extend_from_slice(&data[..n]);
+        if t.big > 0 {
+            if self.buf.len() == GZIP_CHUNK || t.big == n as u64 {
+                // A full chunk of the file's data, or its last bytes: submitted while
+                // still marked as file data (so the memo is asked).
+                self.submit(false)?;
+            }
+            if let Some(t) = self.tar.as_mut() {
+                t.big -= n as u64;
+                if t.big == 0 {
+                    t.skip = t.pad_after_big;
+                }
+            }
+            return Ok(n);
+        }
+        if t.skip > 0 {
+            t.skip -= n as u64;
+        } else {
+            t.header.extend_from_slice(&data[..n]);
+            if t.header.len() == 512 {
+                let (size, regular) = tar_entry(&t.header);
+                t.header.clear();
+                let padded = size.div_ceil(512).saturating_mul(512);
+                if regular && size >= BIG_FILE {
+                    t.pad_after_big = padded - size;
+                    // The file's data starts a chunk of its own, with no dictionary:
+                    // its chunks are then the same wherever the file sits.
+                    self.cut()?;
+                    self.dict.clear();
+                    if let Some(t) = self.tar.as_mut() {
+                        t.big = size;
+                    }
+                    return Ok(n);
+                }
+                t.skip = padded;
+            }
+        }
         if self.buf.len() == GZIP_CHUNK {
             self.submit(false)?;
         }
         Ok(n)
+    }
+}
+
+impl<W: Write> Write for ParallelGzEncoder<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut done = 0;
+        while done < data.len() {
+            done += self.take(&data[done..])?;
+        }
+        Ok(done)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -1000,5 +1267,143 @@ mod tests {
         options.compression = Compression::Zstd;
         options.level = Some(99);
         assert!(Compressor::new(Vec::new(), &options).is_err());
+    }
+
+    /// A tar stream (ustar headers built by hand, so that sizes and types are exact) of
+    /// `entries`: (name, typeflag, data).
+    fn tar_of(entries: &[(&str, u8, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, typeflag, data) in entries {
+            let mut h = [0u8; 512];
+            h[..name.len()].copy_from_slice(name.as_bytes());
+            h[100..107].copy_from_slice(b"0000644");
+            h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
+            h[156] = *typeflag;
+            h[257..263].copy_from_slice(b"ustar\0");
+            h[263..265].copy_from_slice(b"00");
+            h[148..156].copy_from_slice(b"        ");
+            let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+            h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+            out.extend_from_slice(&h);
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    fn gzip_tar(
+        data: &[u8],
+        threads: usize,
+        piece: usize,
+        memo: Option<Arc<ChunkMemo>>,
+    ) -> Vec<u8> {
+        let mut enc = ParallelGzEncoder::for_tar(Vec::new(), 4, threads, memo);
+        for p in data.chunks(piece) {
+            enc.write_all(p).unwrap();
+        }
+        enc.finish().unwrap()
+    }
+
+    /// A big file (3.5 chunks of text and random bytes) behind entries of odd sizes.
+    fn big_file() -> Vec<u8> {
+        cat(&[
+            sample(GZIP_CHUNK * 2),
+            random(GZIP_CHUNK + GZIP_CHUNK / 2, 3),
+        ])
+    }
+
+    fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn tar_streams_round_trip_whatever_the_writes_and_threads() {
+        let big = big_file();
+        let tar = tar_of(&[
+            ("a", b'0', sample(777)),
+            ("pax", b'x', b"30 path=some/long/name/here\n".to_vec()),
+            ("big", b'0', big.clone()),
+            ("dir", b'5', Vec::new()),
+            ("exact", b'0', sample(GZIP_CHUNK)),
+            ("small", b'0', random(5000, 9)),
+            ("big2", 0, random(GZIP_CHUNK * 2 + 1, 4)),
+        ]);
+        let reference = gzip_tar(&tar, 1, tar.len(), None);
+        assert_eq!(gunzip_single(&reference), tar);
+        for (threads, piece) in [(2, 1), (4, 511), (2, 300_001), (1, 65_536)] {
+            if piece == 1 {
+                // Byte-at-a-time writes over the first 600 KiB only (slow otherwise).
+                let mut enc = ParallelGzEncoder::for_tar(Vec::new(), 4, threads, None);
+                let (head, rest) = tar.split_at(600 * 1024);
+                for b in head {
+                    enc.write_all(std::slice::from_ref(b)).unwrap();
+                }
+                enc.write_all(rest).unwrap();
+                assert_eq!(enc.finish().unwrap(), reference);
+                continue;
+            }
+            assert_eq!(
+                gzip_tar(&tar, threads, piece, None),
+                reference,
+                "{threads} {piece}"
+            );
+        }
+        if let Some(out) = system_gunzip(&reference) {
+            assert_eq!(out, tar);
+        }
+    }
+
+    #[test]
+    fn a_big_file_prepared_ahead_gives_the_same_layer_wherever_it_sits() {
+        let big = big_file();
+        let memo = Arc::new(ChunkMemo::new());
+        assert!(
+            memo.add_file(&big[..], big.len() as u64, 4, usize::MAX)
+                .unwrap()
+        );
+        // A file below the size is not taken, nor one past the memo's limit.
+        assert!(
+            !memo
+                .add_file(&sample(1000)[..], 1000, 4, usize::MAX)
+                .unwrap()
+        );
+        assert!(!memo.add_file(&big[..], big.len() as u64, 4, 1).unwrap());
+        for lead in [0usize, 1, 3000, GZIP_CHUNK - 100] {
+            let tar = tar_of(&[
+                ("lead", b'0', sample(lead)),
+                ("some/dir/big", b'0', big.clone()),
+                ("after", b'0', sample(10_000)),
+            ]);
+            let before = memo.hits();
+            let with = gzip_tar(&tar, 2, 100_000, Some(memo.clone()));
+            assert_eq!(
+                memo.hits() - before,
+                4,
+                "lead {lead}: every chunk of the file"
+            );
+            assert_eq!(with, gzip_tar(&tar, 2, 100_000, None), "lead {lead}");
+            assert_eq!(gunzip_single(&with), tar);
+        }
+        // Another level is another memo entry.
+        let tar = tar_of(&[("big", b'0', big.clone())]);
+        let before = memo.hits();
+        let mut enc = ParallelGzEncoder::for_tar(Vec::new(), 6, 2, Some(memo.clone()));
+        enc.write_all(&tar).unwrap();
+        assert_eq!(gunzip_single(&enc.finish().unwrap()), tar);
+        assert_eq!(memo.hits(), before);
+    }
+
+    #[test]
+    fn headers_that_are_not_tar_only_move_chunk_boundaries() {
+        // Garbage read as headers (wild sizes, base-256, every type) must still round-trip.
+        let mut data = random(3 * GZIP_CHUNK, 11);
+        for (i, at) in [0usize, 512, 4096, GZIP_CHUNK].iter().enumerate() {
+            data[at + 156] = [b'0', 0, b'7', b'x'][i];
+            data[at + 124] = 0x80 | (i as u8);
+        }
+        let out = gzip_tar(&data, 2, 70_000, None);
+        assert_eq!(gunzip_single(&out), data);
+        assert_eq!(out, gzip_tar(&data, 1, data.len(), None));
     }
 }

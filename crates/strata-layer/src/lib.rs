@@ -44,7 +44,7 @@ pub mod validate;
 
 pub use apply::{ApplyOptions, WhiteoutMode, apply};
 pub use compression::{
-    CompressOptions, Compressor, Decompressor, ParallelGzEncoder, decompress, detect,
+    ChunkMemo, CompressOptions, Compressor, Decompressor, ParallelGzEncoder, decompress, detect,
 };
 pub use create::{CreateOptions, CreateSummary, EntryMeta, EntryWriter, create};
 pub use error::{EntryProblem, LayerError};

@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use strata_oci::media_type::oci_layer;
 use strata_oci::{Algorithm, Digest, Digester};
 
-use crate::compression::{CompressOptions, Compression, Compressor};
+use crate::compression::{ChunkMemo, CompressOptions, Compression, Compressor};
 
 /// What the pipeline learnt about a layer it wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub struct LayerWriter<W: Write> {
 
 impl<W: Write> LayerWriter<W> {
     pub fn new(sink: W, options: &CompressOptions) -> io::Result<Self> {
-        Self::with(sink, options, false)
+        Self::with(sink, options, false, None)
     }
 
     /// For a sink that computes the sha256 of what it is given itself (a store's blob
@@ -75,10 +75,25 @@ impl<W: Write> LayerWriter<W> {
     /// from the sink by [`LayerWriter::finish_with`] rather than computed twice. Hashing
     /// is a large share of a layer's cost once compression runs on other cores.
     pub fn new_digesting(sink: W, options: &CompressOptions) -> io::Result<Self> {
-        Self::with(sink, options, true)
+        Self::with(sink, options, true, None)
     }
 
-    fn with(sink: W, options: &CompressOptions, sink_digests: bool) -> io::Result<Self> {
+    /// As [`LayerWriter::new_digesting`], gzip taking big files' compressed chunks from
+    /// `memo` where it has them (the bytes are the same either way).
+    pub fn new_digesting_with_memo(
+        sink: W,
+        options: &CompressOptions,
+        memo: Option<std::sync::Arc<ChunkMemo>>,
+    ) -> io::Result<Self> {
+        Self::with(sink, options, true, memo)
+    }
+
+    fn with(
+        sink: W,
+        options: &CompressOptions,
+        sink_digests: bool,
+        memo: Option<std::sync::Arc<ChunkMemo>>,
+    ) -> io::Result<Self> {
         let compressed = options.compression != Compression::None;
         let tail = Tail {
             inner: sink,
@@ -89,7 +104,7 @@ impl<W: Write> LayerWriter<W> {
         Ok(LayerWriter {
             diff: (compressed || !sink_digests).then(|| Algorithm::Sha256.digester()),
             uncompressed: 0,
-            compressor: Compressor::new(tail, options)?,
+            compressor: Compressor::with_memo(tail, options, memo)?,
             compression: options.compression,
         })
     }
