@@ -78,6 +78,18 @@ pub fn pull_image(
     platform: &Platform,
     opts: &ClientOptions,
 ) -> Result<Descriptor> {
+    pull_image_with(store, reference, platform, opts, None)
+}
+
+/// [`pull_image`], handing each layer to `layer_handler` as it lands (to unpack it while
+/// the others download).
+pub fn pull_image_with(
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+    opts: &ClientOptions,
+    layer_handler: Option<std::sync::Arc<dyn LayerHandler>>,
+) -> Result<Descriptor> {
     if let Some(local) = local_image(store, reference, platform)? {
         return Ok(local);
     }
@@ -85,7 +97,7 @@ pub fn pull_image(
     let pull_opts = PullOptions {
         platform: platform.clone(),
         platform_explicit: true,
-        layer_handler: None,
+        layer_handler,
     };
     block_on(|| async {
         client

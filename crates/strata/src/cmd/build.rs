@@ -129,7 +129,10 @@ impl strata_build::ImageResolver for RegistryResolver {
         platform: &strata_oci::Platform,
     ) -> Result<(), String> {
         let r = strata_oci::Reference::parse_docker(reference).map_err(|e| e.to_string())?;
-        strata_registry::pull_image(store, &r, platform, &self.opts)
+        // Layers are unpacked into snapshots as they land, as `strata pull` does: the
+        // build's first step then finds its lower directories ready.
+        let unpack = std::sync::Arc::new(crate::cmd::pull::SnapshotUnpacker::default());
+        strata_registry::pull_image_with(store, &r, platform, &self.opts, Some(unpack))
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
