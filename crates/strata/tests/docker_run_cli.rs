@@ -190,6 +190,11 @@ enum Check<'a> {
     Reason(&'a str),
     /// Same status; the first stderr line is the same.
     FirstLine,
+    /// A pull before the container: same status and stdout, the same first stderr line
+    /// (`Unable to find image …` or the pull's) and last two (`Digest:`, `Status:`). The
+    /// per-layer lines between differ by design: Docker says `Already exists` for a layer
+    /// it has unpacked, Strata for a blob in its store.
+    Pulled,
     /// Same status, and stdout lines equal as sets (see the module doc on `diff`).
     LineSet,
     /// An environment listing: the same variables, the first `n` lines (PATH, HOSTNAME,
@@ -248,6 +253,15 @@ impl Parity {
                 Check::Same => so == dout && se == de,
                 Check::Reason(r) => so == dout && s.stderr.contains(r) && d.stderr.contains(r),
                 Check::FirstLine => se.lines().next() == de.lines().next(),
+                Check::Pulled => {
+                    let (a, b): (Vec<&str>, Vec<&str>) =
+                        (se.lines().collect(), de.lines().collect());
+                    so == dout
+                        && a.len() >= 3
+                        && b.len() >= 3
+                        && a.first() == b.first()
+                        && a[a.len() - 2..] == b[b.len() - 2..]
+                }
                 Check::Env(n) => {
                     let (a, b): (Vec<&str>, Vec<&str>) =
                         (so.lines().collect(), dout.lines().collect());
@@ -277,6 +291,100 @@ impl Parity {
             self.failures.push(format!("[{name}] {detail}"));
         }
     }
+}
+
+/// `run`/`create` of an image missing locally, from a registry on 127.0.0.1 that both
+/// reach (Docker treats loopback registries as insecure, as Strata does).
+fn pull_cases(p: &mut Parity) {
+    let reg = common::Registry::start();
+    let remote = |name: &str| format!("{}/strata-cli/{name}", reg.host);
+    for name in ["pulled:1", "created:1"] {
+        p.env.ok(&["push", BASE, &remote(name)]);
+    }
+    let (pulled, never, created, nope) = (
+        remote("pulled:1"),
+        remote("never:1"),
+        remote("created:1"),
+        remote("pulled:nope"),
+    );
+    let lacks = format!("manifest for {nope} not found: manifest unknown");
+    let unreachable = format!("127.0.0.1:{}/strata-cli/x:1", common::free_port());
+    let none = ["--rm", "--network", "none"];
+    let cases: Vec<(&str, Vec<&str>, Check)> = vec![
+        (
+            "run pulls a missing image",
+            [&["run"][..], &none, &[&pulled, "echo", "pulled"]].concat(),
+            Check::Pulled,
+        ),
+        (
+            "run --pull always",
+            [&["run", "--pull", "always"][..], &none, &[&pulled, "true"]].concat(),
+            Check::Pulled,
+        ),
+        (
+            "run --pull never of a missing image",
+            [&["run", "--pull", "never"][..], &none, &[&never, "true"]].concat(),
+            Check::Same,
+        ),
+        (
+            "run --pull with another value",
+            [&["run", "--pull", "bogus"][..], &none, &[&never, "true"]].concat(),
+            Check::Same,
+        ),
+        (
+            "run --pull never of a present image",
+            [
+                &["run", "--pull", "never"][..],
+                &none,
+                &[&pulled, "echo", "ok"],
+            ]
+            .concat(),
+            Check::Same,
+        ),
+        (
+            "run of a tag the registry lacks",
+            [&["run"][..], &none, &[&nope, "true"]].concat(),
+            Check::Reason(&lacks),
+        ),
+        (
+            "run with an unreachable registry",
+            [&["run"][..], &none, &[&unreachable, "true"]].concat(),
+            Check::FirstLine,
+        ),
+        (
+            "create pulls a missing image",
+            vec![
+                "create",
+                "--network",
+                "none",
+                "--name",
+                "cli-pulled",
+                &created,
+            ],
+            Check::Pulled,
+        ),
+    ];
+    for (name, args, check) in &cases {
+        p.case(name, args, None, *check);
+    }
+    // Strata's reason for the unreachable registry names it.
+    let (s, _) = p.both(
+        &["run", "--rm", "--network", "none", &unreachable, "true"],
+        None,
+    );
+    p.check(
+        "unreachable registry named",
+        s.code == 125
+            && s.stderr
+                .contains(&unreachable[..unreachable.find('/').unwrap()]),
+        format!("{s:?}"),
+    );
+    p.case(
+        "rm the pulled container",
+        &["rm", "cli-pulled"],
+        None,
+        Check::Same,
+    );
 }
 
 /// The busybox rootfs with users and groups that exercise `-u`: a user in two groups by
@@ -687,6 +795,13 @@ fn container_commands_match_docker() {
     for (name, args, stdin, check) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         p.case(name, &args, *stdin, *check);
+    }
+    if have("docker-registry") {
+        pull_cases(&mut p);
+    } else {
+        eprintln!(
+            "pull cases skipped: docker-registry is not installed (scripts/deps.sh test installs it)"
+        );
     }
 
     // Containers that stay for ps, logs, wait, exec, diff, commit and cp.

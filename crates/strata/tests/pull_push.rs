@@ -182,3 +182,107 @@ fn all_tags_round_trip_and_search_lists_the_repository() {
     let none = b.ok(&["search", "--format", "{{.Name}}", &format!("{reg}/nothing")]);
     assert_eq!(none.trim(), "");
 }
+
+/// `run`/`create` pull an image missing from the store, as Docker's CLI does, with the pull's
+/// lines on stderr; `--pull never` and an unreachable registry fail with exit status 125.
+#[test]
+fn run_pulls_a_missing_image() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not running as root (containers need namespaces and overlayfs)");
+        return;
+    }
+    let reg_dir = tempfile::tempdir().unwrap();
+    let srv = Serve::start(reg_dir.path(), &["--storage", "memory"]);
+    let a = Env::new();
+    let id = a.busybox("app:1");
+    let remote = format!("{}/team/app", srv.addr);
+    a.ok(&["push", "app:1", &format!("{remote}:latest")]);
+
+    let b = Env::new();
+    let out = b.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &remote,
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("Unable to find image '{remote}:latest' locally").as_str()),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some(format!("Status: Downloaded newer image for {remote}:latest").as_str()),
+        "{stderr}"
+    );
+    assert_eq!(inspect(&b, &format!("{remote}:latest"), "{{.Id}}"), id);
+
+    // Present now: no pull, nothing on stderr.
+    let out = b.run(&["run", "--rm", "--network", "none", &remote, "true"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    // --pull always pulls first (up to date), create prints only the ID on stdout.
+    let out = b.run(&[
+        "create",
+        "--pull",
+        "always",
+        "--network",
+        "none",
+        &remote,
+        "true",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "Status: Image is up to date for {remote}:latest\n"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Unable to find image"), "{stderr}");
+    let cid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(cid.len(), 64, "{cid}");
+    b.ok(&["rm", &cid]);
+
+    // --pull never: Docker's daemon message and the help pointer.
+    let out = b.run(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        &format!("{remote}:2"),
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("strata: No such image: {remote}:2\nSee 'strata run --help'.\n")
+    );
+
+    // A registry nobody listens on: 125, and the message names it.
+    let gone = format!("127.0.0.1:{}", common::free_port());
+    let out = b.run(&["run", "--rm", &format!("{gone}/team/app:1"), "true"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "Unable to find image '{gone}/team/app:1' locally\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("strata: failed to reach http://{gone}/v2/")),
+        "{stderr}"
+    );
+    b.check_clean();
+}

@@ -140,6 +140,32 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The pull of `run` and `create` (Docker's CLI pulls a missing image itself): the
+/// reference as given (already `:latest` when it had no tag), the host's platform, layers
+/// unpacked into snapshots as `strata pull` does, progress and Docker's `Digest:` and
+/// `Status:` lines on stderr; nothing on stdout, which carries the container's output or
+/// ID.
+pub(crate) fn pull_for_run(
+    store: &strata_store::Store,
+    reference: &Reference,
+) -> anyhow::Result<()> {
+    let client = Client::new(client_options(false)?)?;
+    let opts = PullOptions {
+        platform: Platform::host(),
+        platform_explicit: false,
+        layer_handler: Some(std::sync::Arc::new(SnapshotUnpacker::default())),
+    };
+    let printer = LayerPrinter::new(false, false);
+    let pulled = {
+        // The runtime and its threads are gone before the container is made (`run`
+        // blocks signals and forks on a thread of its own afterwards).
+        let rt = runtime()?;
+        rt.block_on(client.pull(store, reference, &opts, &printer))
+    };
+    printer.finish();
+    report(&mut std::io::stderr(), &pulled?)
+}
+
 /// Unpacks each pulled layer into its snapshot as soon as that layer is in the store, several
 /// layers at a time (each unpacks into its own scratch directory, so they do not depend on
 /// each other). A snapshot is named by its chainID, which needs the diffIDs of every layer
@@ -267,6 +293,9 @@ struct PrinterState {
     lines: Vec<(String, String)>,
     index: HashMap<String, usize>,
     last_draw: Option<Instant>,
+    /// Layers that were in the store already: Docker shows `Already exists` alone for
+    /// them, no `Pull complete` when they are handed to the unpacker.
+    existing: std::collections::HashSet<String>,
 }
 
 fn short(d: &Digest) -> String {
@@ -383,6 +412,9 @@ impl Progress for LayerPrinter {
                 self.set(short(&digest), text.into(), false)
             }
             Event::Exists { digest } => {
+                if let Ok(mut st) = self.state.lock() {
+                    st.existing.insert(short(&digest));
+                }
                 let text = if self.push {
                     "Layer already exists"
                 } else {
@@ -398,9 +430,13 @@ impl Progress for LayerPrinter {
                 let verb = if self.push { "Pushing" } else { "Downloading" };
                 self.set(short(&digest), format!("{verb} {}", bar(done, total)), true)
             }
+            Event::Complete { digest } if self.push => {
+                self.set(short(&digest), "Pushed".into(), false)
+            }
+            // Docker's steps after a download; `Pull complete` follows once unpacked.
             Event::Complete { digest } => {
-                let text = if self.push { "Pushed" } else { "Pull complete" };
-                self.set(short(&digest), text.into(), false)
+                self.set(short(&digest), "Verifying Checksum".into(), false);
+                self.set(short(&digest), "Download complete".into(), false)
             }
             Event::Retrying {
                 digest, attempt, ..
@@ -412,7 +448,13 @@ impl Progress for LayerPrinter {
             Event::Mounted { digest, from } => {
                 self.set(short(&digest), format!("Mounted from {from}"), false)
             }
-            Event::Extracted { digest } => self.set(short(&digest), "Pull complete".into(), false),
+            Event::Extracted { digest } => {
+                let id = short(&digest);
+                let existed = self.state.lock().is_ok_and(|st| st.existing.contains(&id));
+                if !existed {
+                    self.set(id, "Pull complete".into(), false)
+                }
+            }
         }
     }
 }

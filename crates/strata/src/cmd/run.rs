@@ -132,6 +132,9 @@ pub struct RunArgs {
     /// GID mapping for a user namespace (default: the UID mapping)
     #[arg(long, value_name = "CONTAINER_GID:HOST_GID:AMOUNT")]
     pub gidmap: Vec<String>,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -159,10 +162,6 @@ fn create_err(verb: &'static str) -> impl Fn(anyhow::Error) -> anyhow::Error {
         if e.downcast_ref::<StartPhase>().is_some() {
             return strata_err(e);
         }
-        if let Some(NoSuchImage(name)) = e.downcast_ref::<NoSuchImage>() {
-            // Docker's first line, before it tries to pull (Strata pulls only when asked).
-            eprintln!("Unable to find image '{name}' locally");
-        }
         eprintln!(
             "strata: {}\nSee 'strata {verb} --help'.",
             crate::render_error(&e)
@@ -182,20 +181,56 @@ impl std::fmt::Display for StartPhase {
 }
 impl std::error::Error for StartPhase {}
 
-/// `run`/`create` of an image not in the store.
+/// `run`/`create` of an image not in the store that is not pulled (`--pull never`, or a
+/// reference that names no repository): the daemon's words, the name as Docker shows it.
 #[derive(Debug)]
 struct NoSuchImage(String);
 
 impl std::fmt::Display for NoSuchImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "No such image: {} (Strata pulls only with `strata pull`)",
-            self.0
-        )
+        write!(f, "No such image: {}", self.0)
     }
 }
 impl std::error::Error for NoSuchImage {}
+
+/// The image of `run`/`create` from the store, pulled as Docker's CLI does: first with
+/// `--pull always`; when it is missing with `--pull missing` (the default), after Docker's
+/// `Unable to find image 'NAME:TAG' locally`. Pull progress and the digest and status
+/// lines go to stderr (stdout carries only the container's output or ID). Docker 20.10
+/// treats any other `--pull` value as `never`, and so does Strata: the missing image is
+/// then an error. Only a name is pulled; an image ID is looked up locally alone.
+fn resolve_image(
+    store: &strata_store::Store,
+    args: &RunArgs,
+) -> anyhow::Result<(strata_store::Images, strata_oci::Descriptor)> {
+    // Go's ParseAnyReference, then TagNameOnly: what the CLI pulls and names.
+    let named = strata_oci::reference::AnyReference::parse(&args.image)
+        .ok()
+        .and_then(|a| a.as_named().cloned())
+        .map(strata_oci::Reference::tag_name_only);
+    if args.pull == "always"
+        && let Some(r) = &named
+    {
+        crate::cmd::pull::pull_for_run(store, r)?;
+    }
+    let images = store.images()?;
+    match image::resolve(store, &images, &args.image) {
+        Ok(desc) => Ok((images, desc)),
+        Err(e) => {
+            let Some(missing) = e.downcast_ref::<image::NoSuchImage>() else {
+                return Err(e);
+            };
+            let Some(r) = named.filter(|_| args.pull == "missing") else {
+                return Err(NoSuchImage(missing.shown.clone()).into());
+            };
+            eprintln!("Unable to find image '{}' locally", r.familiar_string());
+            crate::cmd::pull::pull_for_run(store, &r)?;
+            let images = store.images()?;
+            let desc = image::resolve(store, &images, &args.image)?;
+            Ok((images, desc))
+        }
+    }
+}
 
 /// Docker refuses `-it` when our input is not a terminal (the raw-mode relay would make
 /// no sense), before creating anything.
@@ -653,14 +688,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         }
     }
     let store = ctx.store()?;
-    let images = store.images()?;
-    let desc = image::resolve(&store, &images, &args.image).map_err(|e| {
-        if e.downcast_ref::<image::NoSuchImage>().is_some() {
-            NoSuchImage(args.image.clone()).into()
-        } else {
-            e
-        }
-    })?;
+    let (images, desc) = resolve_image(&store, args)?;
     let (_, manifest) = image::load_manifest(&store, &desc)?;
     let info = image::load_info(&store, &images, &desc)?;
     let ic = info.config.config_or_default();
