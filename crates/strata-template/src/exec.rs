@@ -4,12 +4,25 @@
 //! variable scope; `range` visits arrays in order, maps in key order and integers `0..n`, and
 //! `{{break}}`/`{{continue}}` leave or advance the innermost range. `{{template}}` runs a named
 //! template with a fresh scope whose `$` is the argument. Errors name the node being evaluated.
+//!
+//! Typed data ([`GoType`]) follows Go's reflection rules: a struct's unknown field is an error
+//! naming the type, a nil pointer cannot be looked into, a map's missing key is "no value".
+//! With `missingkey=error` ([`Options::missing_key_error`]) a missing key of untyped data is an
+//! error too, as in the raw-JSON fallback of Docker's `inspect`.
 
 use serde_json::{Number, Value};
 
 use crate::funcs::{self, Arity, CallError, Mode};
 use crate::parse::{Arg, Cmd, Node, Num, Pipe, Tree};
-use crate::value::{Val, display, go_type};
+use crate::types::GoType;
+use crate::value::{NULL, Val, display, go_type};
+
+/// How an execution treats its data.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Options {
+    /// Go's `missingkey=error`: a missing map key fails instead of giving "no value".
+    pub missing_key_error: bool,
+}
 
 /// Nesting limit for `{{template}}` calls, so recursive templates fail instead of exhausting
 /// the stack (Go's limit is higher because its stacks grow).
@@ -35,17 +48,26 @@ enum Flow {
 pub(crate) struct Exec<'t, 'a> {
     tree: &'t Tree,
     mode: Mode,
+    options: Options,
     vars: Vec<(String, Val<'a>)>,
     template: String,
     depth: usize,
 }
 
-/// Runs the main body of `tree` over `data`, appending to `out`.
-pub(crate) fn execute(tree: &Tree, mode: Mode, data: &Value, out: &mut String) -> EResult<()> {
-    let dot = Val::Ref(data);
+/// Runs the main body of `tree` over `data` of type `ty`, appending to `out`.
+pub(crate) fn execute(
+    tree: &Tree,
+    mode: Mode,
+    options: Options,
+    data: &Value,
+    ty: &GoType,
+    out: &mut String,
+) -> EResult<()> {
+    let dot = Val::typed(data, ty);
     let mut exec = Exec {
         tree,
         mode,
+        options,
         vars: vec![("$".to_string(), dot.clone())],
         template: String::new(),
         depth: 0,
@@ -160,6 +182,7 @@ impl<'t, 'a> Exec<'t, 'a> {
             Val::Missing => Some(Vec::new()),
             Val::Ref(v) => iterate_ref(v),
             Val::Own(v) => iterate_owned(v),
+            Val::Typed(v, ty) => iterate_typed(v, ty),
         };
         let Some(items) = items else {
             return self.fail(
@@ -294,16 +317,35 @@ impl<'t, 'a> Exec<'t, 'a> {
     ) -> EResult<Val<'a>> {
         for (i, name) in idents.iter().enumerate() {
             let last = i + 1 == idents.len();
+            if let Val::Typed(v, ty) = receiver {
+                receiver = self.typed_field(v, ty, name, pos, node, has_args && last)?;
+                continue;
+            }
+            // A value looked up in a map of untyped data is an `interface{}` to Go, and its
+            // errors name that type.
+            let type_name = |v: &Value| {
+                if i > 0 {
+                    "interface {}".to_string()
+                } else {
+                    go_type(v).to_string()
+                }
+            };
             receiver = match receiver.get() {
+                None if self.options.missing_key_error => {
+                    return self.fail(pos, node, format!("nil data; no entry for key {name:?}"));
+                }
                 // Go carries the invalid value through the rest of the chain.
                 None => Val::Missing,
-                Some(Value::Object(_)) => {
+                Some(Value::Object(map)) => {
                     if has_args && last {
                         return self.fail(
                             pos,
                             node,
                             format!("{name} is not a method but has arguments"),
                         );
+                    }
+                    if self.options.missing_key_error && !map.contains_key(name) {
+                        return self.fail(pos, node, format!("map has no entry for key {name:?}"));
                     }
                     receiver.field(name)
                 }
@@ -315,15 +357,83 @@ impl<'t, 'a> Exec<'t, 'a> {
                     );
                 }
                 Some(other) => {
+                    let t = type_name(other);
                     return self.fail(
                         pos,
                         node,
-                        format!("can't evaluate field {name} in type {}", go_type(other)),
+                        format!("can't evaluate field {name} in type {t}"),
                     );
                 }
             };
         }
         Ok(receiver)
+    }
+
+    /// Field `name` of typed data, by Go's rules for structs, pointers to structs and maps.
+    fn typed_field(
+        &self,
+        v: &'a Value,
+        ty: &'a GoType,
+        name: &str,
+        pos: usize,
+        node: &Arg,
+        with_args: bool,
+    ) -> EResult<Val<'a>> {
+        match ty {
+            GoType::Map { elem, named: None } => {
+                if with_args {
+                    return self.fail(
+                        pos,
+                        node,
+                        format!("{name} is not a method but has arguments"),
+                    );
+                }
+                return Ok(match v.get(name) {
+                    Some(item) => Val::typed(item, elem),
+                    None if self.options.missing_key_error => {
+                        return self.fail(pos, node, format!("map has no entry for key {name:?}"));
+                    }
+                    None => Val::Missing,
+                });
+            }
+            GoType::Struct(_) | GoType::Ptr(_) => {
+                if let Some(field) = ty.as_struct().and_then(|s| s.field(name)) {
+                    if matches!(ty, GoType::Ptr(_)) && v.is_null() {
+                        return self.fail(
+                            pos,
+                            node,
+                            format!("nil pointer evaluating {}.{name}", ty.name()),
+                        );
+                    }
+                    if with_args {
+                        return self.fail(
+                            pos,
+                            node,
+                            format!("{name} has arguments but cannot be invoked as function"),
+                        );
+                    }
+                    return Ok(Val::typed(v.get(&field.key).unwrap_or(&NULL), &field.ty));
+                }
+                // Go looks into a nil pointer to anything but a struct before it looks for
+                // the field.
+                if let GoType::Ptr(inner) = ty
+                    && !matches!(inner.as_ref(), GoType::Struct(_))
+                    && v.is_null()
+                {
+                    return self.fail(
+                        pos,
+                        node,
+                        format!("nil pointer evaluating {}.{name}", ty.name()),
+                    );
+                }
+            }
+            _ => {}
+        }
+        self.fail(
+            pos,
+            node,
+            format!("can't evaluate field {name} in type {}", ty.name()),
+        )
     }
 
     fn eval_arg(&mut self, dot: &Val<'a>, arg: &'t Arg) -> EResult<Val<'a>> {
@@ -480,6 +590,34 @@ fn iterate_ref<'a>(v: &'a Value) -> Option<Vec<(Val<'a>, Val<'a>)>> {
         }
         other => return iterate_int(other),
     })
+}
+
+/// Elements of typed data: a slice's in order, a map's in key order (nil ones have none);
+/// a pointer is followed first.
+fn iterate_typed<'a>(v: &'a Value, ty: &'a GoType) -> Option<Vec<(Val<'a>, Val<'a>)>> {
+    match ty {
+        GoType::Ptr(inner) if !v.is_null() => iterate_typed(v, inner),
+        GoType::Slice(elem) => Some(match v {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (Val::Own(Value::from(i)), Val::typed(item, elem)))
+                .collect(),
+            _ => Vec::new(),
+        }),
+        GoType::Map { elem, .. } => Some(match v {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &'a Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                entries
+                    .into_iter()
+                    .map(|(k, item)| (Val::Own(Value::String(k.clone())), Val::typed(item, elem)))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }),
+        _ => None,
+    }
 }
 
 fn iterate_owned<'a>(v: &Value) -> Option<Vec<(Val<'a>, Val<'a>)>> {

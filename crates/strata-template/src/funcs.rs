@@ -10,7 +10,8 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value};
 
 use crate::printf::{sprint, sprintf, sprintln};
-use crate::value::{Val, go_json, go_type};
+use crate::types::{GoType, write_typed};
+use crate::value::{NULL, Val, go_type, val_json};
 
 /// Which function implementations to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,10 @@ pub(crate) enum Mode {
     Normal,
     /// Rendering a table header from the header map (Docker's `HeaderFunctions`).
     Header,
+    /// Rendering raw JSON exactly as Go does (`missingkey=error`, Docker's `inspect`
+    /// fallback): `index` of a missing key is "no value" and of `null` an error, without the
+    /// typed-looking zero values [`Mode::Normal`] infers for untyped data.
+    Strict,
 }
 
 /// How many arguments a function takes.
@@ -111,10 +116,10 @@ pub(crate) fn call<'a>(mode: Mode, name: &str, args: Vec<Val<'a>>) -> CallResult
     match name {
         "not" => Ok(Val::Own(Value::Bool(!args[0].truth()))),
         "len" => length(&args[0]),
-        "index" => index(args),
+        "index" => index(args, mode == Mode::Strict),
         "slice" => slice(args),
-        "print" => Ok(owned(sprint(&json_args))),
-        "println" => Ok(owned(sprintln(&json_args))),
+        "print" => Ok(owned(print_typed(&args, false))),
+        "println" => Ok(owned(print_typed(&args, true))),
         "printf" => {
             let format = string_arg(&args[0])?;
             Ok(owned(sprintf(format, &json_args[1..])))
@@ -144,7 +149,7 @@ pub(crate) fn call<'a>(mode: Mode, name: &str, args: Vec<Val<'a>>) -> CallResult
             };
             Ok(Val::Own(Value::Bool(result)))
         }
-        "json" => Ok(owned(go_json(args[0].json()))),
+        "json" => Ok(owned(val_json(&args[0]))),
         "split" => {
             let s = string_arg(&args[0])?;
             let sep = string_arg(&args[1])?;
@@ -216,6 +221,32 @@ pub(crate) fn call<'a>(mode: Mode, name: &str, args: Vec<Val<'a>>) -> CallResult
     }
 }
 
+/// `fmt.Sprint` / `fmt.Sprintln` of arguments some of which may be typed: a typed argument
+/// prints as fmt prints the Go value (a pointer to a struct as `&{…}`), the rest as JSON.
+fn print_typed(args: &[Val<'_>], line: bool) -> String {
+    if !args.iter().any(|a| matches!(a, Val::Typed(..))) {
+        let refs: Vec<&Value> = args.iter().map(Val::json).collect();
+        return if line { sprintln(&refs) } else { sprint(&refs) };
+    }
+    let mut out = String::new();
+    let mut prev_string = false;
+    for (i, arg) in args.iter().enumerate() {
+        let is_string = matches!(arg, Val::Ref(Value::String(_)) | Val::Own(Value::String(_)));
+        if i > 0 && (line || (!is_string && !prev_string)) {
+            out.push(' ');
+        }
+        match arg {
+            Val::Typed(v, ty) => write_typed(&mut out, v, ty, 0),
+            other => out.push_str(&sprint(&[other.json()])),
+        }
+        prev_string = is_string;
+    }
+    if line {
+        out.push('\n');
+    }
+    out
+}
+
 /// Go's `evalArgs` for the escapers: a single string as is, otherwise `fmt.Sprint`.
 fn eval_args(args: &[Val<'_>]) -> String {
     if let [single] = args
@@ -228,6 +259,17 @@ fn eval_args(args: &[Val<'_>]) -> String {
 }
 
 fn length<'a>(v: &Val<'a>) -> CallResult<'a> {
+    if let Val::Typed(value, ty) = v {
+        let n = match (ty, value) {
+            (GoType::Ptr(_), Value::Null) => return failed("len of nil pointer"),
+            (GoType::Slice(_) | GoType::Map { .. }, Value::Null) => 0,
+            (GoType::Ptr(inner), _) => return length(&Val::typed(value, inner)),
+            (GoType::Slice(_), Value::Array(a)) => a.len(),
+            (GoType::Map { .. }, Value::Object(m)) => m.len(),
+            _ => return failed(format!("len of type {}", ty.name())),
+        };
+        return Ok(Val::Own(Value::Number(Number::from(n as u64))));
+    }
     let n = match v.get() {
         None | Some(Value::Null) => return failed("len of nil pointer"),
         Some(Value::String(s)) => s.len(),
@@ -261,14 +303,18 @@ fn zero_for(map: Option<&serde_json::Map<String, Value>>) -> Value {
     }
 }
 
-fn index<'a>(mut args: Vec<Val<'a>>) -> CallResult<'a> {
+fn index<'a>(mut args: Vec<Val<'a>>, exact: bool) -> CallResult<'a> {
     let mut indices = args.split_off(1);
     let mut item = args.pop().unwrap_or(Val::Missing);
     for key in indices.drain(..) {
+        if let Val::Typed(v, ty) = item {
+            item = index_typed(v, ty, &key)?;
+            continue;
+        }
         item = match item.get() {
             None | Some(Value::Null) => match key.get() {
                 // Indexing a nil map (Docker's absent labels) gives the zero value.
-                Some(Value::String(_)) => Val::Own(zero_for(None)),
+                Some(Value::String(_)) if !exact => Val::Own(zero_for(None)),
                 _ => return failed("index of untyped nil"),
             },
             Some(Value::Array(items)) => {
@@ -293,6 +339,8 @@ fn index<'a>(mut args: Vec<Val<'a>>) -> CallResult<'a> {
                     None => return failed("value is nil; should be of type string"),
                 };
                 match &item {
+                    // Go's zero value of `interface{}`: no value.
+                    _ if exact && !map.contains_key(k) => Val::Missing,
                     Val::Ref(Value::Object(map)) => match map.get(k) {
                         Some(v) => Val::Ref(v),
                         None => Val::Own(zero_for(Some(map))),
@@ -311,6 +359,38 @@ fn index<'a>(mut args: Vec<Val<'a>>) -> CallResult<'a> {
         };
     }
     Ok(item)
+}
+
+/// `index` into typed data: a map's missing key gives the zero value of its element type.
+fn index_typed<'a>(v: &'a Value, ty: &'a GoType, key: &Val<'_>) -> CallResult<'a> {
+    match ty {
+        GoType::Ptr(_) if v.is_null() => failed("index of nil pointer"),
+        GoType::Ptr(inner) => index_typed(v, inner, key),
+        GoType::Map {
+            named: Some((_, key_type)),
+            ..
+        } => failed(format!(
+            "value has type {}; should be {key_type}",
+            key.get().map_or("<nil>", go_type)
+        )),
+        GoType::Map { elem, named: None } => match key.get() {
+            Some(Value::String(k)) => Ok(Val::typed(v.get(k).unwrap_or(&NULL), elem)),
+            Some(other) => failed(format!(
+                "value has type {}; should be string",
+                go_type(other)
+            )),
+            None => failed("value is nil; should be of type string"),
+        },
+        GoType::Slice(elem) => {
+            let i = index_value(key)?;
+            let items = v.as_array().map_or(&[][..], Vec::as_slice);
+            match usize::try_from(i).ok().and_then(|i| items.get(i)) {
+                Some(item) => Ok(Val::typed(item, elem)),
+                None => failed(format!("index out of range: {i}")),
+            }
+        }
+        _ => failed(format!("can't index item of type {}", ty.name())),
+    }
 }
 
 fn slice<'a>(mut args: Vec<Val<'a>>) -> CallResult<'a> {

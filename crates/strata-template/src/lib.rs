@@ -25,24 +25,34 @@
 //!   the same template over a map of column headers with Docker's header functions, which leave
 //!   names untouched. Tabs stay tabs; aligning columns is the caller's job (tabwriter).
 //!
+//! * **Types** ([`GoType`], [`Template::execute_typed`]): data that Docker holds in typed Go
+//!   values carries their shape, so it prints as Go prints them (structs as `{…}` in field
+//!   order, nil slices as `[]`, nil maps as `map[]`) and an unknown struct field is an error.
+//!   [`Template::execute_strict`] is Go's `missingkey=error` over untyped data.
+//!
 //! Errors carry Go's positions and texts, e.g. `template: :1:2: executing "" at <.A.B>: can't
 //! evaluate field B in type string`.
 //!
-//! Differences from Go that follow from the data model: values that Docker holds in typed Go
-//! structs are plain JSON here, so an integer is printed as an integer whatever its Go type
-//! would have been, and `index` on a missing map key or a `null` map yields the zero value of
-//! the map's element type inferred from its other entries (the empty string for label maps,
-//! as Docker prints).
+//! Differences from Go that follow from the data model: untyped data is plain JSON, so an
+//! integer is printed as an integer whatever its Go type would have been, and `index` on a
+//! missing map key or a `null` map yields the zero value of the map's element type inferred
+//! from its other entries (the empty string for label maps, as Docker prints). Typed data
+//! prints a nested non-nil pointer as a fixed address (Go's differs from run to run), and
+//! `printf` formats typed arguments as their JSON.
 
 mod exec;
 mod funcs;
 mod lex;
 mod parse;
 mod printf;
+mod types;
 mod value;
 
 use serde_json::Value;
 
+pub use crate::types::{Field, GoType, StructType};
+
+use crate::exec::Options;
 use crate::funcs::Mode;
 use crate::lex::go_quote;
 use crate::parse::Tree;
@@ -76,7 +86,7 @@ pub enum TemplateError {
         column: usize,
         /// The (possibly `{{define}}`d) template being executed.
         template: String,
-        /// The node, as written (shortened to 20 characters like Go).
+        /// The node, as written.
         context: String,
         /// What went wrong.
         message: String,
@@ -172,7 +182,27 @@ impl Template {
     /// Evaluates the template over `data`, appending to `out`. On error, `out` holds the output
     /// produced before the failure, as Go's writer would.
     pub fn execute_to(&self, data: &Value, out: &mut String) -> Result<(), TemplateError> {
-        self.run(Mode::Normal, data, out)
+        self.run(Mode::Normal, Options::default(), data, &GoType::Any, out)
+    }
+
+    /// Evaluates the template over `data` whose Go type is `ty`, as Docker's CLI executes
+    /// templates on its typed values (see [`GoType`]).
+    pub fn execute_typed(&self, data: &Value, ty: &GoType) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        self.run(Mode::Normal, Options::default(), data, ty, &mut out)?;
+        Ok(out)
+    }
+
+    /// Evaluates the template over untyped `data` with Go's `missingkey=error`: looking up a
+    /// key the data lacks fails (`map has no entry for key "X"`). Docker's `inspect` falls back
+    /// to this over the raw JSON when the typed execution fails.
+    pub fn execute_strict(&self, data: &Value) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        let options = Options {
+            missing_key_error: true,
+        };
+        self.run(Mode::Strict, options, data, &GoType::Any, &mut out)?;
+        Ok(out)
     }
 
     /// Renders a table header: evaluates the template over `headers`, a JSON object mapping each
@@ -182,18 +212,29 @@ impl Template {
     /// `<no value>`, as in Docker.
     pub fn execute_header(&self, headers: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
-        self.run(Mode::Header, headers, &mut out)?;
+        self.run(
+            Mode::Header,
+            Options::default(),
+            headers,
+            &GoType::Any,
+            &mut out,
+        )?;
         Ok(out)
     }
 
-    fn run(&self, mode: Mode, data: &Value, out: &mut String) -> Result<(), TemplateError> {
-        exec::execute(&self.tree, mode, data, out).map_err(|e| {
+    fn run(
+        &self,
+        mode: Mode,
+        options: Options,
+        data: &Value,
+        ty: &GoType,
+        out: &mut String,
+    ) -> Result<(), TemplateError> {
+        exec::execute(&self.tree, mode, options, data, ty, out).map_err(|e| {
             let (line, column) = line_col(&self.source, e.pos);
-            let context = if e.context.chars().count() > 20 {
-                format!("{}...", e.context.chars().take(20).collect::<String>())
-            } else {
-                e.context
-            };
+            // The node in full, as Docker 20.10's Go prints it (older Go cut it at 20
+            // characters).
+            let context = e.context;
             TemplateError::Exec {
                 name: String::new(),
                 line,
@@ -210,6 +251,11 @@ impl DockerFormat {
     /// Renders one item (one row of a table); Docker prints a newline after each.
     pub fn render(&self, item: &Value) -> Result<String, TemplateError> {
         self.template.execute(item)
+    }
+
+    /// Renders one item of Go type `ty` (see [`Template::execute_typed`]).
+    pub fn render_typed(&self, item: &Value, ty: &GoType) -> Result<String, TemplateError> {
+        self.template.execute_typed(item, ty)
     }
 
     /// Renders the header row of a table format (see [`Template::execute_header`]).

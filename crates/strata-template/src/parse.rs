@@ -660,17 +660,20 @@ impl Parser<'_> {
         if !matches!(self.peek().tok, Tok::Field(_)) {
             return Ok(Some(term));
         }
+        // Go positions a chain at its first trailing field (`.B` of `.A.B`), and so do its
+        // execution errors.
+        let pos = self.peek().pos;
         let mut fields = Vec::new();
         while let Tok::Field(name) = &self.peek().tok {
             fields.push(name.clone());
             self.next();
         }
         Ok(Some(match term {
-            Arg::Field(pos, mut idents) => {
+            Arg::Field(_, mut idents) => {
                 idents.extend(fields);
                 Arg::Field(pos, idents)
             }
-            Arg::Variable(pos, name, mut idents) => {
+            Arg::Variable(_, name, mut idents) => {
                 idents.extend(fields);
                 Arg::Variable(pos, name, idents)
             }
@@ -684,7 +687,7 @@ impl Parser<'_> {
                     format!("unexpected . after term {}", go_quote(&term.to_string())),
                 );
             }
-            other => Arg::Chain(other.pos(), Box::new(other), fields),
+            other => Arg::Chain(pos, Box::new(other), fields),
         }))
     }
 

@@ -3,26 +3,51 @@
 //! Data is a `serde_json::Value`, seen the way Go sees JSON decoded into `interface{}`: strings,
 //! numbers, bools, `nil`, `[]interface{}` and `map[string]interface{}`. A map lookup of a missing
 //! key yields Go's *invalid* value, which prints as `<no value>` and is false; it is kept
-//! distinct from JSON `null`, which prints as `<nil>`.
+//! distinct from JSON `null`, which prints as `<nil>`. Data with a Go type shape ([`GoType`])
+//! is carried as [`Val::Typed`] while it is a struct, pointer, slice, map or time; its basic
+//! values are plain JSON again.
 
 use std::fmt::Write as _;
 
 use serde_json::{Number, Value};
 
+use crate::types::{GoType, write_action};
+
+/// JSON `null`, for typed struct fields absent from the data (their zero value).
+pub(crate) static NULL: Value = Value::Null;
+
 /// A value being computed: borrowed from the data where possible, owned when produced by a
-/// function, or Go's invalid "no value".
+/// function, typed data, or Go's invalid "no value".
 #[derive(Debug, Clone)]
 pub(crate) enum Val<'a> {
     Missing,
     Ref(&'a Value),
     Own(Value),
+    /// Data of a composite Go type (never [`GoType::Any`] or a basic type).
+    Typed(&'a Value, &'a GoType),
 }
 
 impl<'a> Val<'a> {
+    /// `v` of type `ty`: typed if the type matters for printing or field access; a basic
+    /// value absent from the data is its type's zero value.
+    pub(crate) fn typed(v: &'a Value, ty: &'a GoType) -> Val<'a> {
+        match ty {
+            GoType::Any => Val::Ref(v),
+            t if t.is_basic() => {
+                if v.is_null() {
+                    Val::Own(t.zero())
+                } else {
+                    Val::Ref(v)
+                }
+            }
+            t => Val::Typed(v, t),
+        }
+    }
+
     pub(crate) fn get(&self) -> Option<&Value> {
         match self {
             Val::Missing => None,
-            Val::Ref(v) => Some(v),
+            Val::Ref(v) | Val::Typed(v, _) => Some(v),
             Val::Own(v) => Some(v),
         }
     }
@@ -33,7 +58,7 @@ impl<'a> Val<'a> {
         self.get().unwrap_or(&Value::Null)
     }
 
-    /// Looks up key `name`, keeping borrows borrowed.
+    /// Looks up key `name` of untyped data, keeping borrows borrowed.
     pub(crate) fn field(&self, name: &str) -> Val<'a> {
         match self {
             Val::Ref(Value::Object(map)) => map.get(name).map_or(Val::Missing, Val::Ref),
@@ -42,8 +67,17 @@ impl<'a> Val<'a> {
         }
     }
 
-    /// Go's notion of truth: false, 0, nil, empty string/array/map and "no value" are false.
+    /// Go's notion of truth: false, 0, nil, empty string/array/map and "no value" are false;
+    /// a struct is always true.
     pub(crate) fn truth(&self) -> bool {
+        if let Val::Typed(v, ty) = self {
+            return match ty {
+                GoType::Struct(_) | GoType::Time => true,
+                GoType::Duration => v.as_i64().is_some_and(|n| n != 0),
+                GoType::Ptr(_) => !v.is_null(),
+                _ => Val::Ref(v).truth(),
+            };
+        }
         match self.get() {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -104,8 +138,13 @@ pub(crate) fn write_value(out: &mut String, v: &Value) {
     }
 }
 
-/// `%v` of a value or `<no value>`.
+/// `%v` of a value or `<no value>`, as an action prints it.
 pub(crate) fn display(v: &Val<'_>) -> String {
+    if let Val::Typed(value, ty) = v {
+        let mut out = String::new();
+        write_action(&mut out, value, ty);
+        return out;
+    }
     match v.get() {
         None => "<no value>".to_string(),
         Some(value) => {
@@ -221,6 +260,38 @@ pub(crate) fn format_float_e(f: f64, precision: usize, upper: bool) -> String {
 pub(crate) fn go_json(v: &Value) -> String {
     let mut out = String::new();
     write_json(&mut out, v);
+    out
+}
+
+/// The `json` function of a value: a struct whose type marshals as a map of its fields
+/// ([`crate::StructType::json_as_map`]) encodes with sorted keys and Go's HTML escaping, as
+/// `json.Marshal` of a `map[string]interface{}` does; anything else as [`go_json`].
+pub(crate) fn val_json(v: &Val<'_>) -> String {
+    if let Val::Typed(Value::Object(map), ty) = v
+        && ty.as_struct().is_some_and(|s| s.json_as_map)
+    {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let sorted: serde_json::Map<String, Value> = entries
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        return html_escape_json(&go_json(&Value::Object(sorted)));
+    }
+    go_json(v.json())
+}
+
+/// Go's `json.Marshal` escaping of `<`, `>` and `&` (they only occur inside strings).
+fn html_escape_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c => out.push(c),
+        }
+    }
     out
 }
 

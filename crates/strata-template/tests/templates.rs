@@ -474,11 +474,14 @@ fn exec_errors_have_go_positions_and_texts() {
     let d = json!({"s": "str", "n": null, "a": [1], "m": {"k": 1}});
     assert_eq!(
         exec_err("{{.s.B}}", &d),
-        "template: :1:2: executing \"\" at <.s.B>: can't evaluate field B in type string"
+        // Go positions a field chain at its second field, and a value looked up in a map of
+        // JSON data is an `interface {}` (Docker: `{{.Config.Cmd.Foo}}` fails at 1:9 "in type
+        // interface {}").
+        "template: :1:4: executing \"\" at <.s.B>: can't evaluate field B in type interface {}"
     );
     assert_eq!(
         exec_err("{{.n.B}}", &d),
-        "template: :1:2: executing \"\" at <.n.B>: nil pointer evaluating interface {}.B"
+        "template: :1:4: executing \"\" at <.n.B>: nil pointer evaluating interface {}.B"
     );
     assert_eq!(
         exec_err("x\n  {{index .a 5}}", &d),
@@ -506,7 +509,7 @@ fn exec_errors_have_go_positions_and_texts() {
     );
     assert_eq!(
         exec_err("{{.m.k 1}}", &d),
-        "template: :1:2: executing \"\" at <.m.k>: k is not a method but has arguments"
+        "template: :1:4: executing \"\" at <.m.k>: k is not a method but has arguments"
     );
     assert_eq!(
         exec_err("{{template \"nope\"}}", &d),
@@ -514,7 +517,7 @@ fn exec_errors_have_go_positions_and_texts() {
     );
     assert_eq!(
         exec_err("{{define \"t\"}}{{.X.Y}}{{end}}{{template \"t\" 3}}", &d),
-        "template: :1:16: executing \"t\" at <.X.Y>: can't evaluate field X in type int"
+        "template: :1:18: executing \"t\" at <.X.Y>: can't evaluate field X in type int"
     );
     assert_eq!(
         exec_err("{{range .s}}{{end}}", &d),
@@ -532,14 +535,15 @@ fn exec_errors_have_go_positions_and_texts() {
         exec_err("{{nil}}", &d),
         "template: :1:2: executing \"\" at <nil>: nil is not a command"
     );
-    // Long contexts are cut at 20 characters, like Go.
+    // Contexts are shown in full, as Docker 20.10 (Go 1.19) shows them: `docker inspect -f
+    // '{{index .Config.Labels "nope"}}'` fails "at <index .Config.Labels \"nope\">".
     assert_eq!(
         exec_err("{{printf \"%s\" (index .a 7)}}", &d),
         "template: :1:15: executing \"\" at <index .a 7>: error calling index: index out of range: 7"
     );
     assert!(
         exec_err("{{index .aaaaaaaaaaaaaaaaaaaa 1 2 3}}", &d)
-            .contains("at <index .aaaaaaaaaaaaa...>")
+            .contains("at <index .aaaaaaaaaaaaaaaaaaaa 1 2 3>")
     );
 }
 
@@ -596,4 +600,188 @@ fn output_before_an_error_is_kept() {
     let mut out = String::new();
     assert!(t.execute_to(&json!({"s": "x"}), &mut out).is_err());
     assert_eq!(out, "a");
+}
+
+/// A cut-down `types.ImageInspect`, as Docker's CLI types `docker image inspect`.
+fn inspect_type() -> strata_template::GoType {
+    use strata_template::GoType;
+    let config = GoType::structure(
+        "container.Config",
+        [
+            ("User", GoType::String),
+            (
+                "ExposedPorts",
+                GoType::named_map("nat.PortSet", "nat.Port", GoType::empty_struct()),
+            ),
+            ("Env", GoType::slice(GoType::String)),
+            ("Cmd", GoType::slice(GoType::String)),
+            ("StopTimeout", GoType::ptr(GoType::Int)),
+            ("Labels", GoType::map(GoType::String)),
+        ],
+    );
+    GoType::structure(
+        "types.ImageInspect",
+        [
+            ("ID", GoType::String),
+            ("Config", GoType::ptr(config)),
+            (
+                "RootFS",
+                GoType::structure(
+                    "types.RootFS",
+                    [
+                        ("Type", GoType::String),
+                        ("Layers", GoType::slice(GoType::String)),
+                    ],
+                ),
+            ),
+            (
+                "Metadata",
+                GoType::structure("types.ImageMetadata", [("LastTagTime", GoType::Time)]),
+            ),
+        ],
+    )
+    .json_key("ID", "Id")
+}
+
+fn typed(src: &str, data: &Value) -> Result<String, String> {
+    Template::parse(src)
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+        .execute_typed(data, &inspect_type())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn typed_data_prints_as_go_values() {
+    let full = json!({
+        "Id": "sha256:ab",
+        "Config": {"User": "", "ExposedPorts": {"80/tcp": {}}, "Env": ["A=1"], "Cmd": ["sh"],
+                   "Labels": {"a": "<b>"}},
+        "RootFS": {"Type": "layers", "Layers": ["sha256:1"]},
+        "Metadata": {"LastTagTime": "2024-06-01T10:00:00.250Z"},
+    });
+    let bare = json!({"Id": "sha256:cd", "Config": {"Env": null, "Cmd": null, "Labels": null},
+                      "RootFS": {"Type": "layers"}});
+    // Docker 20.10 prints these for the same images.
+    assert_eq!(typed("{{.Config.Cmd}}", &bare).unwrap(), "[]");
+    assert_eq!(
+        typed("{{.Config.ExposedPorts}}", &full).unwrap(),
+        "map[80/tcp:{}]"
+    );
+    assert_eq!(typed("{{.Config.ExposedPorts}}", &bare).unwrap(), "map[]");
+    assert_eq!(typed("{{.RootFS}}", &full).unwrap(), "{layers [sha256:1]}");
+    assert_eq!(
+        typed("{{.Config}}", &full).unwrap(),
+        "{ map[80/tcp:{}] [A=1] [sh] <nil> map[a:<b>]}"
+    );
+    assert_eq!(
+        typed("{{.Config}}", &bare).unwrap(),
+        "{ map[] [] [] <nil> map[]}"
+    );
+    // fmt itself shows the pointer: `print` of a *container.Config.
+    assert_eq!(
+        typed("{{print .Config}}", &bare).unwrap(),
+        "&{ map[] [] [] <nil> map[]}"
+    );
+    assert_eq!(
+        typed("{{.Metadata}}", &full).unwrap(),
+        "{2024-06-01 10:00:00.25 +0000 UTC}"
+    );
+    assert_eq!(
+        typed("{{.Metadata}}", &bare).unwrap(),
+        "{0001-01-01 00:00:00 +0000 UTC}"
+    );
+    assert_eq!(typed("{{.ID}}", &full).unwrap(), "sha256:ab");
+    // Nil maps and slices: no value, empty ranges, zero-valued index, length 0.
+    assert_eq!(typed("{{.Config.Labels.x}}", &bare).unwrap(), "<no value>");
+    assert_eq!(
+        typed("[{{index .Config.Labels \"x\"}}]", &bare).unwrap(),
+        "[]"
+    );
+    assert_eq!(
+        typed("{{range .Config.Env}}x{{else}}none{{end}}", &bare).unwrap(),
+        "none"
+    );
+    assert_eq!(
+        typed("{{len .Config.Env}} {{len .Config.Labels}}", &bare).unwrap(),
+        "0 0"
+    );
+    assert_eq!(
+        typed("{{if .RootFS}}struct{{end}}", &bare).unwrap(),
+        "struct"
+    );
+    assert_eq!(
+        typed(
+            "{{range $k, $v := .Config.ExposedPorts}}{{$k}}={{$v}}{{end}}",
+            &full
+        )
+        .unwrap(),
+        "80/tcp={}"
+    );
+    // Unknown fields, and a string key into a map keyed by nat.Port, are errors.
+    assert_eq!(
+        typed("{{.Config.Nope}}", &full).unwrap_err(),
+        "template: :1:9: executing \"\" at <.Config.Nope>: can't evaluate field Nope in type *container.Config"
+    );
+    assert_eq!(
+        typed("{{.Id}}", &full).unwrap_err(),
+        "template: :1:2: executing \"\" at <.Id>: can't evaluate field Id in type types.ImageInspect"
+    );
+    assert_eq!(
+        typed("{{index .Config.ExposedPorts \"80/tcp\"}}", &full).unwrap_err(),
+        "template: :1:2: executing \"\" at <index .Config.ExposedPorts \"80/tcp\">: error calling index: value has type string; should be nat.Port"
+    );
+    assert_eq!(
+        typed("{{.Config.StopTimeout.X}}", &full).unwrap_err(),
+        "template: :1:9: executing \"\" at <.Config.StopTimeout.X>: nil pointer evaluating *int.X"
+    );
+}
+
+#[test]
+fn json_of_rows_marshalled_as_maps_is_sorted_and_escaped() {
+    use strata_template::GoType;
+    let row = GoType::ptr(GoType::structure(
+        "formatter.imageContext",
+        [("Tag", GoType::String), ("Digest", GoType::String)],
+    ))
+    .json_as_map();
+    let data = json!({"Tag": "a&b", "Digest": "<none>"});
+    let t = Template::parse("{{json .}} {{json .Digest}}").unwrap();
+    assert_eq!(
+        t.execute_typed(&data, &row).unwrap(),
+        r#"{"Digest":"\u003cnone\u003e","Tag":"a\u0026b"} "<none>""#
+    );
+    assert_eq!(
+        Template::parse("{{.Nope}}")
+            .unwrap()
+            .execute_typed(&data, &row)
+            .unwrap_err()
+            .to_string(),
+        "template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope in type *formatter.imageContext"
+    );
+}
+
+#[test]
+fn strict_execution_is_missingkey_error_over_raw_json() {
+    let d = json!({"Config": {"Labels": null, "Env": ["A"]}, "L": {"a": "b"}});
+    let strict = |src: &str| {
+        Template::parse(src)
+            .unwrap()
+            .execute_strict(&d)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        strict("{{.Nope}}").unwrap_err(),
+        "template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
+    );
+    assert_eq!(
+        strict("{{.Config.Nope}}").unwrap_err(),
+        "template: :1:9: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\""
+    );
+    // Go's index over interface{} maps: a missing key is no value, a nil map an error.
+    assert_eq!(strict("{{index .L \"x\"}}").unwrap(), "<no value>");
+    assert_eq!(
+        strict("{{index .Config.Labels \"x\"}}").unwrap_err(),
+        "template: :1:2: executing \"\" at <index .Config.Labels \"x\">: error calling index: index of untyped nil"
+    );
+    assert_eq!(strict("{{.Config.Env}}").unwrap(), "[A]");
 }
