@@ -2,12 +2,23 @@
 //! (a header row, columns aligned by a tabwriter with Docker's settings), `--format json`
 //! (one JSON object per line), a Go template (one rendering per item, no header), and
 //! Docker's `inspect` JSON (4-space indent, HTML-escaped like Go's encoder).
+//!
+//! Docker executes templates on typed Go values; commands that know the Go type of their
+//! rows or documents pass it ([`GoType`]) so `{{.X}}` prints what Docker prints. A template
+//! that fails is reported as Docker's CLI reports it: `template parsing error: …` on stderr
+//! (no `Error:` prefix), exit status 1 (64 for a malformed `inspect --format`).
 
 use std::io::Write;
 
 use anyhow::Context as _;
 use serde_json::Value;
-use strata_template::Template;
+use strata_template::{DockerFormat, GoType, Template};
+
+/// Report a template failure in Docker's words and end with `code`.
+fn template_error(e: impl std::fmt::Display, code: u8) -> anyhow::Error {
+    eprintln!("template parsing error: {e}");
+    crate::Exit(code).into()
+}
 
 /// Write `rows` as Docker's formatter would. `default_table` is the command's default
 /// format (used for `--format table` and when no format is given).
@@ -18,15 +29,31 @@ pub fn write_rows(
     headers: &Value,
     rows: &[Value],
 ) -> anyhow::Result<()> {
+    write_rows_typed(out, format, default_table, headers, rows, &GoType::Any)
+}
+
+/// [`write_rows`] for rows of Go type `row_type` (Docker's row context of the command).
+/// Nothing is written when a row fails, as Docker renders every row before it prints.
+pub fn write_rows_typed(
+    out: &mut dyn Write,
+    format: Option<&str>,
+    default_table: &str,
+    headers: &Value,
+    rows: &[Value],
+    row_type: &GoType,
+) -> anyhow::Result<()> {
     let format = match format.map(str::trim) {
         None | Some("") | Some("table") => default_table.to_string(),
         Some("json") => "{{json .}}".to_string(),
         Some(f) => f.to_string(),
     };
-    let parsed = Template::parse_docker(&format).context("template parsing error")?;
+    let parsed = Template::parse_docker(&format).map_err(|e| template_error(e, 1))?;
     let mut body = String::new();
     for row in rows {
-        body.push_str(&parsed.render(row).context("template execution error")?);
+        let line = parsed
+            .render_typed(row, row_type)
+            .map_err(|e| template_error(e, 1))?;
+        body.push_str(&line);
         body.push('\n');
     }
     if parsed.table {
@@ -35,7 +62,7 @@ pub fn write_rows(
         let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
         let header = parsed
             .render_header(headers)
-            .context("template parsing error")?;
+            .map_err(|e| template_error(e, 1))?;
         tw.write_all(header.as_bytes())?;
         tw.write_all(b"\n")?;
         tw.write_all(body.as_bytes())?;
@@ -62,6 +89,33 @@ pub fn write_template(out: &mut dyn Write, format: &str, items: &[Value]) -> any
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// An `inspect --format` template, parsed before anything is looked up as Docker's CLI does;
+/// a malformed one ends the command with status 64.
+pub fn inspect_template(format: &str) -> anyhow::Result<DockerFormat> {
+    let format = if format.trim() == "json" {
+        "{{json .}}"
+    } else {
+        format
+    };
+    Template::parse_docker(format).map_err(|e| template_error(e, 64))
+}
+
+/// One `inspect --format` rendering as Docker's `TemplateInspector` makes it: over the typed
+/// value (`ty`), and when that fails over the raw JSON with `missingkey=error`, whose error is
+/// the one reported (`template parsing error: …`).
+pub fn render_inspect(
+    template: &DockerFormat,
+    item: &Value,
+    ty: &GoType,
+) -> Result<String, String> {
+    template.render_typed(item, ty).or_else(|_| {
+        template
+            .template
+            .execute_strict(item)
+            .map_err(|e| format!("template parsing error: {e}"))
+    })
 }
 
 /// Go's `json.MarshalIndent(v, "", "    ")`: four spaces, and `<`, `>`, `&`, U+2028 and

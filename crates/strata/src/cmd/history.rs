@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
 use serde_json::{Value, json};
+use strata_template::GoType;
 
 use crate::Ctx;
 use crate::cli::HistoryArgs;
@@ -89,8 +89,32 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
     } else {
         DEFAULT_NON_HUMAN
     };
-    crate::format::write_rows(&mut out, args.format.as_deref(), default, &headers, &values)
-        .context("rendering history")
+    crate::format::write_rows_typed(
+        &mut out,
+        args.format.as_deref(),
+        default,
+        &headers,
+        &values,
+        &row_type(),
+    )
+}
+
+/// Docker 20.10's row of `docker history` (`*image.historyContext`): string columns, `{{json
+/// .}}` as a sorted, HTML-escaped map, any other name an error.
+fn row_type() -> GoType {
+    let columns = [
+        "Comment",
+        "CreatedAt",
+        "CreatedBy",
+        "CreatedSince",
+        "ID",
+        "Size",
+    ];
+    GoType::ptr(GoType::structure(
+        "image.historyContext",
+        columns.map(|c| (c, GoType::String)),
+    ))
+    .json_as_map()
 }
 
 /// Go's `time.Unix(t, 0).Format(time.RFC3339)`: seconds, in the local time zone, `Z` for

@@ -7,6 +7,7 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use strata_oci::Digest;
 use strata_oci::reference::{AnyReference, familiar_match};
+use strata_template::GoType;
 
 use crate::Ctx;
 use crate::cli::ImagesArgs;
@@ -165,7 +166,14 @@ pub fn run(ctx: &Ctx, args: ImagesArgs) -> anyhow::Result<()> {
         "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE",
         "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
     });
-    crate::format::write_rows(&mut out, args.format.as_deref(), default, &headers, &values)
+    crate::format::write_rows_typed(
+        &mut out,
+        args.format.as_deref(),
+        default,
+        &headers,
+        &values,
+        &row_type(),
+    )
 }
 
 fn id_text(id: &Digest, no_trunc: bool) -> String {
@@ -209,8 +217,33 @@ fn row_value(r: &Row, no_trunc: bool) -> Value {
         "Size": size_column(r.size),
         "Tag": tag,
         "UniqueSize": "N/A",
-        "VirtualSize": size_column(r.size),
+        // Docker 20.10 prints VirtualSize with go-units' HumanSize (4 significant digits).
+        "VirtualSize": crate::units::human_size(r.size),
     })
+}
+
+/// Docker 20.10's row of `docker images` (`*formatter.imageContext`): its columns are
+/// methods returning strings, `{{json .}}` marshals them as a map (sorted, HTML-escaped), and
+/// any other name is an error.
+fn row_type() -> GoType {
+    let columns = [
+        "Containers",
+        "CreatedAt",
+        "CreatedSince",
+        "Digest",
+        "ID",
+        "Repository",
+        "SharedSize",
+        "Size",
+        "Tag",
+        "UniqueSize",
+        "VirtualSize",
+    ];
+    GoType::ptr(GoType::structure(
+        "formatter.imageContext",
+        columns.map(|c| (c, GoType::String)),
+    ))
+    .json_as_map()
 }
 
 fn keep(

@@ -3,11 +3,13 @@
 //! the same order (`Id`, `RepoTags`, `RepoDigests`, `Parent`, `Comment`, `Created`,
 //! `Container`, `ContainerConfig`, …, `Size`, `VirtualSize`, `GraphDriver`, `RootFS`,
 //! `Metadata`), plus the `Descriptor` newer Docker releases add, or one `--format` rendering
-//! per image.
+//! per image. Templates run on the image as Docker's CLI types it ([`image_inspect_type`]:
+//! `types.ImageInspect`), falling back to the raw JSON for what the type lacks.
 
 use std::io::Write;
 
 use serde_json::{Value, json};
+use strata_template::GoType;
 
 use crate::Ctx;
 use crate::cli::InspectArgs;
@@ -22,6 +24,11 @@ pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
         eprintln!("{kind:?} is not a valid value for --type");
         return Err(crate::Exit(1).into());
     }
+    let template = args
+        .format
+        .as_deref()
+        .map(crate::format::inspect_template)
+        .transpose()?;
     let store = ctx.store()?;
     let images = store.images()?;
     // Only look at containers when there are any (inspect must not create the directory).
@@ -31,51 +38,181 @@ pub fn run(ctx: &Ctx, args: InspectArgs) -> anyhow::Result<()> {
         } else {
             Some(crate::cmd::container::containers(ctx)?)
         };
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
+    let image_type = image_inspect_type();
+    // What each name gave, in order: a document and its Go type, or an error line. Docker
+    // prints the documents and then every error, in the order of the names.
+    let mut found: Vec<(Value, &GoType)> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    let mut rendered = String::new();
+    let mut add = |value: Value, ty: &GoType, errors: &mut Vec<String>| match &template {
+        Some(t) => match crate::format::render_inspect(t, &value, ty) {
+            Ok(s) => {
+                rendered.push_str(&s);
+                rendered.push('\n');
+            }
+            Err(e) => errors.push(e),
+        },
+        None => found.push((value, &GoType::Any)),
+    };
     for name in &args.names {
         // Containers first, as Docker's inspect looks them up.
         if let Some(cs) = &containers
             && let Ok(c) = cs.resolve(name).and_then(|id| cs.load(&id))
         {
-            found.push(crate::cmd::container::inspect_value(&c));
+            add(
+                crate::cmd::container::inspect_value(&c),
+                &GoType::Any,
+                &mut errors,
+            );
             continue;
         }
         if args.kind.as_deref() == Some("container") {
-            errors.push(anyhow::anyhow!("No such container: {name}"));
+            errors.push(format!("Error: No such container: {name}"));
             continue;
         }
         match image::resolve(&store, &images, name) {
-            Ok(desc) => found.push(inspect_value(&store, &images, &desc)?),
+            Ok(desc) => add(
+                inspect_value(&store, &images, &desc)?,
+                &image_type,
+                &mut errors,
+            ),
             // Docker's CLI names the object as typed: "No such image: x" with `--type image`
             // (and `image inspect`), "No such object: x" when any kind would have done.
             Err(e) => match e.downcast_ref::<image::NoSuchImage>() {
                 Some(missing) if args.kind.is_none() => {
-                    errors.push(anyhow::anyhow!("No such object: {}", missing.input))
+                    errors.push(format!("Error: No such object: {}", missing.input))
                 }
-                Some(missing) => errors.push(anyhow::anyhow!("No such image: {}", missing.input)),
-                None => errors.push(e),
+                Some(missing) => errors.push(format!("Error: No such image: {}", missing.input)),
+                None => errors.push(format!("Error: {e}")),
             },
         }
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match &args.format {
-        Some(f) => crate::format::write_template(&mut out, f, &found)?,
-        None => writeln!(
+    if template.is_some() {
+        // Docker's template inspector writes an empty line when nothing rendered.
+        if rendered.is_empty() {
+            rendered.push('\n');
+        }
+        out.write_all(rendered.as_bytes())?;
+    } else {
+        let docs = found.into_iter().map(|(v, _)| v).collect();
+        writeln!(
             out,
             "{}",
-            crate::format::daemon_json_indent(&Value::Array(found))
-        )?,
+            crate::format::daemon_json_indent(&Value::Array(docs))
+        )?;
     }
     out.flush()?;
     if !errors.is_empty() {
         for e in &errors {
-            eprintln!("Error: {e}");
+            eprintln!("{e}");
         }
         return Err(crate::Exit(1).into());
     }
     Ok(())
+}
+
+/// Docker 20.10's `container.Config` (`ContainerConfig` and `Config` of an image).
+fn container_config_type() -> GoType {
+    let strings = || GoType::slice(GoType::String);
+    let health = GoType::structure(
+        "container.HealthConfig",
+        [
+            ("Test", strings()),
+            ("Interval", GoType::Duration),
+            ("Timeout", GoType::Duration),
+            ("StartPeriod", GoType::Duration),
+            ("Retries", GoType::Int),
+        ],
+    );
+    GoType::structure(
+        "container.Config",
+        [
+            ("Hostname", GoType::String),
+            ("Domainname", GoType::String),
+            ("User", GoType::String),
+            ("AttachStdin", GoType::Bool),
+            ("AttachStdout", GoType::Bool),
+            ("AttachStderr", GoType::Bool),
+            (
+                "ExposedPorts",
+                GoType::named_map("nat.PortSet", "nat.Port", GoType::empty_struct()),
+            ),
+            ("Tty", GoType::Bool),
+            ("OpenStdin", GoType::Bool),
+            ("StdinOnce", GoType::Bool),
+            ("Env", strings()),
+            ("Cmd", strings()),
+            ("Healthcheck", GoType::ptr(health)),
+            ("ArgsEscaped", GoType::Bool),
+            ("Image", GoType::String),
+            ("Volumes", GoType::map(GoType::empty_struct())),
+            ("WorkingDir", GoType::String),
+            ("Entrypoint", strings()),
+            ("NetworkDisabled", GoType::Bool),
+            ("MacAddress", GoType::String),
+            ("OnBuild", strings()),
+            ("Labels", GoType::map(GoType::String)),
+            ("StopSignal", GoType::String),
+            ("StopTimeout", GoType::ptr(GoType::Int)),
+            ("Shell", strings()),
+        ],
+    )
+}
+
+/// Docker 20.10's `types.ImageInspect`, the value `docker image inspect --format` templates
+/// run on. Strata's `Descriptor` is not part of it (templates reach it through the raw-JSON
+/// fallback, as they would with Docker).
+pub fn image_inspect_type() -> GoType {
+    GoType::structure(
+        "types.ImageInspect",
+        [
+            ("ID", GoType::String),
+            ("RepoTags", GoType::slice(GoType::String)),
+            ("RepoDigests", GoType::slice(GoType::String)),
+            ("Parent", GoType::String),
+            ("Comment", GoType::String),
+            ("Created", GoType::String),
+            ("Container", GoType::String),
+            ("ContainerConfig", GoType::ptr(container_config_type())),
+            ("DockerVersion", GoType::String),
+            ("Author", GoType::String),
+            ("Config", GoType::ptr(container_config_type())),
+            ("Architecture", GoType::String),
+            ("Variant", GoType::String),
+            ("Os", GoType::String),
+            ("OsVersion", GoType::String),
+            ("Size", GoType::Int),
+            ("VirtualSize", GoType::Int),
+            (
+                "GraphDriver",
+                GoType::structure(
+                    "types.GraphDriverData",
+                    [
+                        ("Data", GoType::map(GoType::String)),
+                        ("Name", GoType::String),
+                    ],
+                ),
+            ),
+            (
+                "RootFS",
+                GoType::structure(
+                    "types.RootFS",
+                    [
+                        ("Type", GoType::String),
+                        ("Layers", GoType::slice(GoType::String)),
+                        ("BaseLayer", GoType::String),
+                    ],
+                ),
+            ),
+            (
+                "Metadata",
+                GoType::structure("types.ImageMetadata", [("LastTagTime", GoType::Time)]),
+            ),
+        ],
+    )
+    .json_key("ID", "Id")
 }
 
 /// Docker's `ImageInspect` object for one image.
