@@ -12,7 +12,7 @@
 use std::io::{self, Read, Write};
 
 use strata_oci::media_type::oci_layer;
-use strata_oci::{Algorithm, Digest, Digester};
+use strata_oci::{Algorithm, Digest, Digester, PipedDigester};
 
 use crate::compression::{ChunkMemo, CompressOptions, Compression, Compressor};
 
@@ -59,7 +59,7 @@ impl<W: Write> Write for Tail<W> {
 pub struct LayerWriter<W: Write> {
     /// `None` when the sink hashes the uncompressed tar itself (see
     /// [`LayerWriter::new_digesting`]).
-    diff: Option<Digester>,
+    diff: Option<PipedDigester>,
     uncompressed: u64,
     compressor: Compressor<Tail<W>>,
     compression: Compression,
@@ -102,7 +102,7 @@ impl<W: Write> LayerWriter<W> {
             count: 0,
         };
         Ok(LayerWriter {
-            diff: (compressed || !sink_digests).then(|| Algorithm::Sha256.digester()),
+            diff: (compressed || !sink_digests).then(|| PipedDigester::new(Algorithm::Sha256)),
             uncompressed: 0,
             compressor: Compressor::with_memo(tail, options, memo)?,
             compression: options.compression,
@@ -118,16 +118,18 @@ impl<W: Write> LayerWriter<W> {
     /// `sink_digest` gives the sha256 of everything the sink was given.
     pub fn finish_with(
         self,
-        sink_digest: impl FnOnce(&W) -> Option<Digest>,
+        sink_digest: impl FnOnce(&mut W) -> Option<Digest>,
     ) -> io::Result<(LayerInfo, W)> {
-        let tail = self.compressor.finish()?;
+        let mut tail = self.compressor.finish()?;
+        let tail_digest = tail.digester.take().map(Digester::finish);
+        let inner = &mut tail.inner;
         let from_sink = || {
-            sink_digest(&tail.inner)
+            sink_digest(inner)
                 .filter(|d| d.algorithm() == Algorithm::Sha256)
                 .ok_or_else(|| io::Error::other("the layer sink did not give a sha256 digest"))
         };
-        let (diff_id, digest) = match (self.diff, &tail.digester) {
-            (Some(diff), Some(d)) => (diff.finish(), d.clone().finish()),
+        let (diff_id, digest) = match (self.diff, tail_digest) {
+            (Some(diff), Some(d)) => (diff.finish(), d),
             (Some(diff), None) if self.compression == Compression::None => {
                 let diff_id = diff.finish();
                 (diff_id.clone(), diff_id)

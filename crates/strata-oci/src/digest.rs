@@ -256,6 +256,147 @@ impl Write for Digester {
     }
 }
 
+/// A [`Digester`] that hashes on a thread of its own once the data passes [`PIPE_AFTER`]:
+/// [`PipedDigester::update`] copies the bytes into a batch and hands full batches over,
+/// so the caller goes on producing (reading files, writing the blob) while what came
+/// before is hashed. Writing a large layer or blob is otherwise bound by one thread doing
+/// both; small blobs never start the thread.
+pub struct PipedDigester {
+    /// Hashing here, until the data is large enough for the thread.
+    inline: Option<Digester>,
+    seen: u64,
+    batch: Vec<u8>,
+    pipe: Option<Pipe>,
+}
+
+struct Pipe {
+    tx: std::sync::mpsc::SyncSender<PipeMsg>,
+    /// Batches hashed and handed back, to be filled again.
+    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+enum PipeMsg {
+    Data(Vec<u8>),
+    Digest(std::sync::mpsc::Sender<Digest>),
+}
+
+/// Data hashed inline before a [`PipedDigester`] starts its thread.
+pub const PIPE_AFTER: u64 = 1 << 20;
+const PIPE_BATCH: usize = 1 << 20;
+
+impl PipedDigester {
+    pub fn new(algorithm: Algorithm) -> PipedDigester {
+        PipedDigester {
+            inline: Some(Digester::new(algorithm)),
+            seen: 0,
+            batch: Vec::new(),
+            pipe: None,
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.seen += data.len() as u64;
+        if let Some(d) = &mut self.inline {
+            d.update(data);
+            if self.seen >= PIPE_AFTER {
+                self.start();
+            }
+            return;
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            if self.batch.capacity() == 0 {
+                self.batch = self
+                    .pipe
+                    .as_ref()
+                    .and_then(|p| p.recycled.try_recv().ok())
+                    .unwrap_or_else(|| Vec::with_capacity(PIPE_BATCH));
+            }
+            let n = (PIPE_BATCH - self.batch.len()).min(rest.len());
+            self.batch.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if self.batch.len() == PIPE_BATCH {
+                self.send_batch();
+            }
+        }
+    }
+
+    /// Move the hashing to a thread; stay inline if none can be started.
+    fn start(&mut self) {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<PipeMsg>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let Some(mut d) = self.inline.clone() else {
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("digest".into())
+            .spawn(move || {
+                for msg in rx {
+                    match msg {
+                        PipeMsg::Data(mut v) => {
+                            d.update(&v);
+                            v.clear();
+                            let _ = back_tx.send(v);
+                        }
+                        PipeMsg::Digest(reply) => {
+                            let _ = reply.send(d.clone().finish());
+                        }
+                    }
+                }
+            });
+        if let Ok(handle) = spawned {
+            self.inline = None;
+            self.pipe = Some(Pipe {
+                tx,
+                recycled: back_rx,
+                handle,
+            });
+        }
+    }
+
+    fn send_batch(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        if batch.is_empty() {
+            return;
+        }
+        if let Some(p) = &self.pipe {
+            // The thread ends only when this sender is dropped.
+            let _ = p.tx.send(PipeMsg::Data(batch));
+        }
+    }
+
+    /// The digest of everything given so far (waits for the thread to catch up).
+    pub fn digest(&mut self) -> Digest {
+        if let Some(d) = &self.inline {
+            return d.clone().finish();
+        }
+        self.send_batch();
+        let (reply, answer) = std::sync::mpsc::channel();
+        if let Some(p) = &self.pipe
+            && p.tx.send(PipeMsg::Digest(reply)).is_ok()
+            && let Ok(d) = answer.recv()
+        {
+            return d;
+        }
+        // Unreachable unless the thread died: a digest that matches nothing real.
+        Digest::from_bytes(Algorithm::Sha256, &[0u8; 32])
+    }
+
+    pub fn finish(mut self) -> Digest {
+        self.digest()
+    }
+}
+
+impl Drop for PipedDigester {
+    fn drop(&mut self) {
+        if let Some(p) = self.pipe.take() {
+            drop(p.tx);
+            let _ = p.handle.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +432,30 @@ mod tests {
         d.write_all(b"hello ").unwrap();
         d.write_all(b"world").unwrap();
         assert_eq!(d.finish(), Digest::of(Algorithm::Sha512, b"hello world"));
+    }
+
+    #[test]
+    fn piped_digester_agrees_with_the_plain_one() {
+        let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for piece in [4095usize, 1 << 20, 3 << 20, data.len()] {
+            let mut piped = PipedDigester::new(Algorithm::Sha256);
+            let mut plain = Digester::new(Algorithm::Sha256);
+            let mut done = 0;
+            for p in data.chunks(piece) {
+                piped.update(p);
+                plain.update(p);
+                done += p.len();
+                if done % (2 << 20) < piece {
+                    // Midway digests do not disturb the stream.
+                    assert_eq!(piped.digest(), plain.clone().finish());
+                }
+            }
+            assert_eq!(piped.finish(), plain.finish(), "{piece}");
+        }
+        let mut small = PipedDigester::new(Algorithm::Sha512);
+        let mut plain = Digester::new(Algorithm::Sha512);
+        small.update(b"abc");
+        plain.update(b"abc");
+        assert_eq!(small.finish(), plain.finish());
     }
 }

@@ -26,7 +26,7 @@ pub mod semver;
 
 pub use config::{ConfigError, ContainerConfig, HealthConfig, History, ImageConfig, RootFs};
 pub use descriptor::{Annotations, Descriptor, Platform};
-pub use digest::{Algorithm, Digest, DigestError, Digester};
+pub use digest::{Algorithm, Digest, DigestError, Digester, PipedDigester};
 pub use layout::OciLayout;
 pub use manifest::{Document, DocumentError, Index, Manifest, Parsed};
 pub use reference::{AnyReference, Reference, ReferenceError, ReferenceErrorKind};

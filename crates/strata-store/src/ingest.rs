@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use strata_oci::{Algorithm, Digest, Digester};
+use strata_oci::{Algorithm, Digest, PipedDigester};
 
 use crate::Store;
 use crate::error::{Error, Result, VerifyError, io_err};
@@ -66,7 +66,8 @@ pub struct BlobWriter<'a> {
     /// `None` once finished.
     out: Option<BufWriter<File>>,
     path: PathBuf,
-    digester: Digester,
+    /// Hashes on its own thread for large blobs: writing stays on the caller's.
+    digester: PipedDigester,
     size: u64,
     /// Bytes handed to the kernel for writeback so far (see [`WRITEBACK_STEP`]).
     written_back: u64,
@@ -88,7 +89,7 @@ impl<'a> BlobWriter<'a> {
             lease,
             out: Some(BufWriter::with_capacity(256 * 1024, file)),
             path,
-            digester: Digester::new(algorithm),
+            digester: PipedDigester::new(algorithm),
             size: 0,
             written_back: 0,
         })
@@ -101,8 +102,8 @@ impl<'a> BlobWriter<'a> {
 
     /// The digest of what was written so far (the writer hashes everything it is given,
     /// so a producer need not hash the same bytes a second time).
-    pub fn digest(&self) -> Digest {
-        self.digester.clone().finish()
+    pub fn digest(&mut self) -> Digest {
+        self.digester.digest()
     }
 
     /// The ingest file being written.
@@ -120,13 +121,13 @@ impl<'a> BlobWriter<'a> {
             None => File::open(&self.path).map_err(io_err("open", &self.path))?,
         };
         let path = std::mem::take(&mut self.path);
-        let digester = std::mem::replace(&mut self.digester, Digester::new(Algorithm::Sha256));
+        let digest = self.digester.digest();
         Ok(Pending {
             store: self.store,
             lease: self.lease,
             file: Some(file),
             path,
-            digest: digester.finish(),
+            digest,
             size: self.size,
         })
     }
