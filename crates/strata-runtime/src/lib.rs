@@ -72,6 +72,7 @@ pub mod network;
 pub mod proxy;
 pub mod seccomp;
 pub mod state;
+pub mod tmpfs;
 pub mod userns;
 
 /// Errors preparing or starting a container.
@@ -118,8 +119,14 @@ pub enum Mount {
         destination: String,
         readonly: bool,
     },
-    /// A fresh tmpfs at `destination`.
+    /// A fresh tmpfs at `destination`, with Docker's `--tmpfs` defaults (`noexec`,
+    /// `nosuid`, `nodev`).
     Tmpfs { destination: String },
+    /// A fresh tmpfs at `destination` with these options (`--tmpfs PATH:OPTIONS`).
+    TmpfsWith {
+        destination: String,
+        options: tmpfs::TmpfsOptions,
+    },
 }
 
 /// Network isolation.
@@ -255,6 +262,10 @@ pub trait Syscall {
     fn set_fsids(&self, uid: u32, gid: u32) -> io::Result<()>;
     /// Write `data` to the existing file `path`.
     fn write_file(&self, path: &CStr, data: &[u8]) -> io::Result<()>;
+    /// The permission bits (with setuid, setgid and sticky) of `path`, not following a
+    /// final symlink.
+    fn stat_mode(&self, path: &CStr) -> io::Result<u32>;
+    fn chmod(&self, path: &CStr, mode: u32) -> io::Result<()>;
 }
 
 /// What a mount point is.
@@ -306,6 +317,17 @@ pub enum Step {
         target: CString,
         userns: RawFd,
     },
+    /// Mount a tmpfs at `target` (its mount point made as [`Step::SafeMountpoint`] does,
+    /// from `prefixes`): when the mount point existed, the tmpfs takes its mode, as runc
+    /// chmods it after the mount (so an existing directory's mode wins over `mode=`);
+    /// `readonly` remounts it read-only after that.
+    Tmpfs {
+        prefixes: Vec<CString>,
+        target: CString,
+        flags: libc::c_ulong,
+        data: Option<CString>,
+        readonly: bool,
+    },
     /// Join a user namespace (after every mount, before the bounding set is dropped: joining
     /// gives a full capability set in the namespace).
     JoinUserNs(RawFd),
@@ -325,6 +347,7 @@ impl Step {
     fn what(&self) -> &'static [u8] {
         match self {
             Step::Mount { .. } => b"mount",
+            Step::Tmpfs { .. } => b"mount tmpfs",
             Step::PivotRootHere => b"pivot_root",
             Step::SafeMountpoint { .. } => b"create mount point",
             Step::Chdir(_) => b"chdir",
@@ -387,7 +410,16 @@ pub fn execute(steps: &[Step], sys: &dyn Syscall) -> io::Result<()> {
                     .and_then(|()| sys.umount_detach(dot))
                     .and_then(|()| sys.chdir(c"/"))
             }
-            Step::SafeMountpoint { prefixes, kind } => safe_mountpoint(sys, prefixes, *kind),
+            Step::SafeMountpoint { prefixes, kind } => {
+                safe_mountpoint(sys, prefixes, *kind).map(|_| ())
+            }
+            Step::Tmpfs {
+                prefixes,
+                target,
+                flags,
+                data,
+                readonly,
+            } => mount_tmpfs(sys, prefixes, target, *flags, data.as_deref(), *readonly),
             Step::Chdir(p) => sys.chdir(p),
             Step::Mkdir(p, mode) => sys.mkdir(p, *mode),
             Step::CreateFile(p) => sys.create_file(p),
@@ -416,18 +448,51 @@ pub fn execute(steps: &[Step], sys: &dyn Syscall) -> io::Result<()> {
     Ok(())
 }
 
-fn safe_mountpoint(sys: &dyn Syscall, prefixes: &[CString], kind: FileKind) -> io::Result<()> {
+/// Make the mount point; true when its last component existed already.
+fn safe_mountpoint(sys: &dyn Syscall, prefixes: &[CString], kind: FileKind) -> io::Result<bool> {
     let last = prefixes.len().saturating_sub(1);
+    let mut existed = false;
     for (i, p) in prefixes.iter().enumerate() {
         let want = if i == last { kind } else { FileKind::Dir };
         match sys.lstat_kind(p)? {
             Some(Kind::Symlink) => return Err(io::Error::from_raw_os_error(libc::ELOOP)),
-            Some(_) => {}
+            Some(_) => existed = i == last,
             None => match want {
                 FileKind::Dir => sys.mkdir(p, 0o755)?,
                 FileKind::File => sys.create_file(p)?,
             },
         }
+    }
+    Ok(existed)
+}
+
+/// [`Step::Tmpfs`].
+fn mount_tmpfs(
+    sys: &dyn Syscall,
+    prefixes: &[CString],
+    target: &CStr,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+    readonly: bool,
+) -> io::Result<()> {
+    // Read after the walk has refused symlinks on the way, before the tmpfs hides it.
+    let kept_mode = if safe_mountpoint(sys, prefixes, FileKind::Dir)? {
+        Some(sys.stat_mode(target)?)
+    } else {
+        None
+    };
+    sys.mount(Some(c"tmpfs"), target, Some(c"tmpfs"), flags, data)?;
+    if let Some(mode) = kept_mode {
+        sys.chmod(target, mode)?;
+    }
+    if readonly {
+        sys.mount(
+            None,
+            target,
+            None,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
+            None,
+        )?;
     }
     Ok(())
 }
@@ -488,6 +553,17 @@ impl Syscall for LinuxSyscall {
                 opt_ptr(data).cast(),
             )
         })
+    }
+    fn stat_mode(&self, path: &CStr) -> io::Result<u32> {
+        // SAFETY: valid C string and a zeroed stat buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        check(unsafe { libc::lstat(path.as_ptr(), &mut st) })?;
+        Ok(st.st_mode & 0o7777)
+    }
+    fn chmod(&self, path: &CStr, mode: u32) -> io::Result<()> {
+        // SAFETY: valid C string.
+        check(unsafe { libc::chmod(path.as_ptr(), mode) })
     }
     fn umount_detach(&self, target: &CStr) -> io::Result<()> {
         // SAFETY: valid C string.
@@ -1138,6 +1214,49 @@ pub fn plan_with(spec: &ContainerSpec, opts: &Options) -> Result<Vec<Step>, Runt
                     false,
                 )?;
             }
+            Mount::TmpfsWith {
+                destination,
+                options,
+            } => {
+                let mut options = options.clone();
+                // In a user namespace the owner is given in the container's ids: the
+                // kernel wants the host's. Without one, the container's root owns it.
+                if let Some(m) = mapping {
+                    let uid = match options.get("uid").map(str::parse::<u32>) {
+                        Some(Ok(u)) => m.host_uid(u),
+                        Some(Err(_)) => None,
+                        None => m.host_uid(0),
+                    };
+                    let gid = match options.get("gid").map(str::parse::<u32>) {
+                        Some(Ok(g)) => m.host_gid(g),
+                        Some(Err(_)) => None,
+                        None => m.host_gid(0),
+                    };
+                    if let Some(u) = uid {
+                        options.set("uid", u.to_string());
+                    }
+                    if let Some(g) = gid {
+                        options.set("gid", g.to_string());
+                    }
+                }
+                let target = cstr(p.host(destination))?;
+                let mut prefixes = Vec::new();
+                let mut at = p.root.clone();
+                for comp in Path::new(destination).components() {
+                    if let std::path::Component::Normal(c) = comp {
+                        at.push(c);
+                        prefixes.push(cstr(&at)?);
+                    }
+                }
+                let data = options.data_string();
+                p.steps.push(Step::Tmpfs {
+                    prefixes,
+                    target,
+                    flags: options.flags,
+                    data: (!data.is_empty()).then(|| cstr(&data)).transpose()?,
+                    readonly: options.readonly,
+                });
+            }
         }
     }
     // Docker cleans the working directory (an image may carry `/a/../b` as written) and
@@ -1635,6 +1754,8 @@ mod tests {
         calls: RefCell<Vec<String>>,
         fail_on: Option<&'static str>,
         links: Vec<String>,
+        /// Paths that exist as directories (everything else is missing).
+        dirs: Vec<String>,
     }
 
     impl Recorder {
@@ -1666,11 +1787,19 @@ mod tests {
         fn umount_detach(&self, t: &CStr) -> io::Result<()> {
             self.rec("umount", t)
         }
+        fn stat_mode(&self, _: &CStr) -> io::Result<u32> {
+            Ok(0o750)
+        }
+        fn chmod(&self, p: &CStr, mode: u32) -> io::Result<()> {
+            self.rec(&format!("chmod:{mode:o}"), p)
+        }
         fn lstat_kind(&self, p: &CStr) -> io::Result<Option<Kind>> {
-            Ok(self
-                .links
-                .contains(&p.to_string_lossy().into_owned())
-                .then_some(Kind::Symlink))
+            let p = p.to_string_lossy().into_owned();
+            Ok(if self.links.contains(&p) {
+                Some(Kind::Symlink)
+            } else {
+                self.dirs.contains(&p).then_some(Kind::Dir)
+            })
         }
         fn pivot_root(&self, n: &CStr, _: &CStr) -> io::Result<()> {
             self.rec("pivot_root", n)
@@ -1774,6 +1903,54 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn tmpfs_options_and_the_covered_directory_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(dir.path(), Network::Host);
+        s.mounts = vec![
+            Mount::TmpfsWith {
+                destination: "/etc".into(),
+                options: tmpfs::parse("exec,mode=1777,size=1m,ro").unwrap(),
+            },
+            Mount::TmpfsWith {
+                destination: "/new".into(),
+                options: tmpfs::parse("mode=700").unwrap(),
+            },
+        ];
+        let steps = plan(&s).unwrap();
+        let etc = steps
+            .iter()
+            .find(|st| matches!(st, Step::Tmpfs { target, .. } if target.as_bytes() == b"/s/up/m/etc"))
+            .unwrap();
+        match etc {
+            Step::Tmpfs {
+                flags,
+                data,
+                readonly,
+                ..
+            } => {
+                assert_eq!(*flags, libc::MS_NOSUID | libc::MS_NODEV);
+                assert_eq!(data.as_deref(), Some(c"mode=1777,size=1m"));
+                assert!(*readonly);
+            }
+            _ => unreachable!(),
+        }
+        // /etc exists: its mode is put back after the mount, then it is made read-only;
+        // /new does not: created, mounted with mode=700, not chmodded.
+        let rec = Recorder {
+            dirs: vec!["/s/up/m/etc".into()],
+            ..Recorder::default()
+        };
+        execute(&steps, &rec).unwrap();
+        let calls = rec.calls.into_inner();
+        let pos = |p: &str| calls.iter().position(|c| c == p).unwrap_or(usize::MAX);
+        assert!(pos("mount:tmpfs /s/up/m/etc") < pos("chmod:750 /s/up/m/etc"));
+        assert!(pos("chmod:750 /s/up/m/etc") < pos("mount:bind /s/up/m/etc"));
+        assert!(pos("mkdir /s/up/m/new") < pos("mount:tmpfs /s/up/m/new"));
+        assert!(!calls.iter().any(|c| c == "chmod:750 /s/up/m/new"));
+        assert!(pos("mount:bind /s/up/m/etc") < pos("pivot_root ."));
     }
 
     #[test]

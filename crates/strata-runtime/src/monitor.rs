@@ -553,8 +553,11 @@ fn start_and_wait(
             .mounts
             .iter()
             .map(|m| match m.kind.as_str() {
-                "tmpfs" => Mount::Tmpfs {
+                // Options were checked when the container was made; an unreadable set
+                // (a state file edited by hand) falls back to Docker's defaults.
+                "tmpfs" => Mount::TmpfsWith {
                     destination: m.destination.clone(),
+                    options: crate::tmpfs::parse(&m.options).unwrap_or_default(),
                 },
                 _ => Mount::Bind {
                     source: m.source.clone(),

@@ -87,6 +87,10 @@ pub struct MountConfig {
     /// An anonymous volume (removed with `rm -v` and `--rm`).
     #[serde(rename = "Anonymous", default)]
     pub anonymous: bool,
+    /// A tmpfs's options as given (`--tmpfs PATH:OPTIONS`, [`crate::tmpfs::parse`]);
+    /// empty for Docker's defaults and in state written before options were kept.
+    #[serde(rename = "Options", default, skip_serializing_if = "String::is_empty")]
+    pub options: String,
 }
 
 /// Resource limits as configured.
@@ -561,6 +565,24 @@ impl LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mounts_written_before_tmpfs_options_still_read() {
+        let old = r#"{"Type":"tmpfs","Name":"","Source":"","Destination":"/t","RW":true}"#;
+        let m: MountConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(m.options, "");
+        assert_eq!(m.destination, "/t");
+        // Options are written only when there are some, so old readers see no new key.
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("Options"), "{json}");
+        let with = MountConfig {
+            options: "size=1m,exec".into(),
+            ..m
+        };
+        let back: MountConfig =
+            serde_json::from_str(&serde_json::to_string(&with).unwrap()).unwrap();
+        assert_eq!(back, with);
+    }
 
     fn config(id: &str, name: &str) -> Config {
         Config {

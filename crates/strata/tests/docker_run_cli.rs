@@ -500,6 +500,39 @@ fn container_commands_match_docker() {
             None,
             Check::Same,
         ),
+        // --tmpfs options over Docker's noexec,nosuid,nodev; an existing directory keeps
+        // its mode (runc's chmod after the mount), whatever mode= says.
+        (
+            "--tmpfs options",
+            run(&[
+                "--tmpfs",
+                "/t:size=64k,mode=700,uid=1000,gid=100,exec,size=128k",
+                "--tmpfs",
+                "/etc:mode=1777",
+                "--tmpfs",
+                "/ro:ro,suid,nr_inodes=100",
+                "--tmpfs",
+                "/plain",
+                BASE,
+                "sh",
+                "-c",
+                "grep -E ' /(t|etc|ro|plain) ' /proc/mounts | sort; stat -c '%n %a %u %g' /t /etc /ro /plain; touch /ro/x",
+            ]),
+            None,
+            Check::Same,
+        ),
+        (
+            "--tmpfs unknown option",
+            run(&["--tmpfs", "/t:size=1m,bogus", BASE, "true"]),
+            None,
+            Check::Same,
+        ),
+        (
+            "--tmpfs option without a value",
+            run(&["--tmpfs", "/t:size", BASE, "true"]),
+            None,
+            Check::Same,
+        ),
         // What the process sees.
         (
             "environment order",
@@ -796,6 +829,35 @@ fn container_commands_match_docker() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         p.case(name, &args, *stdin, *check);
     }
+    // The options as given, in inspect.
+    let (s, d) = p.both(
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "cli-tmpfs",
+            "--tmpfs",
+            "/t:size=1m,exec",
+            "--tmpfs",
+            "/u",
+            BASE,
+            "true",
+        ],
+        None,
+    );
+    p.check(
+        "create with --tmpfs",
+        s.code == 0 && d.code == 0,
+        format!("{s:?} / {d:?}"),
+    );
+    p.case(
+        "inspect HostConfig.Tmpfs",
+        &["inspect", "-f", "{{json .HostConfig.Tmpfs}}", "cli-tmpfs"],
+        None,
+        Check::Same,
+    );
+    p.case("rm cli-tmpfs", &["rm", "cli-tmpfs"], None, Check::Same);
     if have("docker-registry") {
         pull_cases(&mut p);
     } else {

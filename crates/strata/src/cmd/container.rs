@@ -555,7 +555,7 @@ pub fn inspect_value(c: &Container) -> Value {
             "PidsLimit": cfg.limits.pids,
             "SecurityOpt": if cfg.seccomp { Value::Null } else { json!(["seccomp=unconfined"]) },
             "UsernsMode": if cfg.userns.is_some() { "private" } else { "" },
-            "Tmpfs": cfg.mounts.iter().filter(|m| m.kind == "tmpfs").map(|m| (m.destination.clone(), json!(""))).collect::<serde_json::Map<_, _>>(),
+            "Tmpfs": cfg.mounts.iter().filter(|m| m.kind == "tmpfs").map(|m| (m.destination.clone(), json!(m.options))).collect::<serde_json::Map<_, _>>(),
         },
         "GraphDriver": {
             "Name": "overlay",

@@ -799,18 +799,22 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
         mounts.push(parse_volume(v, &vols, &lowers)?);
     }
     for t in &args.tmpfs {
-        let dest = t.split(':').next().unwrap_or(t);
+        let (dest, options) = t.split_once(':').unwrap_or((t, ""));
         check_no_dotdot(dest, "tmpfs path")?;
         if !dest.starts_with('/') {
             bail!("invalid tmpfs path {dest:?}: must be absolute");
         }
+        // Docker's daemon refuses an unknown option when it starts the container.
+        let parsed =
+            strata_runtime::tmpfs::parse(options).map_err(|e| StartPhase(e.to_string()))?;
         mounts.push(MountConfig {
             kind: "tmpfs".into(),
             name: String::new(),
             source: PathBuf::new(),
             destination: dest.to_string(),
-            rw: true,
+            rw: !parsed.readonly,
             anonymous: false,
+            options: options.to_string(),
         });
     }
     // Image VOLUMEs not covered by a mount become anonymous volumes, as in Docker.
@@ -829,6 +833,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> anyhow::Result<(Containers, String)> {
             destination: dest.clone(),
             rw: true,
             anonymous: true,
+            options: String::new(),
         });
     }
 
@@ -1004,6 +1009,7 @@ fn parse_volume(
             destination: dest.to_string(),
             rw,
             anonymous: false,
+            options: String::new(),
         });
     }
     if src.contains('/') || src.starts_with('.') {
@@ -1029,6 +1035,7 @@ fn parse_volume(
         destination: dest.to_string(),
         rw,
         anonymous,
+        options: String::new(),
     })
 }
 
