@@ -175,6 +175,9 @@ impl Speculated<'_> {
 
 /// The state of one speculation, by (stage, command index).
 pub(super) enum Spec<'a> {
+    /// Waiting for the speculator thread (behind other work); the step does not wait for
+    /// it but runs itself, and the speculator then skips it.
+    Queued,
     Running,
     Ready(Box<Speculated<'a>>),
     /// It could not be prepared (the real step reports whatever was wrong), or it was not
@@ -300,8 +303,7 @@ pub(super) fn worth_it(
 }
 
 impl<'a> Solver<'a> {
-    /// Queue the speculation of `req`; its slot is `Running` from now on, so the real
-    /// step waits for it rather than missing it.
+    /// Queue `req`; a copy's slot is `Queued` from now on, so that its step finds it.
     pub(super) fn speculate(&self, req: Request) {
         let Ok(guard) = self.speculator.lock() else {
             return;
@@ -312,7 +314,7 @@ impl<'a> Solver<'a> {
         if let Request::Copy { stage, cmd, .. } = &req
             && let Ok(mut slots) = self.specs.slots.lock()
         {
-            slots.insert((*stage, *cmd), Spec::Running);
+            slots.insert((*stage, *cmd), Spec::Queued);
         }
         if let Err(std::sync::mpsc::SendError(Request::Copy { stage, cmd, .. })) = tx.send(req)
             && let Ok(mut slots) = self.specs.slots.lock()
@@ -337,6 +339,13 @@ impl<'a> Solver<'a> {
                 }
             };
             let at = (stage, cmd);
+            // Taken over by its step while it waited in the queue?
+            match self.specs.slots.lock() {
+                Ok(mut slots) if matches!(slots.get(&at), Some(Spec::Queued)) => {
+                    slots.insert(at, Spec::Running);
+                }
+                _ => continue,
+            }
             let result = self.speculate_copy(stage, cmd, *st).ok().flatten();
             if let Ok(mut slots) = self.specs.slots.lock() {
                 slots.insert(
@@ -416,11 +425,16 @@ impl<'a> Solver<'a> {
     }
 
     /// The speculation of the op at `at`, waiting for it while it runs; `None` when there
-    /// is none or it failed.
+    /// is none, it failed, or it has not started (it is then cancelled: the step is as fast
+    /// as the speculation would be).
     pub(super) fn take_speculation(&self, at: (usize, usize)) -> Option<Box<Speculated<'a>>> {
         let mut slots = self.specs.slots.lock().ok()?;
         loop {
             match slots.remove(&at)? {
+                Spec::Queued => {
+                    slots.insert(at, Spec::Failed);
+                    return None;
+                }
                 Spec::Running => {
                     slots.insert(at, Spec::Running);
                     slots = self.specs.ready.wait(slots).ok()?;
