@@ -16,6 +16,10 @@
 //! * `Total reclaimed space` of `image prune`: Docker counts its unpacked layers, Strata the
 //!   compressed blobs and unpacked layers it really frees.
 //!
+//! `--format` templates run on the Go types Docker's CLI uses (`types.ImageInspect` with the
+//! raw-JSON fallback, the `images`/`history` row contexts), so the cases compare Go's printing
+//! of structs, nil slices and maps, and its errors. Usage errors exit as Docker's CLI does.
+//!
 //! Strata has no daemon, but where Docker's CLI prints `Error response from daemon: …` Strata
 //! prints the same line: scripts match these texts, and `rmi` and the container commands
 //! already speak that way. Where Docker's CLI words an error itself (`Error: No such image:
@@ -81,6 +85,26 @@ enum Norm {
     Sorted,
     /// Mask the amount of `Total reclaimed space`.
     Reclaimed,
+    /// Mask the relative time in `{{json .}}` rows (`"CreatedSince":"…"`).
+    JsonSince,
+    /// Compare the exit status only (Docker's usage texts name `docker` and its own help).
+    Status,
+}
+
+/// `"CreatedSince":"3 seconds ago"` → `"CreatedSince":<since>`.
+fn mask_json_since(s: &str) -> String {
+    const KEY: &str = "\"CreatedSince\":\"";
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(KEY) {
+        out.push_str(&rest[..i + KEY.len() - 1]);
+        rest = &rest[i + KEY.len()..];
+        let end = rest.find('"').map_or(rest.len(), |e| e + 1);
+        out.push_str("<since>");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `N seconds ago`, `About a minute ago`, `Less than a second ago` … → `<since>`.
@@ -203,6 +227,11 @@ fn normalise(mut o: Out, norms: &[Norm]) -> Out {
     o.stderr = o.stderr.replace("See 'docker ", "See 'strata ");
     for n in norms {
         match n {
+            Norm::JsonSince => o.stdout = mask_json_since(&o.stdout),
+            Norm::Status => {
+                o.stdout.clear();
+                o.stderr.clear();
+            }
             Norm::Since => o.stdout = mask_since(&o.stdout),
             Norm::Rows => o.stdout = sort_runs(&o.stdout),
             Norm::Inspect => o.stdout = normalise_inspect(&o.stdout),
@@ -475,6 +504,16 @@ fn image_commands_match_docker() {
     t.case(&["images", "-f", "bogus=1"], &[]);
     t.case(&["images", "-f", "dangling=maybe"], &[]);
     t.case(&["images", "-f", "nokey"], &[]);
+    // Rows are Docker's imageContext: `{{json .}}` sorted and HTML-escaped (`\u003cnone\u003e`),
+    // VirtualSize with 4 digits, unknown names and bad templates refused with status 1.
+    t.case(&["images", "--format", "{{json .}}", "lab"], &[JsonSince]);
+    t.case(
+        &["images", "--format", "{{.VirtualSize}} {{.Size}}"],
+        &[Rows],
+    );
+    t.case(&["images", "--format", "{{.Nope}}"], &[]);
+    t.case(&["images", "--format", "table {{.ID"], &[]);
+    t.case(&["images", "--format", "{{index .ID 100}}"], &[]);
 
     // inspect
     t.case(&["image", "inspect", "lab:1"], &[Inspect]);
@@ -511,6 +550,46 @@ fn image_commands_match_docker() {
         &["inspect", "--type", "image", "-f", "{{.Id}}", &lab_s],
         &[],
     );
+    // Templates run on Docker's typed ImageInspect (structs in field order, nil slices `[]`,
+    // nil maps `map[]`, `struct{}` as `{}`), falling back to the raw JSON with
+    // missingkey=error when the type has no such field; failures are `template parsing
+    // error: …`, exit 1, after the other images' output.
+    for f in [
+        "{{.Config.Cmd}}",
+        "{{.Config.Entrypoint}}",
+        "{{.Config}}",
+        "{{.ContainerConfig}}",
+        "{{.RootFS}}",
+        "{{.GraphDriver.Data}}",
+        "{{.Config.ExposedPorts}} {{.Config.Volumes}} {{.Config.Labels}}",
+        "{{.Config.Healthcheck}}|{{.Config.StopTimeout}}|{{.Config.Shell}}|{{.Config.OnBuild}}",
+        "{{.ID}}",
+        "{{.Nope}}",
+        "{{.Id}}{{.Config.Nope}}",
+        "{{.Config.Cmd.Foo}}",
+        "{{.Config.Labels.nope}}",
+        "{{index .Config.Labels \"nope\"}}",
+        "{{index .Config.Labels \"nope\"}}|{{index .Config.ExposedPorts \"8080/tcp\"}}",
+        "{{range $k, $v := .Config.ExposedPorts}}{{$k}}={{$v}};{{end}}",
+        "{{if .Config.Labels}}labels{{else}}none{{end}} {{len .Config.Env}}",
+        "{{json .Config.ExposedPorts}} {{json .Config.Shell}}",
+    ] {
+        t.case(&["inspect", "-f", f, "app:1", "lab:1", &dangling_s], &[]);
+    }
+    t.case(
+        &[
+            "inspect",
+            "-f",
+            "{{.Nope}}",
+            "app:1",
+            "nonexistent",
+            "lab:1",
+        ],
+        &[],
+    );
+    // A malformed template is refused before any lookup, with status 64.
+    t.case(&["inspect", "-f", "{{.Id", "nonexistent"], &[]);
+    t.case(&["image", "inspect", "-f", "{{nofunc .}}", "app:1"], &[]);
 
     // history
     t.case(&["history", "app:1"], &[Since]);
@@ -549,6 +628,61 @@ fn image_commands_match_docker() {
         &[],
     );
     t.case(&["history", "nonexistent"], &[]);
+    t.case(
+        &["history", "-H=false", "--format", "{{json .}}", "app:1"],
+        &[],
+    );
+    t.case(&["history", "--format", "{{.Nope}}", "app:1"], &[]);
+    t.case(&["history", "--format", "{{.ID", "app:1"], &[]);
+
+    // Usage errors: an unknown flag is status 125 with Docker's text, a wrong number of
+    // arguments status 1 (the texts differ: Docker's name `docker` and its usage).
+    for args in [
+        &["images", "--bogus"][..],
+        &["images", "-x"],
+        &["image", "ls", "--bogus"],
+        &["image", "inspect", "--bogus"],
+        &["tag", "--bogus"],
+        &["rmi", "--bogus"],
+        &["inspect", "--bogus"],
+        &["history", "--bogus"],
+        &["save", "--bogus"],
+        &["load", "--bogus"],
+        &["import", "--bogus"],
+        &["pull", "--bogus"],
+        &["push", "--bogus"],
+        &["login", "--bogus"],
+        &["logout", "--bogus"],
+        &["search", "--bogus"],
+        &["build", "--bogus"],
+    ] {
+        t.case(args, &[]);
+    }
+    for args in [
+        &["images", "a", "b"][..],
+        &["image", "ls", "a", "b"],
+        &["image", "bogus"],
+        &["tag", "a", "b", "c"],
+        &["rmi"],
+        &["inspect"],
+        &["image", "inspect"],
+        &["history"],
+        &["history", "a", "b"],
+        &["save"],
+        &["load", "x"],
+        &["import"],
+        &["pull"],
+        &["pull", "a", "b"],
+        &["push"],
+        &["login", "a", "b"],
+        &["logout", "a", "b"],
+        &["search"],
+        &["build"],
+        &["build", "a", "b"],
+        &["image", "prune", "x"],
+    ] {
+        t.case(args, &[Status]);
+    }
 
     // tag: references Docker's client refuses, and a missing source.
     let long_tag = format!("ok:{}", "a".repeat(129));

@@ -17,11 +17,12 @@ use strata_runtime::state::{Container, Containers, Status};
 
 use crate::Ctx;
 
-/// Docker's verbs for containers: their usage errors follow Docker's CLI (below); Strata's
-/// own commands keep clap's (exit status 2).
-const DOCKER_VERBS: [&str; 15] = [
+/// Docker's verbs, for containers and images: their usage errors follow Docker's CLI
+/// (below); Strata's own commands keep clap's (exit status 2).
+const DOCKER_VERBS: [&str; 30] = [
     "run", "create", "ps", "stop", "kill", "restart", "start", "rm", "logs", "wait", "exec",
-    "diff", "commit", "cp", "volume",
+    "diff", "commit", "cp", "volume", "images", "image", "tag", "rmi", "inspect", "history",
+    "save", "load", "import", "pull", "push", "login", "logout", "search", "build",
 ];
 
 /// Parse the command line. A usage error of a Docker verb exits as Docker's CLI does: an
@@ -76,8 +77,10 @@ pub fn parse_cli() -> crate::cli::Cli {
                 format!("unknown shorthand flag: '{c}' in {invalid}\n{see}"),
             )
         }
-        // A word where no more arguments are taken, or a missing one.
+        // A word where no more arguments are taken, or a missing one; an unknown
+        // subcommand of `image`/`volume` (Docker prints the group's usage, status 1).
         ErrorKind::UnknownArgument
+        | ErrorKind::InvalidSubcommand
         | ErrorKind::MissingRequiredArgument
         | ErrorKind::TooManyValues
         | ErrorKind::TooFewValues
@@ -100,8 +103,8 @@ fn verb_path(args: impl Iterator<Item = String>) -> String {
         } else if words.is_empty() {
             words.push(a);
         } else {
-            // `volume` takes a subcommand word of its own.
-            if words[0] == "volume" {
+            // `volume` and `image` take a subcommand word of their own.
+            if words[0] == "volume" || words[0] == "image" {
                 words.push(a);
             }
             break;
