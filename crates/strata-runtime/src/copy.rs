@@ -102,8 +102,46 @@ fn list(dir: RawFd) -> io::Result<Vec<CString>> {
     Ok(out)
 }
 
+/// What a copy does with ownership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// New files belong to whoever copies (Docker's CLI extracting on the host).
+    Copier,
+    /// New files keep the source's owner (Docker's daemon extracting into a container, as
+    /// root; a tar stream out carries the container's owners).
+    Keep,
+    /// New files belong to this uid and gid (`cp -a` into a container with a user).
+    Set(u32, u32),
+}
+
+impl Owner {
+    /// Give host path or container entry its owner; an id the user namespace the copy
+    /// runs in cannot represent (`EINVAL`, or `EOVERFLOW` from an idmapped layer) leaves
+    /// the copier's.
+    fn apply(
+        self,
+        chown: impl FnOnce(u32, u32) -> io::Result<()>,
+        uid: u32,
+        gid: u32,
+    ) -> io::Result<()> {
+        let r = match self {
+            Owner::Copier => return Ok(()),
+            Owner::Keep => chown(uid, gid),
+            Owner::Set(u, g) => chown(u, g),
+        };
+        match r {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOVERFLOW)) => Ok(()),
+            r => r,
+        }
+    }
+}
+
+fn lchown_host(p: &Path) -> impl FnOnce(u32, u32) -> io::Result<()> + '_ {
+    move |u, g| std::os::unix::fs::lchown(p, Some(u), Some(g))
+}
+
 /// Copy entry `name` of container directory `dir` to host path `dst` (recursively).
-fn out_entry(dir: RawFd, name: &CStr, dst: &Path) -> io::Result<()> {
+fn out_entry(dir: RawFd, name: &CStr, dst: &Path, owner: Owner) -> io::Result<()> {
     let st = fstatat(dir, name)?;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => {
@@ -113,31 +151,17 @@ fn out_entry(dir: RawFd, name: &CStr, dst: &Path) -> io::Result<()> {
                 libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
                 0,
             )?;
-            if !dst.is_dir() {
-                fs::create_dir(dst)?;
-            }
-            for n in list(sub.as_raw_fd())? {
-                out_entry(
-                    sub.as_raw_fd(),
-                    &n,
-                    &dst.join(OsStr::from_bytes(n.as_bytes())),
-                )?;
-            }
-            fs::set_permissions(dst, fs::Permissions::from_mode(st.st_mode & 0o7777))?;
+            out_dir(&sub, &st, dst, owner)?;
         }
         libc::S_IFREG => {
             let src = openat(dir, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
-            if fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink()) {
-                fs::remove_file(dst)?;
-            }
-            let mut out = File::create(dst)?;
-            io::copy(&mut File::from(src), &mut out)?;
-            out.set_permissions(fs::Permissions::from_mode(st.st_mode & 0o7777))?;
+            out_file(src, &st, dst, owner)?;
         }
         libc::S_IFLNK => {
             let target = readlinkat(dir, name)?;
             let _ = fs::remove_file(dst);
             std::os::unix::fs::symlink(OsStr::from_bytes(&target), dst)?;
+            owner.apply(lchown_host(dst), st.st_uid, st.st_gid)?;
         }
         // Devices, fifos and sockets are not copied out.
         _ => {}
@@ -145,35 +169,111 @@ fn out_entry(dir: RawFd, name: &CStr, dst: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Copy the open container directory `sub` (described by `st`) to host path `dst`.
+fn out_dir(sub: &OwnedFd, st: &libc::stat, dst: &Path, owner: Owner) -> io::Result<()> {
+    if !dst.is_dir() {
+        fs::create_dir(dst)?;
+    }
+    for n in list(sub.as_raw_fd())? {
+        out_entry(
+            sub.as_raw_fd(),
+            &n,
+            &dst.join(OsStr::from_bytes(n.as_bytes())),
+            owner,
+        )?;
+    }
+    owner.apply(lchown_host(dst), st.st_uid, st.st_gid)?;
+    fs::set_permissions(dst, fs::Permissions::from_mode(st.st_mode & 0o7777))
+}
+
+/// Copy the open container file `src` (described by `st`) to host path `dst`.
+fn out_file(src: OwnedFd, st: &libc::stat, dst: &Path, owner: Owner) -> io::Result<()> {
+    if fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::remove_file(dst)?;
+    }
+    let mut out = File::create(dst)?;
+    io::copy(&mut File::from(src), &mut out)?;
+    owner.apply(lchown_host(dst), st.st_uid, st.st_gid)?;
+    out.set_permissions(fs::Permissions::from_mode(st.st_mode & 0o7777))
+}
+
+/// How [`copy_out_with`] reads its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOptions {
+    /// Follow a final symlink (`cp -L`): its target is copied under the link's name.
+    pub follow: bool,
+    pub owner: Owner,
+}
+
 /// Copy container path `src` (under `root`) to host path `dst`, as `docker cp` does: into
-/// `dst` when it is an existing directory, else as `dst`.
+/// `dst` when it is an existing directory, else as `dst`; a final symlink copied as a
+/// symlink, new files the copier's.
 pub fn copy_out(root: RawFd, src: &str, dst: &Path) -> io::Result<()> {
-    let src = src.trim_end_matches('/');
-    let (parent, base) = match src.rsplit_once('/') {
+    copy_out_with(
+        root,
+        src,
+        dst,
+        OutOptions {
+            follow: false,
+            owner: Owner::Copier,
+        },
+    )
+}
+
+/// [`copy_out`] with options. As Docker's daemon reads the source: `dir/.` copies the
+/// directory's contents; a trailing slash must name a directory (`ENOTDIR` otherwise) and
+/// follows a final symlink to it, as the kernel resolves such a path.
+pub fn copy_out_with(root: RawFd, src: &str, dst: &Path, opts: OutOptions) -> io::Result<()> {
+    let trailing = src.len() > 1 && src.ends_with('/');
+    let trimmed = src.trim_end_matches('/');
+    let (parent, base) = match trimmed.rsplit_once('/') {
         Some((p, b)) => (if p.is_empty() { "/" } else { p }, b),
-        None => ("/", src),
+        None => ("/", trimmed),
     };
     if base.is_empty() || base == "." || base == ".." {
         // The whole root (or a directory named by dots): copy its contents.
-        let dirfd = open_in_root(root, src, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        let dirfd = open_in_root(root, trimmed, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        // SAFETY: zeroed stat buffer filled by fstat on our descriptor.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid descriptor and buffer.
+        check(unsafe { libc::fstat(dirfd.as_raw_fd(), &mut st) })?;
         fs::create_dir_all(dst)?;
-        for n in list(dirfd.as_raw_fd())? {
-            out_entry(
-                dirfd.as_raw_fd(),
-                &n,
-                &dst.join(OsStr::from_bytes(n.as_bytes())),
-            )?;
-        }
-        return Ok(());
+        return out_dir(&dirfd, &st, dst, opts.owner);
     }
-    let dirfd = open_in_root(root, parent, libc::O_PATH | libc::O_DIRECTORY)?;
-    let name = cstr(base.as_bytes())?;
     let dest = if dst.is_dir() {
         dst.join(base)
     } else {
         dst.to_path_buf()
     };
-    out_entry(dirfd.as_raw_fd(), &name, &dest)
+    if opts.follow || trailing {
+        // The kernel follows the final symlink inside the root, and refuses a
+        // non-directory before a trailing slash.
+        let path = open_in_root(root, src, libc::O_PATH)?;
+        // SAFETY: zeroed stat buffer filled by fstat on our descriptor.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid descriptor and buffer.
+        check(unsafe { libc::fstat(path.as_raw_fd(), &mut st) })?;
+        return match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {
+                let sub = openat(
+                    path.as_raw_fd(),
+                    c".",
+                    libc::O_RDONLY | libc::O_DIRECTORY,
+                    0,
+                )?;
+                out_dir(&sub, &st, &dest, opts.owner)
+            }
+            libc::S_IFREG => {
+                // Reopened through the descriptor: no second path resolution.
+                let file = File::open(format!("/proc/self/fd/{}", path.as_raw_fd()))?;
+                out_file(OwnedFd::from(file), &st, &dest, opts.owner)
+            }
+            _ => Ok(()),
+        };
+    }
+    let dirfd = open_in_root(root, parent, libc::O_PATH | libc::O_DIRECTORY)?;
+    let name = cstr(base.as_bytes())?;
+    out_entry(dirfd.as_raw_fd(), &name, &dest, opts.owner)
 }
 
 /// Remove entry `name` of `dir` if it is not a directory (so a symlink planted there is
@@ -189,8 +289,17 @@ fn unlink_nondir(dir: RawFd, name: &CStr) -> io::Result<()> {
     }
 }
 
+/// Give container entry `name` of `dir` its owner, not following a symlink.
+fn chown_at(dir: RawFd, name: &CStr) -> impl FnOnce(u32, u32) -> io::Result<()> + '_ {
+    move |u, g| {
+        // SAFETY: valid descriptor and name.
+        check(unsafe { libc::fchownat(dir, name.as_ptr(), u, g, libc::AT_SYMLINK_NOFOLLOW) })
+            .map(|_| ())
+    }
+}
+
 /// Copy host path `src` into container directory `dir` as `name` (recursively).
-fn in_entry(src: &Path, dir: RawFd, name: &CStr) -> io::Result<()> {
+fn in_entry(src: &Path, dir: RawFd, name: &CStr, owner: Owner) -> io::Result<()> {
     let m = fs::symlink_metadata(src)?;
     let mode = m.mode() & 0o7777;
     if m.is_dir() {
@@ -215,8 +324,9 @@ fn in_entry(src: &Path, dir: RawFd, name: &CStr) -> io::Result<()> {
         for e in fs::read_dir(src)? {
             let e = e?;
             let n = cstr(e.file_name().as_bytes())?;
-            in_entry(&e.path(), sub.as_raw_fd(), &n)?;
+            in_entry(&e.path(), sub.as_raw_fd(), &n, owner)?;
         }
+        owner.apply(chown_at(dir, name), m.uid(), m.gid())?;
         // SAFETY: valid descriptor.
         check(unsafe { libc::fchmod(sub.as_raw_fd(), mode) })?;
     } else if m.file_type().is_symlink() {
@@ -225,6 +335,7 @@ fn in_entry(src: &Path, dir: RawFd, name: &CStr) -> io::Result<()> {
         let t = cstr(target.as_os_str().as_bytes())?;
         // SAFETY: valid descriptor and strings.
         check(unsafe { libc::symlinkat(t.as_ptr(), dir, name.as_ptr()) })?;
+        owner.apply(chown_at(dir, name), m.uid(), m.gid())?;
     } else if m.is_file() {
         unlink_nondir(dir, name)?;
         let out = openat(
@@ -235,22 +346,39 @@ fn in_entry(src: &Path, dir: RawFd, name: &CStr) -> io::Result<()> {
         )?;
         let mut out = File::from(out);
         io::copy(&mut File::open(src)?, &mut out)?;
+        owner.apply(chown_at(dir, name), m.uid(), m.gid())?;
         out.set_permissions(fs::Permissions::from_mode(mode))?;
     }
     Ok(())
 }
 
 /// Copy host path `src` to container path `dst` (under `root`): into `dst` when it is an
-/// existing directory in the container, else as `dst`.
+/// existing directory in the container, else as `dst`; new files the copier's.
 pub fn copy_in(src: &Path, root: RawFd, dst: &str) -> io::Result<()> {
     let base = src
         .file_name()
         .map(|b| b.as_bytes().to_vec())
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    copy_in_as(src, OsStr::from_bytes(&base), root, dst, Owner::Copier)
+}
+
+/// Copy host path `src` under the name `name` to container path `dst`: into `dst` as
+/// `name` when `dst` is an existing directory, else as `dst`, whose parent must exist
+/// (`ENOENT`); a `dst` with a trailing slash must be an existing directory (`ENOENT`).
+/// `src` itself is not followed when it is a symlink (callers resolve `-L`).
+pub fn copy_in_as(
+    src: &Path,
+    name: &OsStr,
+    root: RawFd,
+    dst: &str,
+    owner: Owner,
+) -> io::Result<()> {
     if let Ok(d) = open_in_root(root, dst, libc::O_PATH | libc::O_DIRECTORY) {
-        return in_entry(src, d.as_raw_fd(), &cstr(&base)?);
+        return in_entry(src, d.as_raw_fd(), &cstr(name.as_bytes())?, owner);
     }
-    let dst = dst.trim_end_matches('/');
+    if dst.len() > 1 && dst.ends_with('/') {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
     let (parent, name) = match dst.rsplit_once('/') {
         Some((p, b)) => (if p.is_empty() { "/" } else { p }, b),
         None => ("/", dst),
@@ -259,7 +387,7 @@ pub fn copy_in(src: &Path, root: RawFd, dst: &str) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let d = open_in_root(root, parent, libc::O_PATH | libc::O_DIRECTORY)?;
-    in_entry(src, d.as_raw_fd(), &cstr(name.as_bytes())?)
+    in_entry(src, d.as_raw_fd(), &cstr(name.as_bytes())?, owner)
 }
 
 /// A descriptor of a running container's root (`/proc/<pid>/root`).

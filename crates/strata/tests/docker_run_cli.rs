@@ -387,6 +387,311 @@ fn pull_cases(p: &mut Parity) {
     );
 }
 
+/// Files under `root`: `path type uid:gid mode` lines, sorted (symlinks not followed).
+fn tree(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut v = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let kind = if m.is_dir() {
+                "d"
+            } else if m.file_type().is_symlink() {
+                "l"
+            } else {
+                "f"
+            };
+            v.push(format!(
+                "{} {kind} {}:{} {:o}",
+                p.strip_prefix(root).unwrap().display(),
+                m.uid(),
+                m.gid(),
+                m.mode() & 0o7777
+            ));
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// A tar stream's entries: `name type uid:gid mode [-> target]`, sorted.
+fn tar_entries(bytes: &[u8]) -> Vec<String> {
+    let mut v: Vec<String> = tar::Archive::new(bytes)
+        .entries()
+        .map(|es| {
+            es.flatten()
+                .map(|e| {
+                    let h = e.header();
+                    let link = e
+                        .link_name()
+                        .ok()
+                        .flatten()
+                        .map(|l| format!(" -> {}", l.display()))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {:?} {}:{} {:o}{link}",
+                        e.path().unwrap().display(),
+                        h.entry_type(),
+                        h.uid().unwrap_or(0),
+                        h.gid().unwrap_or(0),
+                        h.mode().unwrap_or(0) & 0o7777
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// `cp` both ways: the paths Docker's rules name (trailing slash, `dir/.`, `-L`, existing
+/// and missing destinations), its messages and exit statuses, and the owners and modes of
+/// what is copied.
+fn cp_cases(p: &mut Parity) {
+    let setup = "mkdir -p /d/sub && echo f > /d/f && echo g > /d/sub/g && ln -s /d/f /l && \
+                 ln -s /d /dl && ln -s f /d/rel && chown -R 1000:100 /d && chmod 640 /d/f";
+    let (s, d) = p.both(
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "cli-cp",
+            BASE,
+            "sh",
+            "-c",
+            setup,
+        ],
+        None,
+    );
+    p.check(
+        "setup cli-cp",
+        s.code == 0 && d.code == 0,
+        format!("{s:?} / {d:?}"),
+    );
+    // Out of the container, into a fresh directory holding `exist/`.
+    let out_cases: &[(&str, &[&str])] = &[
+        ("cp a file with a trailing slash", &["cli-cp:/d/f/", "out"]),
+        ("cp to a missing directory", &["cli-cp:/d/f", "out/"]),
+        ("cp to a missing parent", &["cli-cp:/d/f", "nodir/out"]),
+        ("cp a missing path", &["cli-cp:/nosuch", "out"]),
+        ("cp below a missing path", &["cli-cp:/d/nosuch/x", "out"]),
+        ("cp from a missing container", &["nosuch:/x", "out"]),
+        ("cp a symlink", &["cli-cp:/l", "out"]),
+        ("cp -L a symlink", &["-L", "cli-cp:/l", "out"]),
+        ("cp -L a directory symlink", &["-L", "cli-cp:/dl", "out"]),
+        (
+            "cp a directory symlink with a slash",
+            &["cli-cp:/dl/", "out"],
+        ),
+        ("cp a relative symlink", &["cli-cp:/d/rel", "out"]),
+        ("cp contents into a directory", &["cli-cp:/d/.", "exist"]),
+        ("cp a directory into a directory", &["cli-cp:/d", "exist"]),
+        ("cp a file into a directory", &["cli-cp:/d/f", "exist"]),
+        ("cp a directory onto a file", &["cli-cp:/d", "exist/file"]),
+        ("cp -a out", &["-a", "cli-cp:/d", "out"]),
+    ];
+    for (name, args) in out_cases {
+        let (ds, dd) = (p.env.path("cpo-s"), p.env.path("cpo-d"));
+        for d in [&ds, &dd] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d.join("exist")).unwrap();
+            std::fs::write(d.join("exist/file"), "x").unwrap();
+        }
+        let argv: Vec<&str> = std::iter::once("cp").chain(args.iter().copied()).collect();
+        let mut sc = p.strata(&argv);
+        sc.current_dir(&ds);
+        let mut dc = p.docker(&argv);
+        dc.current_dir(&dd);
+        let (s, d) = (run_with(sc, None), run_with(dc, None));
+        // The daemon names its own storage path where Strata names the container path.
+        let same_err = if d.stderr.contains("Error response from daemon: lstat") {
+            s.stderr.ends_with(": not a directory\n") && d.stderr.ends_with(": not a directory\n")
+        } else {
+            // Each ran in its own directory, which messages name.
+            s.stderr.replace(ds.to_str().unwrap(), "<dir>")
+                == d.stderr.replace(dd.to_str().unwrap(), "<dir>")
+        };
+        p.check(
+            name,
+            s.code == d.code && same_err && tree(&ds) == tree(&dd),
+            format!("{args:?}: {s:?} {:?} / {d:?} {:?}", tree(&ds), tree(&dd)),
+        );
+    }
+    // Into a fresh container each time; what lands at /t is read back as a tar stream.
+    let h = p.env.path("cp-host");
+    let _ = std::fs::remove_dir_all(&h);
+    std::fs::create_dir_all(h.join("dir/sub")).unwrap();
+    std::fs::write(h.join("file"), "f\n").unwrap();
+    std::fs::write(h.join("dir/x"), "x\n").unwrap();
+    std::fs::write(h.join("dir/sub/g"), "g\n").unwrap();
+    for f in ["file", "dir", "dir/x", "dir/sub", "dir/sub/g"] {
+        std::os::unix::fs::lchown(h.join(f), Some(1234), Some(4321)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(h.join("file"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("file", h.join("lnk")).unwrap();
+    std::os::unix::fs::symlink("dir", h.join("dlnk")).unwrap();
+    let in_tar = {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_dir_all(".", h.join("dir")).unwrap();
+        b.into_inner().unwrap()
+    };
+    let in_cases: &[(&str, &[&str], &str)] = &[
+        ("cp in a file", &["file", "cli-cpi:/t"], "/t"),
+        (
+            "cp in a file with a trailing slash",
+            &["file/", "cli-cpi:/t"],
+            "/t",
+        ),
+        ("cp -a in a file", &["-a", "file", "cli-cpi:/t"], "/t"),
+        ("cp in a directory", &["dir", "cli-cpi:/t"], "/t"),
+        (
+            "cp in a directory's contents",
+            &["dir/.", "cli-cpi:/tmp"],
+            "/tmp",
+        ),
+        (
+            "cp in a directory into a directory",
+            &["dir", "cli-cpi:/tmp"],
+            "/tmp",
+        ),
+        ("cp in a symlink", &["lnk", "cli-cpi:/t"], "/t"),
+        ("cp -L in a symlink", &["-L", "lnk", "cli-cpi:/t"], "/t"),
+        (
+            "cp in a directory symlink with a slash",
+            &["dlnk/", "cli-cpi:/t"],
+            "/t",
+        ),
+        ("cp in a missing file", &["nosuch", "cli-cpi:/t"], "/t"),
+        (
+            "cp in to a missing directory",
+            &["file", "cli-cpi:/t/"],
+            "/t",
+        ),
+        (
+            "cp in below a missing directory",
+            &["file", "cli-cpi:/nodir/t"],
+            "/nodir",
+        ),
+        (
+            "cp in a tar stream to a missing path",
+            &["-", "cli-cpi:/t"],
+            "/t",
+        ),
+        ("cp in a tar stream", &["-", "cli-cpi:/tmp"], "/tmp"),
+    ];
+    for (name, args, check) in in_cases {
+        for who in [
+            p.strata(&[
+                "create",
+                "--network",
+                "none",
+                "--name",
+                "cli-cpi",
+                BASE,
+                "true",
+            ]),
+            p.docker(&[
+                "create",
+                "--network",
+                "none",
+                "--name",
+                "cli-cpi",
+                BASE,
+                "true",
+            ]),
+        ] {
+            run_with(who, None);
+        }
+        let argv: Vec<&str> = std::iter::once("cp").chain(args.iter().copied()).collect();
+        let stdin_tar = args.contains(&"-");
+        let run_in = |mut c: Command| {
+            c.current_dir(&h);
+            if stdin_tar {
+                c.stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = c.spawn().unwrap();
+                child.stdin.take().unwrap().write_all(&in_tar).unwrap();
+                answer(child.wait_with_output().unwrap())
+            } else {
+                run_with(c, None)
+            }
+        };
+        let (s, d) = (run_in(p.strata(&argv)), run_in(p.docker(&argv)));
+        let from = format!("cli-cpi:{check}");
+        let listing = |c: Command| -> Vec<String> {
+            let mut c = c;
+            let out = c.stdin(Stdio::null()).output().unwrap();
+            tar_entries(&out.stdout)
+        };
+        let (ls, ld) = (
+            listing(p.strata(&["cp", &from, "-"])),
+            listing(p.docker(&["cp", &from, "-"])),
+        );
+        // Docker's tar names owners from the container's /etc/passwd too: numbers only.
+        p.check(
+            name,
+            s.code == d.code && s.stderr == d.stderr && s.stdout == d.stdout && ls == ld,
+            format!("{args:?}: {s:?} {ls:?} / {d:?} {ld:?}"),
+        );
+        let (s, d) = p.both(&["rm", "cli-cpi"], None);
+        p.check(
+            "rm cli-cpi",
+            s.code == 0 && d.code == 0,
+            format!("{s:?} / {d:?}"),
+        );
+    }
+    // A tar stream out carries the container's owners and modes.
+    let (ls, ld) = {
+        let mut sc = p.strata(&["cp", "cli-cp:/d", "-"]);
+        let mut dc = p.docker(&["cp", "cli-cp:/d", "-"]);
+        (
+            tar_entries(&sc.stdin(Stdio::null()).output().unwrap().stdout),
+            tar_entries(&dc.stdin(Stdio::null()).output().unwrap().stdout),
+        )
+    };
+    p.check(
+        "cp a directory to a tar stream",
+        !ls.is_empty() && ls == ld,
+        format!("{ls:?} / {ld:?}"),
+    );
+    // -a into a container with a user: that user owns the copy (Strata alone: Docker
+    // looks the user up in the host's passwd file).
+    p.env.ok(&[
+        "create",
+        "--network",
+        "none",
+        "-u",
+        "1000:100",
+        "--name",
+        "cli-cpu",
+        BASE,
+        "true",
+    ]);
+    let mut c = p.strata(&["cp", "-a", "file", "cli-cpu:/t"]);
+    c.current_dir(&h);
+    let s = run_with(c, None);
+    let mut c = p.strata(&["cp", "cli-cpu:/t", "-"]);
+    let ls = tar_entries(&c.stdin(Stdio::null()).output().unwrap().stdout);
+    p.check(
+        "cp -a into a container with a user",
+        s.code == 0 && ls.len() == 1 && ls[0].contains(" 1000:100 600"),
+        format!("{s:?} {ls:?}"),
+    );
+    p.env.ok(&["rm", "cli-cpu"]);
+    p.case("rm cli-cp", &["rm", "cli-cp"], None, Check::Same);
+}
+
 /// The busybox rootfs with users and groups that exercise `-u`: a user in two groups by
 /// membership, `nobody` listed in its own primary group too.
 fn base_rootfs(env: &Env) -> std::path::PathBuf {
@@ -1268,6 +1573,8 @@ fn container_commands_match_docker() {
             format!("{s:?} {:?} / {d:?} {:?}", list(&ds), list(&dd)),
         );
     }
+
+    cp_cases(&mut p);
 
     // A container killed by a signal: the attached run exits 128+9, wait and ps say so.
     let mut attached = Vec::new();

@@ -674,10 +674,8 @@ fn cp_streams_tar_archives_on_stdin_and_stdout() {
     let o = child.wait_with_output().unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("/etc/passwd") && err.contains("Not a directory"),
-        "{err}"
-    );
+    // Docker's words.
+    assert_eq!(err, "destination \"t:/etc/passwd\" must be a directory\n");
     env.ok(&["rm", "t"]);
     assert_no_mounts(&env);
 }
