@@ -10,7 +10,11 @@
 //!   kernel destroys the namespace and both veth ends with it.
 //! - Addresses are leased by *lock*, not by bookkeeping: an address is taken while a
 //!   process holds an exclusive `flock` on `/run/strata/ipam/<address>`; a crashed holder
-//!   releases it automatically, so there is no stale state to clean up.
+//!   releases it automatically, so there is no stale state to clean up. A released address
+//!   is reused at once, so a container's MAC is derived from its address (as Docker's
+//!   bridge driver does) and the host's neighbour entry for the address is dropped when
+//!   the container is attached: a `FAILED` entry left by a look-up in between would make
+//!   the new container unreachable from the host for seconds.
 //! - Per container, one rtnetlink request creates the veth pair (host end up on the
 //!   bridge, `eth0` created directly inside the namespace) and ioctls on a socket opened
 //!   inside the namespace set its address, links and default route ([`attach_direct`]):
@@ -271,14 +275,24 @@ pub fn attach(ip: &dyn Ip, netns: RawFd, id: &str, addr: Ipv4Addr) -> Result<(),
     ip.batch(
         None,
         &format!(
-            "link add {host} type veth peer name eth0 netns {ns_path}\nlink set {host} master {BRIDGE} up\n"
+            "link add {host} type veth peer name eth0 address {} netns {ns_path}\nlink set {host} master {BRIDGE} up\n",
+            mac_text(addr)
         ),
     )?;
+    forget_neighbour(addr);
     ip.batch(
         Some(netns),
         &format!(
             "addr add {addr}/{PREFIX} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via {GATEWAY}\n"
         ),
+    )
+}
+
+fn mac_text(addr: Ipv4Addr) -> String {
+    let m = mac_of(addr);
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
     )
 }
 
@@ -540,6 +554,12 @@ pub fn attach_direct(
     // SAFETY: ioctls on a valid socket with initialised ifreq/rtentry structures.
     unsafe {
         let mut r = ifreq("eth0");
+        r.ifr_ifru.ifru_hwaddr = hwaddr(mac_of(addr));
+        ioctl_ok(
+            libc::ioctl(ns_sock, libc::SIOCSIFHWADDR, &r),
+            "set the hardware address of eth0",
+        )?;
+        let mut r = ifreq("eth0");
         r.ifr_ifru.ifru_addr = sockaddr_in(addr);
         ioctl_ok(
             libc::ioctl(ns_sock, libc::SIOCSIFADDR, &r),
@@ -566,7 +586,50 @@ pub fn attach_direct(
             "add the default route",
         )?;
     }
+    forget_neighbour(addr);
     Ok(())
+}
+
+/// The container's MAC address, derived from its IPv4 address as Docker's bridge driver
+/// does (`02:42` and the four octets). An address is leased again as soon as its container
+/// is gone, and the host's neighbour cache may still hold the old container's entry: with
+/// the same MAC for the same address that entry stays right.
+pub fn mac_of(addr: Ipv4Addr) -> [u8; 6] {
+    let o = addr.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+fn hwaddr(mac: [u8; 6]) -> libc::sockaddr {
+    // SAFETY: sockaddr is plain data; zero is a valid value.
+    let mut sa: libc::sockaddr = unsafe { std::mem::zeroed() };
+    sa.sa_family = libc::ARPHRD_ETHER;
+    for (d, b) in sa.sa_data.iter_mut().zip(mac) {
+        *d = b as libc::c_char;
+    }
+    sa
+}
+
+/// Drop the host's neighbour entry for `addr` on the bridge, if any. A lookup that failed
+/// while the address was unused leaves a `FAILED` entry, and the kernel answers "no route"
+/// from it for seconds: a new container on that address would be unreachable from the
+/// host (its published ports included) until the entry expires. Best effort.
+fn forget_neighbour(addr: Ipv4Addr) {
+    // SAFETY: a fresh socket, closed below; arpreq is plain data, zero-initialised and
+    // filled with the address and the bridge's name.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return;
+        }
+        let mut req: libc::arpreq = std::mem::zeroed();
+        req.arp_pa = sockaddr_in(addr);
+        for (i, b) in BRIDGE.bytes().take(req.arp_dev.len() - 1).enumerate() {
+            req.arp_dev[i] = b as libc::c_char;
+        }
+        // ENXIO when there is no entry: nothing to do.
+        libc::ioctl(sock, libc::SIOCDARP, &req);
+        libc::close(sock);
+    }
 }
 
 #[cfg(test)]

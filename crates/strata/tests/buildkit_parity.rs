@@ -57,7 +57,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Dockerd, Env, have, run_tool};
+use common::{Dockerd, Env, run_tool};
 use sha2::Digest as _;
 
 /// The base image's name in both Strata's store and dockerd.
@@ -67,29 +67,7 @@ const BASE: &str = "strata-parity/busybox:1";
 const CTX_MTIME: i64 = 1_000_000_000;
 
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not running as root (RUN needs namespaces and overlayfs)".into());
-    }
-    if !std::fs::read_to_string("/proc/filesystems").is_ok_and(|f| f.contains("overlay")) {
-        return Some("the kernel has no overlayfs".into());
-    }
-    for tool in ["dockerd", "runc", "tar", "gzip", "touch"] {
-        if !have(tool) {
-            return Some(format!(
-                "{tool} is not installed (scripts/deps.sh test installs it)"
-            ));
-        }
-    }
-    if !Path::new("/usr/bin/docker").exists() && !have("docker") {
-        return Some(
-            "the docker client is not installed (scripts/deps.sh test installs it)".into(),
-        );
-    }
-    if !Path::new("/bin/busybox").exists() {
-        return Some("busybox-static is not installed (scripts/deps.sh test installs it)".into());
-    }
-    None
+    common::docker_skip_reason(&["runc", "tar", "gzip", "touch"], true)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -138,6 +138,36 @@ impl Env {
     }
 }
 
+/// Why tests that compare with a private dockerd cannot run here, if they cannot: they
+/// need root, `tools` (besides dockerd and the docker client), busybox-static and, with
+/// `overlay`, the kernel's overlayfs.
+pub fn docker_skip_reason(tools: &[&str], overlay: bool) -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root (dockerd and containers need it)".into());
+    }
+    if overlay && !std::fs::read_to_string("/proc/filesystems").is_ok_and(|f| f.contains("overlay"))
+    {
+        return Some("the kernel has no overlayfs".into());
+    }
+    for tool in ["dockerd"].iter().chain(tools) {
+        if !have(tool) {
+            return Some(format!(
+                "{tool} is not installed (scripts/deps.sh test installs it)"
+            ));
+        }
+    }
+    if !Path::new("/usr/bin/docker").exists() && !have("docker") {
+        return Some(
+            "the docker client is not installed (scripts/deps.sh test installs it)".into(),
+        );
+    }
+    if !Path::new("/bin/busybox").exists() {
+        return Some("busybox-static is not installed (scripts/deps.sh test installs it)".into());
+    }
+    None
+}
+
 pub fn have(tool: &str) -> bool {
     Command::new("sh")
         .arg("-c")

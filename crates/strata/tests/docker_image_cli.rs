@@ -30,25 +30,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Dockerd, Env, have};
+use common::{Dockerd, Env};
 
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not running as root (dockerd needs root)".into());
-    }
-    if !have("dockerd") {
-        return Some("dockerd is not installed (scripts/deps.sh test installs it)".into());
-    }
-    if !Path::new("/usr/bin/docker").exists() && !have("docker") {
-        return Some(
-            "the docker client is not installed (scripts/deps.sh test installs it)".into(),
-        );
-    }
-    if !Path::new("/bin/busybox").exists() {
-        return Some("busybox-static is not installed (scripts/deps.sh test installs it)".into());
-    }
-    None
+    common::docker_skip_reason(&[], false)
 }
 
 /// What one command printed and how it ended.

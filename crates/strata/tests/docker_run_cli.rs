@@ -34,26 +34,7 @@ use common::{Dockerd, Env, have};
 const BASE: &str = "strata-cli/busybox:1";
 
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not running as root (containers need namespaces and overlayfs)".into());
-    }
-    for tool in ["dockerd", "runc"] {
-        if !have(tool) {
-            return Some(format!(
-                "{tool} is not installed (scripts/deps.sh test installs it)"
-            ));
-        }
-    }
-    if !Path::new("/usr/bin/docker").exists() && !have("docker") {
-        return Some(
-            "the docker client is not installed (scripts/deps.sh test installs it)".into(),
-        );
-    }
-    if !Path::new("/bin/busybox").exists() {
-        return Some("busybox-static is not installed (scripts/deps.sh test installs it)".into());
-    }
-    None
+    common::docker_skip_reason(&["runc"], true)
 }
 
 /// One tool's answer.

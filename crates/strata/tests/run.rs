@@ -1023,3 +1023,56 @@ fn bridge_traffic_passes_a_forward_drop_policy() {
     env.ok(&["rm", "-f", "srv-drop"]);
     assert_eq!(got, "through\n");
 }
+
+/// An address is leased again as soon as its container is gone. A look-up of it in
+/// between (a client still trying the old container) leaves a `FAILED` entry in the host's
+/// neighbour cache, from which the kernel answered "no route" for seconds: the next
+/// container on that address, and its published ports, were unreachable meanwhile. Its
+/// MAC is now the one Docker derives from the address, and the stale entry is dropped.
+#[test]
+fn a_container_on_a_reused_address_is_reachable_at_once() {
+    let Some(env) = imported() else { return };
+    let start = |name: &str| -> (String, String) {
+        let id = env
+            .ok(&[
+                "run", "-d", "--name", name, "bb", "httpd", "-f", "-p", "80", "-h", "/etc",
+            ])
+            .trim()
+            .to_string();
+        let ip = env
+            .ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &id])
+            .trim()
+            .to_string();
+        (id, ip)
+    };
+    let (first, old_ip) = start("first");
+    let mac = env.ok(&["inspect", "-f", "{{.NetworkSettings.MacAddress}}", &first]);
+    let octets: Vec<String> = old_ip
+        .split('.')
+        .map(|o| format!("{:02x}", o.parse::<u8>().unwrap()))
+        .collect();
+    assert_eq!(mac.trim(), format!("02:42:{}", octets.join(":")));
+    let inside = env.ok(&["exec", &first, "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside.trim(), mac.trim());
+    env.ok(&["rm", "-f", &first]);
+    // The host looks the now unused address up, and fails.
+    let addr: std::net::SocketAddr = format!("{old_ip}:80").parse().unwrap();
+    let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(1500));
+    let (second, new_ip) = start("second");
+    let addr: std::net::SocketAddr = format!("{new_ip}:80").parse().unwrap();
+    // httpd needs a moment to listen; a neighbour entry would block for seconds.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{new_ip}:80 (the old address was {old_ip}) unreachable: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    env.ok(&["rm", "-f", &second]);
+}

@@ -477,6 +477,19 @@ pub fn inspect_value(c: &Container) -> Value {
     } else {
         String::new()
     };
+    // Docker's bridge driver derives the MAC from the address; so does Strata's.
+    let mac = ip
+        .parse::<std::net::Ipv4Addr>()
+        .ok()
+        .filter(|_| bridge)
+        .map(|a| {
+            strata_runtime::network::mac_of(a)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .unwrap_or_default();
     let prefix = if bridge {
         strata_runtime::network::PREFIX
     } else {
@@ -591,8 +604,9 @@ pub fn inspect_value(c: &Container) -> Value {
             "Gateway": gateway,
             "IPAddress": ip,
             "IPPrefixLen": prefix,
+            "MacAddress": mac,
             "Networks": if cfg.network == "none" { json!({}) } else { json!({ cfg.network.clone(): {
-                "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix,
+                "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": mac,
             }}) },
         },
         "Capabilities": caps,
