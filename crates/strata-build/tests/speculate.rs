@@ -152,7 +152,8 @@ fn a_chown_user_whose_ids_change_in_between_gets_the_new_ones() {
 #[test]
 fn big_files_copied_from_another_stage_are_compressed_ahead() {
     // Text and random data in files of several chunks, one a whole number of chunks, made
-    // by separate RUNs; a small file, and a big one the COPY does not select.
+    // by separate steps; a small file; a big file outside /out/ that a second COPY names.
+    // The last RUN gives the speculator time to finish before the copies run.
     let df = "FROM busybox AS b\nWORKDIR /out\n\
               RUN seq 1 400000 > text\n\
               COPY random.bin random\n\
