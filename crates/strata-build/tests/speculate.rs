@@ -51,7 +51,7 @@ fn both_with(df: &str, setup: impl Fn(&std::path::Path)) -> Option<Both> {
 
 #[test]
 fn the_tail_copy_prepared_while_another_stage_runs_is_used() {
-    let df = "FROM busybox AS b\nRUN sleep 0.3 && echo x > /x\n\
+    let df = "FROM busybox AS b\nRUN sleep 1 && echo x > /x\n\
               FROM busybox\nWORKDIR /app\nCOPY --from=b /x /app/x\nCOPY f /app/\n\
               RUN mkdir /app/bin && echo old > /app/top\nCOPY . /app/\nCMD [\"sh\"]\n";
     let Some(b) = both(df) else {
@@ -122,8 +122,10 @@ fn a_destination_made_a_symlink_in_between_is_followed() {
 
 #[test]
 fn a_file_the_copy_replaces_does_not_stop_the_prepared_layer() {
-    // What is below a copied file does not change what the copy writes.
-    let df = "FROM busybox\nWORKDIR /app\nRUN echo old > /app/f\nCOPY . /app/\n";
+    // What is below a copied file does not change what the copy writes. (The sleeps in
+    // these tests leave the low-priority speculator time to start even on a busy machine: a
+    // speculation not started when its step comes is cancelled, by design.)
+    let df = "FROM busybox\nWORKDIR /app\nRUN sleep 1 && echo old > /app/f\nCOPY . /app/\n";
     let Some(b) = both(df) else {
         return;
     };
@@ -159,7 +161,7 @@ fn big_files_copied_from_another_stage_are_compressed_ahead() {
               COPY random.bin random\n\
               RUN head -c 1048576 text > exact && echo small > small\n\
               RUN seq 1 300000 > /elsewhere\n\
-              RUN sleep 0.5\n\
+              RUN sleep 2\n\
               FROM busybox\nCOPY --from=b /out/ /data/\nCOPY --from=b /elsewhere /e\nCOPY f /\n";
     let Some(b) = both_with(df, |ctx| {
         std::fs::write(ctx.join("random.bin"), random(2 << 20)).unwrap()
