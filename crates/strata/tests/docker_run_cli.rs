@@ -1518,6 +1518,57 @@ fn container_commands_match_docker() {
         Check::Same,
     );
     p.case(
+        "committed history (created by the container's command alone)",
+        &[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}|{{.Comment}}",
+            "strata-cli/committed:1",
+        ],
+        None,
+        Check::Same,
+    );
+    // A container with an entrypoint: its history line is still the command alone.
+    let (s, d) = p.both(
+        &[
+            "run",
+            "--name",
+            "cli-ep",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/echo",
+            BASE,
+            "from",
+            "the entrypoint",
+        ],
+        None,
+    );
+    p.check(
+        "run with an entrypoint",
+        s.code == 0 && d.code == 0,
+        format!("{s:?} / {d:?}"),
+    );
+    let (s, d) = p.both(&["commit", "cli-ep", "strata-cli/ep:1"], None);
+    p.check(
+        "commit it",
+        s.code == 0 && d.code == 0,
+        format!("{s:?} / {d:?}"),
+    );
+    p.case(
+        "history of a committed entrypoint container",
+        &[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            "strata-cli/ep:1",
+        ],
+        None,
+        Check::Same,
+    );
+    p.case(
         "run the committed image",
         &["run", "--rm", "--network", "none", "strata-cli/committed:1"],
         None,

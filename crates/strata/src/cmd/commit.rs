@@ -132,7 +132,8 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
     config.history.push(History {
         created: Some(created),
         author: args.author.clone().unwrap_or_default(),
-        created_by: c.config.args.join(" "),
+        // Docker's daemon writes the container's command alone (not its entrypoint).
+        created_by: c.config.cmd.join(" "),
         comment: args.message.clone().unwrap_or_default(),
         ..Default::default()
     });
