@@ -503,12 +503,28 @@ async fn fetch_blobs(
         *d == manifest.config.digest && !manifest.layers.iter().any(|l| l.digest == *d)
     };
     let quiet = NoProgress;
-    for d in order.iter().filter(|d| !silent(&d.digest)) {
-        progress.event(Event::Waiting {
-            digest: d.digest.clone(),
-            size: u64::try_from(d.size).unwrap_or(0),
-        });
+    // Blobs the store has are leased (kept from a concurrent prune) and shown as existing
+    // right away: Docker prints `Already exists` alone for them, not `Pulling fs layer`
+    // first.
+    let mut existing = std::collections::HashSet::new();
+    for d in &order {
+        if store.lease_existing(lease, &d.digest)? {
+            existing.insert(d.digest.clone());
+        }
     }
+    for d in order.iter().filter(|d| !silent(&d.digest)) {
+        if existing.contains(&d.digest) {
+            progress.event(Event::Exists {
+                digest: d.digest.clone(),
+            });
+        } else {
+            progress.event(Event::Waiting {
+                digest: d.digest.clone(),
+                size: u64::try_from(d.size).unwrap_or(0),
+            });
+        }
+    }
+    let existing = &existing;
     let concurrency = reg.options().download_concurrency.max(1);
     let downloads = futures::stream::iter(order.iter())
         .map(|desc| {
@@ -519,10 +535,7 @@ async fn fetch_blobs(
                 progress
             };
             async move {
-                let fetched = if store.lease_existing(lease, &desc.digest)? {
-                    progress.event(Event::Exists {
-                        digest: desc.digest.clone(),
-                    });
+                let fetched = if existing.contains(&desc.digest) {
                     false
                 } else {
                     download_blob(reg, path, scopes, store, lease, desc, progress).await?;

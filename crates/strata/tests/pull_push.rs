@@ -75,6 +75,29 @@ fn push_then_pull_into_another_store_unpacks_snapshots() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Status: Image is up to date"), "{stderr}");
     assert_eq!(std::fs::metadata(&snap).unwrap().ino(), before);
+
+    // An image on top of it: its base layer is in b's store, and Docker's lines for such a
+    // layer are `Already exists` alone, never `Pulling fs layer` first.
+    let ctx = a.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), "on top\n").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM app:1\nCOPY f /f\n").unwrap();
+    let remote2 = format!("{reg}/team/app:2");
+    a.ok(&["build", "-q", "-t", &remote2, ctx.to_str().unwrap()]);
+    a.ok(&["push", &remote2]);
+    let out = b.run(&["pull", &remote2]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let existing: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_suffix(": Already exists"))
+        .collect();
+    assert_eq!(existing.len(), 1, "{stderr}");
+    assert!(
+        !stderr.contains(&format!("{}: Pulling fs layer", existing[0])),
+        "{stderr}"
+    );
+    assert!(stderr.contains(": Pull complete"), "{stderr}");
     assert!(
         std::fs::read_dir(b.root().join("snapshots/tmp"))
             .map(|d| d.count())
