@@ -205,10 +205,6 @@ impl Client {
         let path = reference.path().to_string();
         let scopes = vec![pull_scope(&path)];
         let tod = tag_or_digest(&reference);
-        progress.event(Event::PullStart {
-            repository: reference.path().to_string(),
-            tag_or_digest: tod.clone(),
-        });
         let top = get_document(
             &reg,
             &reference,
@@ -218,6 +214,12 @@ impl Client {
             &scopes,
         )
         .await?;
+        // As Docker: `Pulling from` once the registry has answered with the manifest, so a
+        // missing tag or an unreachable registry prints only the error.
+        progress.event(Event::PullStart {
+            repository: reference.path().to_string(),
+            tag_or_digest: tod.clone(),
+        });
         let (doc, index_doc) = match &top.value {
             Document::Manifest(_) => (top.clone(), None),
             Document::Index(ix) => {

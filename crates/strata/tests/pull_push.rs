@@ -116,6 +116,8 @@ fn pull_of_a_missing_tag_names_the_reference() {
     let remote = format!("{}/nothing/here:1", srv.addr);
     let err = env.fails(&["pull", &remote]);
     assert!(err.contains("nothing/here"), "{err}");
+    // As Docker: `Pulling from` only once the registry has a manifest to pull.
+    assert!(!err.contains("Pulling from"), "{err}");
     // Nothing was written for the failed pull.
     assert_eq!(env.ok(&["images", "-q"]).trim(), "");
 }
