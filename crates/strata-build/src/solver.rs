@@ -13,7 +13,8 @@
 //! done and waits for the other stages it needs (`COPY --from`, `RUN --mount from=`) at
 //! the step that uses them, so independent stages — and the first steps of a stage and
 //! the stages it copies from — build concurrently, as in BuildKit; a failed stage cancels
-//! the stages waiting on it and its error is the build's. A finished layer's blob is made
+//! the stages waiting on it, the others stop before their next step, and its error is the
+//! build's. A finished layer's blob is made
 //! durable and its cache entry written on a committer thread while the next step runs
 //! ([`Commit`]); the export waits for it. The image stage's last `COPY` from the context
 //! is prepared ahead on a low-priority thread while the steps before it run, and used if
@@ -231,6 +232,8 @@ struct Solver<'a> {
     speculator: Mutex<Option<mpsc::Sender<speculate::Request>>>,
     /// Steps that used a layer prepared ahead.
     prepared_ahead: AtomicUsize,
+    /// A stage failed: the others stop before their next step.
+    failed: std::sync::atomic::AtomicBool,
     /// Compressed chunks of big files a shipped layer will copy from another stage,
     /// prepared while other steps run (see [`speculate`]).
     memo: Arc<strata_layer::ChunkMemo>,
@@ -325,6 +328,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
         specs: speculate::Specs::default(),
         speculator: Mutex::new(None),
         prepared_ahead: AtomicUsize::new(0),
+        failed: std::sync::atomic::AtomicBool::new(false),
         memo: Arc::new(strata_layer::ChunkMemo::new()),
         copied_from,
     };
@@ -392,6 +396,9 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
                             Ok(())
                         }
                         Err(e) => {
+                            // The build has failed: the other stages stop at their next
+                            // step instead of running to the end for nothing.
+                            solver.failed.store(true, Ordering::Relaxed);
                             solver.finish(i, None);
                             Err(e)
                         }
@@ -813,6 +820,9 @@ impl<'a> Solver<'a> {
         let used = self.used.get(i).copied().unwrap_or(true);
         let mut speculated = false;
         for (n, cmd) in stage.commands.iter().enumerate() {
+            if self.failed.load(Ordering::Relaxed) {
+                return Err(BuildError::Cancelled);
+            }
             st.tail = !used && last_fs_op.is_some_and(|l| n >= l);
             st.at = (i, n);
             // The tail copy can be prepared from here on (see [`speculate`]).

@@ -68,6 +68,23 @@ fn a_failing_stage_fails_the_build_and_stops_dependents() {
 }
 
 #[test]
+fn a_failing_stage_stops_the_others_at_their_next_step() {
+    let Some(env) = env(&[]) else { return };
+    // The final stage fails at once, while the stage it copies from is in its first step:
+    // that stage's later steps never start.
+    let e = env
+        .try_build(
+            "FROM busybox AS slow\nRUN sleep 1\nRUN echo second-step > /s\n\
+             FROM busybox\nRUN exit 3\nCOPY --from=slow /s /s\n",
+        )
+        .err()
+        .unwrap();
+    assert!(e.contains("exit code: 3"), "{e}");
+    assert!(e.contains("RUN sleep 1"), "{e}");
+    assert!(!e.contains("second-step"), "{e}");
+}
+
+#[test]
 fn run_mount_from_a_stage_orders_stages() {
     let Some(env) = env(&[]) else { return };
     env.build("FROM busybox AS gen\nRUN echo generated > /g\nFROM busybox\nRUN --mount=from=gen,source=/g,target=/in cat /in > /out\n");
