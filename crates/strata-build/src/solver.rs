@@ -399,6 +399,7 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
                             // The build has failed: the other stages stop at their next
                             // step instead of running to the end for nothing.
                             solver.failed.store(true, Ordering::Relaxed);
+                            solver.memo.close();
                             solver.finish(i, None);
                             Err(e)
                         }
@@ -411,6 +412,8 @@ pub fn build(store: &Store, opts: &BuildOptions, reporter: &dyn Reporter) -> Res
             .map(|h| h.join().unwrap_or(Err(BuildError::Cancelled)))
             .collect();
         stages_done.store(true, Ordering::Relaxed);
+        // Nothing will read the memo any more: work on it stops.
+        solver.memo.close();
         // No stage asks for speculations any more: the speculator ends.
         if let Ok(mut slot) = solver.speculator.lock() {
             slot.take();

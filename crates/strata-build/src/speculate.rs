@@ -375,6 +375,9 @@ impl<'a> Solver<'a> {
             return;
         };
         for (rel, meta) in files {
+            if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             let path = format!("/{rel}");
             if !meta.is_file() || !prefixes.iter().any(|p| under(&path, p)) {
                 continue;

@@ -292,6 +292,8 @@ pub struct ChunkMemo {
     /// Bytes of compressed data held.
     held: AtomicUsize,
     hits: AtomicUsize,
+    /// No more files are wanted (see [`ChunkMemo::close`]).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for ChunkMemo {
@@ -334,24 +336,38 @@ impl ChunkMemo {
         if size < BIG_FILE || self.held.load(Ordering::Relaxed) + size as usize > limit {
             return Ok(false);
         }
+        let mut staged: Vec<([u8; 32], Block)> = Vec::new();
         let mut dict: Vec<u8> = Vec::new();
         let mut chunk = vec![0u8; GZIP_CHUNK];
         let mut left = size;
         while left > 0 {
+            if self.closed.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
             let want = (GZIP_CHUNK as u64).min(left) as usize;
             r.read_exact(&mut chunk[..want])?;
             let input = &chunk[..want];
             let key = memo_key(level, &dict, input);
             let block = compress_block(input, &dict, level, false)?;
-            self.held.fetch_add(block.deflate.len(), Ordering::Relaxed);
-            if let Ok(mut chunks) = self.chunks.lock() {
-                chunks.insert(key, Arc::new(block));
-            }
+            staged.push((key, block));
             dict.clear();
             dict.extend_from_slice(&input[want.saturating_sub(DEFLATE_WINDOW)..]);
             left -= want as u64;
         }
+        // The whole file or nothing: a layer takes a file's chunks together.
+        if let Ok(mut chunks) = self.chunks.lock() {
+            for (key, block) in staged {
+                self.held.fetch_add(block.deflate.len(), Ordering::Relaxed);
+                chunks.insert(key, Arc::new(block));
+            }
+        }
         Ok(true)
+    }
+
+    /// No more files will be wanted (the build's copies are done, or it failed): a file
+    /// being added stops at its next chunk, and later ones are refused.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
     }
 
     /// How many chunks were taken from the memo so far.
@@ -1389,6 +1405,15 @@ mod tests {
             assert_eq!(with, gzip_tar(&tar, 2, 100_000, None), "lead {lead}");
             assert_eq!(gunzip_single(&with), tar);
         }
+        // A closed memo takes no more files, and keeps what it has.
+        let closed = ChunkMemo::new();
+        closed.close();
+        assert!(
+            !closed
+                .add_file(&big[..], big.len() as u64, 4, usize::MAX)
+                .unwrap()
+        );
+        assert!(closed.is_empty());
         // Another level is another memo entry.
         let tar = tar_of(&[("big", b'0', big.clone())]);
         let before = memo.hits();
