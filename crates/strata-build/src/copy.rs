@@ -856,25 +856,20 @@ impl<'a> Solver<'a> {
             (None, Some(s)) => s.clone(),
             _ => String::new(),
         };
-        let key = KeyBuilder::new("strata.copy.v5")
-            .field("parent", &parent)
-            .field("source", &source_key)
-            .list("src", &srcs)
-            .list("exclude", &excludes)
-            .field("dest", &dest)
-            .field("owner", &owner_text)
-            .field("chmod", &chmod_text)
-            .list("item", &key_items);
+        // What the copy writes, as far as the cache key goes.
+        let definition = |k: KeyBuilder| {
+            k.field("source", &source_key)
+                .list("src", &srcs)
+                .list("exclude", &excludes)
+                .field("dest", &dest)
+                .field("owner", &owner_text)
+                .field("chmod", &chmod_text)
+                .list("item", &key_items)
+        };
+        let key = definition(KeyBuilder::new("strata.copy.v5").field("parent", &parent));
         // The key without its parent, and what else shapes a planned layer: what a
         // speculation of this copy must have had (see [`super::speculate`]).
-        let fingerprint = KeyBuilder::new("strata.copy.speculation.v1")
-            .field("source", &source_key)
-            .list("src", &srcs)
-            .list("exclude", &excludes)
-            .field("dest", &dest)
-            .field("owner", &owner_text)
-            .field("chmod", &chmod_text)
-            .list("item", &key_items)
+        let fingerprint = definition(KeyBuilder::new("strata.copy.speculation.v1"))
             .field("link", &c.link.to_string())
             .field("epoch", &format!("{:?}", self.opts.source_date_epoch))
             .field("exported", &st.exported.to_string())

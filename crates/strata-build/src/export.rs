@@ -52,7 +52,7 @@ fn shipped(
         "compress layer",
         store.blob_path(&layer.digest),
     ))?;
-    let (info, sink) = w.finish_with(|s| Some(s.digest())).map_err(crate::io_err(
+    let (info, sink) = w.finish_with(|s| s.digest()).map_err(crate::io_err(
         "compress layer",
         store.blob_path(&layer.digest),
     ))?;

@@ -1447,7 +1447,7 @@ impl<'a> Solver<'a> {
             },
         )?;
         let (info, sink) = w
-            .finish_with(|s| Some(s.digest()))
+            .finish_with(|s| s.digest())
             .map_err(io_err("compress layer of", what))?;
         Ok(Commit {
             blob: sink.finish()?,

@@ -128,13 +128,17 @@ impl<W: Write> LayerWriter<W> {
                 .filter(|d| d.algorithm() == Algorithm::Sha256)
                 .ok_or_else(|| io::Error::other("the layer sink did not give a sha256 digest"))
         };
+        let diff_id_of = |d: PipedDigester| {
+            d.finish()
+                .ok_or_else(|| io::Error::other("the layer's diffID could not be computed"))
+        };
         let (diff_id, digest) = match (self.diff, tail_digest) {
-            (Some(diff), Some(d)) => (diff.finish(), d),
+            (Some(diff), Some(d)) => (diff_id_of(diff)?, d),
             (Some(diff), None) if self.compression == Compression::None => {
-                let diff_id = diff.finish();
+                let diff_id = diff_id_of(diff)?;
                 (diff_id.clone(), diff_id)
             }
-            (Some(diff), None) => (diff.finish(), from_sink()?),
+            (Some(diff), None) => (diff_id_of(diff)?, from_sink()?),
             (None, _) => {
                 let d = from_sink()?;
                 (d.clone(), d)

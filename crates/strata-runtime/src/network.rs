@@ -288,7 +288,8 @@ pub fn attach(ip: &dyn Ip, netns: RawFd, id: &str, addr: Ipv4Addr) -> Result<(),
     )
 }
 
-fn mac_text(addr: Ipv4Addr) -> String {
+/// [`mac_of`] as text (`02:42:0a:59:00:02`), as `ip` and `docker inspect` write it.
+pub fn mac_text(addr: Ipv4Addr) -> String {
     let m = mac_of(addr);
     format!(
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

@@ -102,7 +102,8 @@ impl<'a> BlobWriter<'a> {
 
     /// The digest of what was written so far (the writer hashes everything it is given,
     /// so a producer need not hash the same bytes a second time).
-    pub fn digest(&mut self) -> Digest {
+    /// `None` only if the hashing thread died (see [`PipedDigester::digest`]).
+    pub fn digest(&mut self) -> Option<Digest> {
         self.digester.digest()
     }
 
@@ -120,8 +121,10 @@ impl<'a> BlobWriter<'a> {
                 .map_err(|e| io_err("write", &self.path)(e.into_error()))?,
             None => File::open(&self.path).map_err(io_err("open", &self.path))?,
         };
+        let digest = self.digester.digest().ok_or_else(|| {
+            io_err("hash", &self.path)(io::Error::other("the hashing thread stopped"))
+        })?;
         let path = std::mem::take(&mut self.path);
-        let digest = self.digester.digest();
         Ok(Pending {
             store: self.store,
             lease: self.lease,

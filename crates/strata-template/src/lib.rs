@@ -51,6 +51,7 @@ mod value;
 use serde_json::Value;
 
 pub use crate::types::{Field, GoType, StructType};
+pub use crate::value::go_json_escape;
 
 use crate::exec::Options;
 use crate::funcs::Mode;

@@ -276,19 +276,23 @@ pub(crate) fn val_json(v: &Val<'_>) -> String {
             .into_iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        return html_escape_json(&go_json(&Value::Object(sorted)));
+        return go_json_escape(&go_json(&Value::Object(sorted)));
     }
     go_json(v.json())
 }
 
-/// Go's `json.Marshal` escaping of `<`, `>` and `&` (they only occur inside strings).
-fn html_escape_json(s: &str) -> String {
+/// Go's `json.Marshal` HTML escaping of encoded JSON: `<`, `>`, `&`, U+2028 and U+2029
+/// become `\u` escapes (those characters only occur inside strings). serde_json writes
+/// them as they are.
+pub fn go_json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),
             '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
             c => out.push(c),
         }
     }

@@ -744,11 +744,11 @@ fn json_of_rows_marshalled_as_maps_is_sorted_and_escaped() {
         [("Tag", GoType::String), ("Digest", GoType::String)],
     ))
     .json_as_map();
-    let data = json!({"Tag": "a&b", "Digest": "<none>"});
+    let data = json!({"Tag": "a&b\u{2028}", "Digest": "<none>"});
     let t = Template::parse("{{json .}} {{json .Digest}}").unwrap();
     assert_eq!(
         t.execute_typed(&data, &row).unwrap(),
-        r#"{"Digest":"\u003cnone\u003e","Tag":"a\u0026b"} "<none>""#
+        r#"{"Digest":"\u003cnone\u003e","Tag":"a\u0026b\u2028"} "<none>""#
     );
     assert_eq!(
         Template::parse("{{.Nope}}")

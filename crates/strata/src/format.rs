@@ -118,10 +118,21 @@ pub fn render_inspect(
     })
 }
 
+/// The Go type of a Docker CLI list row (`*formatter.imageContext`, `*image.historyContext`
+/// …): `columns` are methods returning strings, `{{json .}}` marshals them as a map (sorted,
+/// HTML-escaped), and any other name is an error.
+pub fn string_row(type_name: &str, columns: &[&str]) -> GoType {
+    GoType::ptr(GoType::structure(
+        type_name,
+        columns.iter().map(|c| (*c, GoType::String)),
+    ))
+    .json_as_map()
+}
+
 /// Go's `json.MarshalIndent(v, "", "    ")`: four spaces, and `<`, `>`, `&`, U+2028 and
 /// U+2029 escaped as Go's encoder does (those characters only occur inside strings).
 pub fn go_json_indent(v: &Value) -> String {
-    go_escape(&daemon_json_indent(v))
+    strata_template::go_json_escape(&daemon_json_indent(v))
 }
 
 /// `docker inspect`'s document: the daemon's JSON (written without HTML escaping) indented
@@ -133,21 +144,6 @@ pub fn daemon_json_indent(v: &Value) -> String {
     // Serialising a Value into memory cannot fail.
     let _ = serde::Serialize::serialize(v, &mut ser);
     String::from_utf8(buf).unwrap_or_default()
-}
-
-fn go_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -89,6 +89,16 @@ fn sigkill_during_import_and_load_leaves_a_consistent_store() {
     let archive = env.path("base.tar");
     env.ok(&["save", "-o", archive.to_str().unwrap(), "base:1"]);
     env.ok(&["rmi", "base:1"]);
+    // Kills are spread over how long each command takes here (how long a run takes
+    // changes with the machine and with Strata's speed), so most land mid-run.
+    let timed = |args: &[&str]| {
+        let start = std::time::Instant::now();
+        env.ok(args);
+        (start.elapsed().as_millis() as u64).max(5)
+    };
+    let import_ms = timed(&["import", rootfs.to_str().unwrap(), "timed:1"]);
+    let load_ms = timed(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    env.ok(&["rmi", "timed:1", "base:1"]);
 
     let mut killed_mid_run = 0;
     for round in 0..50 {
@@ -108,7 +118,8 @@ fn sigkill_during_import_and_load_leaves_a_consistent_store() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.next() % 250));
+        let span = if load { load_ms } else { import_ms };
+        std::thread::sleep(Duration::from_millis(rng.next() % span));
         if child.try_wait().unwrap().is_none() {
             killed_mid_run += 1;
         }

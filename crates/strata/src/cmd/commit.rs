@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
             },
         )
         .with_context(|| format!("reading the container layer {}", upper.display()))?;
-        w.finish_with(|b| Some(b.digest()))?.0
+        w.finish_with(|b| b.digest())?.0
     };
     blob.commit(Some(&info.digest), Some(info.size))?;
 

@@ -367,32 +367,7 @@ pub fn command_text(c: &Container, trunc: bool) -> String {
     } else {
         cmd
     };
-    go_quote(&cmd)
-}
-
-/// Go's `strconv.Quote`: double quotes, with `"` and `\\` escaped and control characters
-/// written as escapes.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    strata_dockerfile::quote::go_quote(&cmd)
 }
 
 fn parse_ts(s: Option<&str>) -> Option<jiff::Timestamp> {
@@ -482,13 +457,7 @@ pub fn inspect_value(c: &Container) -> Value {
         .parse::<std::net::Ipv4Addr>()
         .ok()
         .filter(|_| bridge)
-        .map(|a| {
-            strata_runtime::network::mac_of(a)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        })
+        .map(strata_runtime::network::mac_text)
         .unwrap_or_default();
     let prefix = if bridge {
         strata_runtime::network::PREFIX

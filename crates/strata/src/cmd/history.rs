@@ -110,11 +110,7 @@ fn row_type() -> GoType {
         "ID",
         "Size",
     ];
-    GoType::ptr(GoType::structure(
-        "image.historyContext",
-        columns.map(|c| (c, GoType::String)),
-    ))
-    .json_as_map()
+    crate::format::string_row("image.historyContext", &columns)
 }
 
 /// Go's `time.Unix(t, 0).Format(time.RFC3339)`: seconds, in the local time zone, `Z` for

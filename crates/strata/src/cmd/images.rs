@@ -239,11 +239,7 @@ fn row_type() -> GoType {
         "UniqueSize",
         "VirtualSize",
     ];
-    GoType::ptr(GoType::structure(
-        "formatter.imageContext",
-        columns.map(|c| (c, GoType::String)),
-    ))
-    .json_as_map()
+    crate::format::string_row("formatter.imageContext", &columns)
 }
 
 fn keep(

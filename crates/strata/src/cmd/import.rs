@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
             )
             .with_context(|| format!("invalid root filesystem archive {}", args.source))?;
         }
-        let (info, _): (LayerInfo, _) = layer.finish_with(|b| Some(b.digest()))?;
+        let (info, _): (LayerInfo, _) = layer.finish_with(|b| b.digest())?;
         info
     };
     blob.commit(Some(&info.digest), Some(info.size))?;
